@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs what netctl's build, tests, demo and benchmarks need on a fresh Debian machine,
+# and mounts bpffs. Idempotent: when everything is present it prints one line and exits.
+#
+#   scripts/setup.sh          packages + bpffs
+#   scripts/setup.sh --lint   also golangci-lint (Go module proxy), for `make lint`
+set -euo pipefail
+
+GOLANGCI_VERSION=v2.15.0
+
+# Debian package -> a file it installs (checked before asking apt).
+declare -A PKGS=(
+  [clang-19]=/usr/bin/clang-19
+  [llvm-19]=/usr/bin/llvm-strip-19
+  [libbpf-dev]=/usr/include/bpf/bpf_helpers.h
+  [bpftool]=/usr/sbin/bpftool
+  [iproute2]=/usr/sbin/ip
+  [iputils-ping]=/usr/bin/ping
+  [iperf3]=/usr/bin/iperf3
+  [curl]=/usr/bin/curl
+  [prometheus]=/usr/bin/prometheus
+  [busybox-static]=/bin/busybox
+  [linux-libc-dev]=/usr/include/linux/bpf.h
+)
+
+log() { printf 'setup: %s\n' "$*"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  log "not root: cannot install packages or mount bpffs; run 'sudo make setup'" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${!PKGS[@]}"; do
+  [ -e "${PKGS[$p]}" ] || missing+=("$p")
+done
+# busybox-static and busybox conflict on /bin/busybox; make sure it is the static one.
+if [ -e /bin/busybox ] && ! dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed'; then
+  missing+=(busybox-static)
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  IFS=$'\n' sorted=($(sort -u <<<"${missing[*]}")); unset IFS
+  log "installing ${sorted[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  # The Debian prometheus package starts a server on :9090 through its postinst; we only
+  # want the binaries, so keep services from starting during the install.
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  apt-get install -y -qq --no-install-recommends "${sorted[@]}" >/dev/null
+  rm -f /usr/sbin/policy-rc.d
+  trap - EXIT
+fi
+
+# bpffs: pinned maps and links live here.
+if ! mount -t bpf | grep -q ' /sys/fs/bpf '; then
+  mount -t bpf bpf /sys/fs/bpf
+  log "mounted bpffs at /sys/fs/bpf"
+fi
+
+if [ "${1:-}" = "--lint" ]; then
+  gobin=$(go env GOPATH)/bin
+  if ! "$gobin/golangci-lint" version 2>/dev/null | grep -q "${GOLANGCI_VERSION#v}"; then
+    log "installing golangci-lint $GOLANGCI_VERSION"
+    go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_VERSION"
+  fi
+fi
+
+[ ${#missing[@]} -eq 0 ] && log "everything present" || log "done"
