@@ -1,0 +1,209 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/internal/nsutil"
+)
+
+// Topology is what a lab looks like now, read from the kernel.
+type Topology struct {
+	Prefix     string            `json:"prefix"`
+	IPv6       bool              `json:"ipv6"`
+	Namespaces []NamespaceStatus `json:"namespaces"`
+}
+
+// NamespaceStatus is one namespace of a lab as read from the kernel.
+type NamespaceStatus struct {
+	Role         Role              `json:"role"`
+	Name         string            `json:"name"`
+	Forwarding   bool              `json:"ipv4_forwarding"`
+	IPv6Disabled bool              `json:"ipv6_disabled"`
+	Interfaces   []InterfaceStatus `json:"interfaces"`
+	Bridges      []BridgeStatus    `json:"bridges,omitempty"`
+	Routes       []RouteStatus     `json:"routes"`
+}
+
+// InterfaceStatus is one link with its addresses.
+type InterfaceStatus struct {
+	Name      string         `json:"name"`
+	Index     int            `json:"index"`
+	Type      string         `json:"type"`  // bridge, veth, device…
+	State     string         `json:"state"` // operational state: up, down, unknown…
+	AdminUp   bool           `json:"admin_up"`
+	MTU       int            `json:"mtu"`
+	MAC       string         `json:"mac,omitempty"`
+	Master    string         `json:"master,omitempty"`
+	Addresses []netip.Prefix `json:"addresses"`
+}
+
+// BridgeStatus is a bridge and its ports.
+type BridgeStatus struct {
+	Name  string   `json:"name"`
+	Ports []string `json:"ports"`
+}
+
+// RouteStatus is one route of the main table.
+type RouteStatus struct {
+	Dst     netip.Prefix `json:"dst"`
+	Gateway netip.Addr   `json:"gateway,omitzero"`
+	Dev     string       `json:"dev"`
+	Src     netip.Addr   `json:"src,omitzero"`
+}
+
+// Status reads the topology of the lab with prefix. It fails if there is no such lab.
+func Status(prefix string) (*Topology, error) {
+	l, err := Open(prefix)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	return l.Topology()
+}
+
+// Topology reads the lab's namespaces, interfaces, addresses, bridge ports, routes and
+// forwarding / IPv6 sysctls.
+func (l *Lab) Topology() (*Topology, error) {
+	t := &Topology{Prefix: l.Spec.Prefix, IPv6: l.Spec.IPv6}
+	for _, n := range l.Namespaces() {
+		ns, err := readNamespace(n)
+		if err != nil {
+			return nil, fmt.Errorf("lab status %s: netns %s: %w", l.Spec.Prefix, n.Name, err)
+		}
+		t.Namespaces = append(t.Namespaces, *ns)
+	}
+	return t, nil
+}
+
+func readNamespace(n *Namespace) (*NamespaceStatus, error) {
+	st := &NamespaceStatus{Role: n.Role, Name: n.Name}
+	fwd, err := nsutil.ReadSysctl(n.NS, "net/ipv4/ip_forward")
+	if err != nil {
+		return nil, err
+	}
+	st.Forwarding = fwd == "1"
+	dis, err := nsutil.ReadSysctl(n.NS, "net/ipv6/conf/all/disable_ipv6")
+	st.IPv6Disabled = err != nil || dis == "1" // no IPv6 in the kernel counts as disabled
+
+	links, err := dump(n.Netlink.LinkList)
+	if err != nil {
+		return nil, fmt.Errorf("list links: %w", err)
+	}
+	addrs, err := dump(func() ([]netlink.Addr, error) { return n.Netlink.AddrList(nil, netlink.FAMILY_ALL) })
+	if err != nil {
+		return nil, fmt.Errorf("list addresses: %w", err)
+	}
+	names := map[int]string{}
+	for _, l := range links {
+		names[l.Attrs().Index] = l.Attrs().Name
+	}
+	for _, l := range links {
+		a := l.Attrs()
+		is := InterfaceStatus{
+			Name: a.Name, Index: a.Index, Type: l.Type(), State: a.OperState.String(),
+			AdminUp: a.Flags&net.FlagUp != 0, MTU: a.MTU, Master: names[a.MasterIndex],
+			Addresses: []netip.Prefix{},
+		}
+		if len(a.HardwareAddr) > 0 {
+			is.MAC = a.HardwareAddr.String()
+		}
+		for _, ad := range addrs {
+			if ad.LinkIndex == a.Index && ad.IPNet != nil {
+				if p, ok := prefixOf(ad.IPNet); ok {
+					is.Addresses = append(is.Addresses, p)
+				}
+			}
+		}
+		st.Interfaces = append(st.Interfaces, is)
+	}
+	slices.SortFunc(st.Interfaces, func(a, b InterfaceStatus) int { return a.Index - b.Index })
+	st.Bridges = bridges(st.Interfaces)
+
+	st.Routes = []RouteStatus{}
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		routes, err := dump(func() ([]netlink.Route, error) {
+			return n.Netlink.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list routes: %w", err)
+		}
+		for _, r := range routes {
+			if r.Type != unix.RTN_UNICAST {
+				continue
+			}
+			st.Routes = append(st.Routes, routeStatus(r, fam, names))
+		}
+	}
+	return st, nil
+}
+
+// bridges groups the interfaces that have a bridge master by bridge (pure).
+func bridges(ifs []InterfaceStatus) []BridgeStatus {
+	var out []BridgeStatus
+	for _, br := range ifs {
+		if br.Type != "bridge" {
+			continue
+		}
+		b := BridgeStatus{Name: br.Name, Ports: []string{}}
+		for _, p := range ifs {
+			if p.Master == br.Name {
+				b.Ports = append(b.Ports, p.Name)
+			}
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func routeStatus(r netlink.Route, fam int, names map[int]string) RouteStatus {
+	rs := RouteStatus{Dev: names[r.LinkIndex]}
+	if p, ok := prefixOf(r.Dst); ok {
+		rs.Dst = p
+	} else if fam == netlink.FAMILY_V6 {
+		rs.Dst = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+	} else {
+		rs.Dst = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+	}
+	if a, ok := netip.AddrFromSlice(r.Gw); ok {
+		rs.Gateway = a.Unmap()
+	}
+	if a, ok := netip.AddrFromSlice(r.Src); ok {
+		rs.Src = a.Unmap()
+	}
+	return rs
+}
+
+// prefixOf converts a netlink address or destination, keeping the host bits.
+func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
+	if n == nil {
+		return netip.Prefix{}, false
+	}
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ones, _ := n.Mask.Size()
+	return netip.PrefixFrom(a.Unmap(), ones), true
+}
+
+// dump runs a netlink dump, retrying a few times when the kernel reports that the dump
+// was interrupted by a concurrent change (the results are then inconsistent).
+func dump[T any](f func() ([]T, error)) ([]T, error) {
+	const tries = 5
+	var err error
+	for range tries {
+		var v []T
+		v, err = f()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return v, err
+		}
+	}
+	return nil, fmt.Errorf("%d tries: %w", tries, err)
+}
