@@ -48,8 +48,9 @@ func tcpFlow(ctx context.Context, src, dst *Namespace, f *FlowReport, opts Traff
 		err error
 	}
 	srvc := make(chan serverResult, 1)
+	wantSrc := f.SrcAddr
 	go func() {
-		n, err := echoOnce(ln, f.SrcAddr, deadline)
+		n, err := echoOnce(ln, wantSrc, deadline)
 		srvc <- serverResult{n, err}
 	}()
 

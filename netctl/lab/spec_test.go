@@ -1,0 +1,114 @@
+package lab
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestValidatePrefix(t *testing.T) {
+	for _, tc := range []struct {
+		prefix string
+		errHas string // "" = valid
+	}{
+		{"netctl-lab", ""},
+		{"a", ""},
+		{"lab_1.test-2", ""},
+		{"9lab", ""},
+		{strings.Repeat("x", MaxPrefixLen), ""},
+		{"", "empty"},
+		{strings.Repeat("x", MaxPrefixLen+1), "at most"},
+		{"a/b", "'/'"},
+		{"-lab", "start with a letter or digit"},
+		{".lab", "start with a letter or digit"},
+		{"..", "start with a letter or digit"},
+		{"la b", "not allowed"},
+		{"lab\x00", "not allowed"},
+		{"läb", "not allowed"},
+	} {
+		err := ValidatePrefix(tc.prefix)
+		switch {
+		case tc.errHas == "" && err != nil:
+			t.Errorf("ValidatePrefix(%q) = %v, want ok", tc.prefix, err)
+		case tc.errHas != "" && (err == nil || !strings.Contains(err.Error(), tc.errHas)):
+			t.Errorf("ValidatePrefix(%q) = %v, want error containing %q", tc.prefix, err, tc.errHas)
+		}
+		if _, serr := NewSpec(tc.prefix, false); (serr == nil) != (err == nil) {
+			t.Errorf("NewSpec(%q) error %v disagrees with ValidatePrefix %v", tc.prefix, serr, err)
+		}
+	}
+}
+
+func TestNewSpec(t *testing.T) {
+	s, err := NewSpec("p", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, n := range s.Namespaces {
+		names = append(names, n.Name)
+	}
+	if want := []string{"p-host", "p-container1", "p-container2", "p-outside"}; !slices.Equal(names, want) {
+		t.Errorf("namespaces %v, want %v", names, want)
+	}
+	if s.Bridge.Name != "docker0" || !slices.Equal(s.Bridge.Addrs, []netip.Prefix{netip.MustParsePrefix("172.17.0.1/16")}) {
+		t.Errorf("bridge %+v", s.Bridge)
+	}
+	for role, want := range map[Role]string{RoleHost: "172.17.0.1", RoleContainer1: "172.17.0.2", RoleContainer2: "172.17.0.3", RoleOutside: "198.51.100.2"} {
+		if got := s.Addr(role, false); got != netip.MustParseAddr(want) {
+			t.Errorf("Addr(%s) = %s, want %s", role, got, want)
+		}
+		if got := s.Addr(role, true); got.IsValid() {
+			t.Errorf("IPv4-only lab has IPv6 address %s for %s", got, role)
+		}
+	}
+	for role, want := range map[Role]string{RoleHost: "", RoleContainer1: "veth-c1", RoleContainer2: "veth-c2", RoleOutside: "outside0"} {
+		if got := s.HostVeth(role); got != want {
+			t.Errorf("HostVeth(%s) = %q, want %q", role, got, want)
+		}
+	}
+	for _, v := range s.Veths {
+		if v.PeerName != "eth0" {
+			t.Errorf("veth %s peer named %q, want eth0", v.HostName, v.PeerName)
+		}
+		if len(v.HostName) > 15 {
+			t.Errorf("veth host name %q longer than IFNAMSIZ-1", v.HostName)
+		}
+		wantMaster := "docker0"
+		if v.Peer == RoleOutside {
+			wantMaster = "" // routed, not bridged
+		}
+		if v.Master != wantMaster {
+			t.Errorf("veth %s master %q, want %q", v.HostName, v.Master, wantMaster)
+		}
+	}
+	wantRoutes := []RouteSpec{
+		{NS: RoleContainer1, Dst: netip.MustParsePrefix("0.0.0.0/0"), Via: netip.MustParseAddr("172.17.0.1"), Dev: "eth0"},
+		{NS: RoleContainer2, Dst: netip.MustParsePrefix("0.0.0.0/0"), Via: netip.MustParseAddr("172.17.0.1"), Dev: "eth0"},
+		{NS: RoleOutside, Dst: netip.MustParsePrefix("172.17.0.0/16"), Via: netip.MustParseAddr("198.51.100.1"), Dev: "eth0"},
+	}
+	if !slices.Equal(s.Routes, wantRoutes) {
+		t.Errorf("routes %+v, want %+v", s.Routes, wantRoutes)
+	}
+}
+
+func TestNewSpecIPv6(t *testing.T) {
+	s, err := NewSpec("p", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for role, want := range map[Role]string{RoleHost: "fd17::1", RoleContainer1: "fd17::2", RoleContainer2: "fd17::3", RoleOutside: "fd51::2"} {
+		if got := s.Addr(role, true); got != netip.MustParseAddr(want) {
+			t.Errorf("Addr6(%s) = %s, want %s", role, got, want)
+		}
+	}
+	if len(s.Routes) != 6 {
+		t.Errorf("IPv6 lab has %d routes, want 6 (3 per family)", len(s.Routes))
+	}
+	for _, r := range s.Routes {
+		if r.Dst.Addr().Is6() != r.Via.Is6() {
+			t.Errorf("route %+v mixes families", r)
+		}
+	}
+}
