@@ -23,6 +23,7 @@ in the host namespace, two containers with eth0 172.17.0.2/16 and 172.17.0.3/16 
 an outside host (198.51.100.2/24) reached by routing through the host. Nothing changes in
 the namespace netctl runs in.`,
 		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			if err := cmd.Root().PersistentPreRunE(cmd, args); err != nil {
 				return err
@@ -95,6 +96,15 @@ container2 -> container1, outside -> container1 and container1 -> outside (and t
 over IPv6 in a lab made with --ipv6). It exits non-zero if any flow lost anything.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Zero means "default" in the API; on the command line it is a mistake.
+			for _, name := range []string{"count", "size", "tcp-bytes", "timeout", "flow-timeout"} {
+				if f := cmd.Flags().Lookup(name); f.Value.String() == "0" || f.Value.String() == "0s" {
+					return fmt.Errorf("invalid --%s 0: must be positive", name)
+				}
+			}
+			if _, err := opts.Resolve(); err != nil {
+				return err
+			}
 			l, err := lab.Open(*prefix)
 			if err != nil {
 				return err

@@ -24,8 +24,9 @@ const (
 	MaxFlowTimeout = 10 * time.Minute
 )
 
-// withDefaults fills in zero fields and validates the result (pure).
-func (o TrafficOptions) withDefaults() (TrafficOptions, error) {
+// Resolve fills in zero fields with the defaults and validates the result (pure). Zero
+// means "default", so a Size of 0 gives 56-byte payloads.
+func (o TrafficOptions) Resolve() (TrafficOptions, error) {
 	if o.Count == 0 {
 		o.Count = 10
 	}
@@ -44,8 +45,8 @@ func (o TrafficOptions) withDefaults() (TrafficOptions, error) {
 	switch {
 	case o.Count < 1 || o.Count > MaxCount:
 		return o, fmt.Errorf("invalid count %d: want 1 to %d", o.Count, MaxCount)
-	case o.Size < 0 || o.Size > MaxSize:
-		return o, fmt.Errorf("invalid size %d: want 0 to %d bytes", o.Size, MaxSize)
+	case o.Size < 1 || o.Size > MaxSize:
+		return o, fmt.Errorf("invalid size %d: want 1 to %d bytes", o.Size, MaxSize)
 	case o.TCPBytes < 1 || o.TCPBytes > MaxTCPBytes:
 		return o, fmt.Errorf("invalid tcp bytes %d: want 1 to %d", o.TCPBytes, MaxTCPBytes)
 	case o.Timeout < time.Millisecond || o.Timeout > time.Minute:
@@ -168,7 +169,7 @@ func (f *FlowReport) finish(opts TrafficOptions) {
 // opts.FlowTimeout. The error is non-nil only for invalid options or a cancelled ctx;
 // failed flows are in the report (see TrafficReport.Err).
 func (l *Lab) Traffic(ctx context.Context, opts TrafficOptions) (*TrafficReport, error) {
-	opts, err := opts.withDefaults()
+	opts, err := opts.Resolve()
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 func TestTrafficOptionsDefaultsAndLimits(t *testing.T) {
-	o, err := TrafficOptions{}.withDefaults()
+	o, err := TrafficOptions{}.Resolve()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func TestTrafficOptionsDefaultsAndLimits(t *testing.T) {
 		{TCPBytes: -5}, {TCPBytes: MaxTCPBytes + 1}, {Timeout: time.Microsecond}, {Timeout: time.Hour},
 		{Timeout: 5 * time.Second, FlowTimeout: time.Second}, {FlowTimeout: time.Hour},
 	} {
-		if _, err := bad.withDefaults(); err == nil {
+		if _, err := bad.Resolve(); err == nil {
 			t.Errorf("options %+v accepted", bad)
 		}
 	}
@@ -60,7 +60,7 @@ func TestFlows(t *testing.T) {
 }
 
 func TestFlowFinish(t *testing.T) {
-	opts, _ := TrafficOptions{Count: 4, TCPBytes: 1000}.withDefaults()
+	opts, _ := TrafficOptions{Count: 4, TCPBytes: 1000}.Resolve()
 	for _, tc := range []struct {
 		name string
 		f    FlowReport
