@@ -1,0 +1,101 @@
+//go:build linux && (386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64)
+
+package probe
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+// Counter is the loaded counter programs and their map. It is not attached anywhere
+// until AttachTCX is called; Close releases it (attachments made by AttachTCX stay
+// until their links are closed).
+type Counter struct {
+	objs counterObjects
+}
+
+// Load loads the counter programs and map into the kernel. A verifier rejection is
+// returned with the verifier's whole log.
+func Load() (*Counter, error) {
+	var objs counterObjects
+	if err := loadCounterObjects(&objs, nil); err != nil {
+		return nil, fmt.Errorf("load counter programs: %w", withVerifierLog(err))
+	}
+	return &Counter{objs: objs}, nil
+}
+
+// withVerifierLog makes err print the verifier's whole log when it carries one: a
+// *ebpf.VerifierError prints only its last line with %v and all of it with %+v.
+func withVerifierLog(err error) error {
+	var ve *ebpf.VerifierError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	return &verifierLogError{err: err, ve: ve}
+}
+
+type verifierLogError struct {
+	err error
+	ve  *ebpf.VerifierError
+}
+
+func (e *verifierLogError) Error() string {
+	// Replace the one-line form of the verifier error at the end of the chain with
+	// the whole log, keeping the context (which program) in front of it.
+	return strings.TrimSuffix(e.err.Error(), e.ve.Error()) + fmt.Sprintf("%+v", e.ve)
+}
+
+func (e *verifierLogError) Unwrap() error { return e.err }
+
+// AttachTCX attaches the program for dir to the interface ifindex with TCX (Linux 6.6)
+// and returns the link; closing the link detaches the program. ifindex is looked up in
+// the calling thread's network namespace: for an interface in another namespace, call
+// AttachTCX inside nsutil.Do. The ingress program goes first among the interface's
+// ingress programs so it sees every received packet, as the kernel's receive counters
+// do; the egress program goes last so it sees what the other egress programs let out.
+func (c *Counter) AttachTCX(ifindex int, dir Direction) (link.Link, error) {
+	opts := link.TCXOptions{Interface: ifindex}
+	switch dir {
+	case Ingress:
+		opts.Program, opts.Attach, opts.Anchor = c.objs.CounterIngress, ebpf.AttachTCXIngress, link.Head()
+	case Egress:
+		opts.Program, opts.Attach, opts.Anchor = c.objs.CounterEgress, ebpf.AttachTCXEgress, link.Tail()
+	default:
+		return nil, fmt.Errorf("attach tcx on ifindex %d: unknown %v", ifindex, dir)
+	}
+	l, err := link.AttachTCX(opts)
+	if err != nil {
+		return nil, fmt.Errorf("attach tcx %v on ifindex %d: %w", dir, ifindex, err)
+	}
+	return l, nil
+}
+
+// Read returns the current totals of every counter, the per-CPU copies summed.
+func (c *Counter) Read() (map[Key]Totals, error) {
+	out := make(map[Key]Totals)
+	var (
+		key    Key
+		perCPU []Totals
+	)
+	it := c.objs.Counters.Iterate()
+	for it.Next(&key, &perCPU) {
+		out[key] = sumPerCPU(perCPU)
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read counters map: %w", err)
+	}
+	return out, nil
+}
+
+// Close unloads the programs and the map from this process. Attached links keep
+// their program alive until they are closed.
+func (c *Counter) Close() error {
+	if err := c.objs.Close(); err != nil {
+		return fmt.Errorf("close counter objects: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,32 @@
+package probe
+
+import "testing"
+
+func TestSumPerCPU(t *testing.T) {
+	tests := []struct {
+		name   string
+		perCPU []Totals
+		want   Totals
+	}{
+		{"no cpus", nil, Totals{}},
+		{"one cpu", []Totals{{Packets: 3, Bytes: 180}}, Totals{Packets: 3, Bytes: 180}},
+		{"idle cpus count zero", []Totals{{}, {Packets: 2, Bytes: 3000}, {}}, Totals{Packets: 2, Bytes: 3000}},
+		{"all cpus", []Totals{{1, 60}, {2, 120}, {3, 1500}, {4, 64}}, Totals{Packets: 10, Bytes: 1744}},
+		{"large values do not lose bits", []Totals{{1 << 40, 1 << 62}, {1, 1}}, Totals{Packets: 1<<40 + 1, Bytes: 1<<62 + 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := sumPerCPU(tt.perCPU); got != tt.want {
+				t.Errorf("sumPerCPU(%v) = %+v, want %+v", tt.perCPU, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDirectionString(t *testing.T) {
+	for d, want := range map[Direction]string{Ingress: "ingress", Egress: "egress", 7: "direction(7)"} {
+		if got := d.String(); got != want {
+			t.Errorf("Direction(%d).String() = %q, want %q", uint32(d), got, want)
+		}
+	}
+}
