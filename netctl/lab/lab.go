@@ -99,9 +99,6 @@ func (l *Lab) set(n *Namespace) {
 	}
 }
 
-// ErrNoLab is returned (wrapped) by Open and Status when no lab has the prefix.
-var ErrNoLab = errNoLab
-
 // Open returns handles to the existing lab with prefix. It fails if there is no such lab,
 // if its Up did not finish, or if one of its namespaces was replaced by another.
 func Open(prefix string) (*Lab, error) {
@@ -109,8 +106,8 @@ func Open(prefix string) (*Lab, error) {
 		return nil, err
 	}
 	rec, err := readRecord(prefix)
-	if errors.Is(err, errNoLab) {
-		return nil, fmt.Errorf("open lab %s: %w (run 'netctl lab up --prefix %s')", prefix, errNoLab, prefix)
+	if errors.Is(err, ErrNoLab) {
+		return nil, fmt.Errorf("open lab %s: %w (run 'netctl lab up --prefix %s')", prefix, ErrNoLab, prefix)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open lab %s: %w", prefix, err)

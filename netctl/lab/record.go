@@ -39,8 +39,8 @@ type recordNS struct {
 
 func recordPath(prefix string) string { return filepath.Join(RecordDir, prefix+".json") }
 
-// errNoLab is returned by readRecord when the lab has no record.
-var errNoLab = errors.New("no lab")
+// ErrNoLab is returned (wrapped) by Open and Status when no lab has the prefix.
+var ErrNoLab = errors.New("no lab")
 
 // reserveRecord creates the record of a new lab, failing if one exists. Creating the file
 // with O_EXCL makes two concurrent Ups of one prefix exclusive.
@@ -79,11 +79,11 @@ func saveRecord(r *record) error {
 	return nil
 }
 
-// readRecord reads the record of prefix; errNoLab if there is none.
+// readRecord reads the record of prefix; ErrNoLab if there is none.
 func readRecord(prefix string) (*record, error) {
 	b, err := os.ReadFile(recordPath(prefix))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, errNoLab
+		return nil, ErrNoLab
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read lab record: %w", err)

@@ -190,7 +190,7 @@ func Down(prefix string) (removed bool, err error) {
 		return false, err
 	}
 	rec, err := readRecord(prefix)
-	if errors.Is(err, errNoLab) {
+	if errors.Is(err, ErrNoLab) {
 		return false, nil
 	}
 	if err != nil {
