@@ -3,10 +3,14 @@
 package probe
 
 import (
+	"errors"
+	"fmt"
 	"maps"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 
 	"github.com/netctl/netctl/internal/nstest"
 )
@@ -117,4 +121,35 @@ func mustRead(t testing.TB, c *Counter) map[Key]Totals {
 
 func delta(before, after Totals) Totals {
 	return Totals{Packets: after.Packets - before.Packets, Bytes: after.Bytes - before.Bytes}
+}
+
+func TestVerifierErrorPrintedWhole(t *testing.T) {
+	nstest.RequireRoot(t)
+	// Reads r2, which is never set: the verifier rejects it.
+	_, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type:         ebpf.SchedCLS,
+		License:      "Dual MIT/GPL",
+		Instructions: asm.Instructions{asm.Mov.Reg(asm.R0, asm.R2), asm.Return()},
+	})
+	var ve *ebpf.VerifierError
+	if !errors.As(err, &ve) {
+		t.Fatalf("want a verifier error, got %v", err)
+	}
+	if len(ve.Log) < 2 {
+		t.Fatalf("verifier log too short to tell: %q", ve.Log)
+	}
+	wrapped := fmt.Errorf("load counter programs: %w", withVerifierLog(fmt.Errorf("program bad: %w", err)))
+	msg := wrapped.Error()
+	if !strings.HasPrefix(msg, "load counter programs: program bad: ") {
+		t.Errorf("context lost: %q", msg)
+	}
+	for _, line := range ve.Log {
+		if !strings.Contains(msg, line) {
+			t.Errorf("verifier log line %q missing from %q", line, msg)
+		}
+	}
+	t.Log(msg)
+	if !errors.Is(wrapped, err) {
+		t.Errorf("the verifier error does not unwrap from %q", msg)
+	}
 }
