@@ -7,8 +7,8 @@ import (
 
 	"github.com/vishvananda/netns"
 
-	"github.com/netctl/netctl/internal/nsutil"
 	"github.com/netctl/netctl/internal/nstest"
+	"github.com/netctl/netctl/internal/nsutil"
 )
 
 func TestValidName(t *testing.T) {
