@@ -5,34 +5,6 @@ import "github.com/spf13/cobra"
 // Commands of the contract whose issues are still open. They exist so that --help shows
 // the whole product, and they fail with exit code 2 instead of pretending to work.
 
-func newNicCmd(_ *globalOptions) *cobra.Command {
-	nic := &cobra.Command{
-		Use:   "nic",
-		Short: "Add, remove and list a container's extra NICs (the seed's manual steps, atomic and undoable)",
-	}
-	nic.AddCommand(
-		&cobra.Command{
-			Use:   "add CONTAINER --bridge BR --address CIDR [flags]",
-			Short: "Give a running container a new veth NIC on a bridge, with addresses and routes",
-			Args:  cobra.ArbitraryArgs,
-			RunE:  func(*cobra.Command, []string) error { return notImplemented("nic add", 3) },
-		},
-		&cobra.Command{
-			Use:   "del CONTAINER [--name eth1]",
-			Short: "Remove a NIC made by 'nic add' and restore what it changed",
-			Args:  cobra.ArbitraryArgs,
-			RunE:  func(*cobra.Command, []string) error { return notImplemented("nic del", 3) },
-		},
-		&cobra.Command{
-			Use:   "list [CONTAINER]",
-			Short: "List a container's interfaces, peers, bridges and default-route owner",
-			Args:  cobra.ArbitraryArgs,
-			RunE:  func(*cobra.Command, []string) error { return notImplemented("nic list", 3) },
-		},
-	)
-	return nic
-}
-
 func newAttachCmd(_ *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "attach [--bridge docker0] [--iface NAME[@CONTAINER]]...",

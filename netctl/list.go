@@ -1,0 +1,104 @@
+package netctl
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// Interface is one row of `nic list`.
+type Interface struct {
+	Container    string         `json:"container"`
+	Interface    string         `json:"interface"`
+	Addresses    []netip.Prefix `json:"addresses"`
+	HostPeer     string         `json:"host_peer,omitempty"`
+	Bridge       string         `json:"bridge,omitempty"`
+	DefaultRoute bool           `json:"default_route"` // owns a default route of the main table
+	ByNetctl     bool           `json:"by_netctl"`
+}
+
+// ListInterfaces describes the container's interfaces (loopback left out).
+func (e *Env) ListInterfaces() ([]Interface, error) {
+	links, err := e.ObserveContainerLinks()
+	if err != nil {
+		return nil, err
+	}
+	owners := map[string]bool{}
+	routes, err := dump(func() ([]netlink.Route, error) { return e.CtrNL.RouteList(nil, netlink.FAMILY_ALL) })
+	if err != nil {
+		return nil, fmt.Errorf("list routes in %s: %w", e.Ctr.Label, err)
+	}
+	for _, r := range routes {
+		if d, ok := prefixOf(r.Dst); (!ok || d.Bits() == 0) && r.LinkIndex > 0 {
+			if l, err := e.CtrNL.LinkByIndex(r.LinkIndex); err == nil {
+				owners[l.Attrs().Name] = true
+			}
+		}
+	}
+	ours := Records(e.Ctr.Inode)
+	var out []Interface
+	for _, l := range links {
+		if l.Name == "lo" {
+			continue
+		}
+		out = append(out, Interface{
+			Container: e.Ctr.Label, Interface: l.Name, Addresses: l.Addrs,
+			HostPeer: l.HostPeer, Bridge: l.OnBridge, DefaultRoute: owners[l.Name],
+			ByNetctl: slices.Contains(ours, l.Name),
+		})
+	}
+	return out, nil
+}
+
+// AllContainers resolves every container netctl can see: running Docker containers (when
+// the engine answers), named namespaces under /var/run/netns and Docker's namespace
+// files, each namespace once (Docker names first), the host namespace left out.
+func AllContainers(ctx context.Context, host netns.NsHandle) ([]*Container, error) {
+	hostIno, err := Inode(host)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[uint64]bool{hostIno: true}
+	var out []*Container
+	keep := func(c *Container, err error) {
+		if err != nil || c == nil {
+			return
+		}
+		if seen[c.Inode] {
+			c.Close()
+			return
+		}
+		seen[c.Inode] = true
+		out = append(out, c)
+	}
+	if sock, err := DockerSocket(); err == nil {
+		if list, err := NewDockerClient(sock).List(ctx); err == nil {
+			for _, d := range list {
+				if d.CheckUsable() == nil {
+					keep(Resolve(ctx, Ref{RefDocker, d.ID}))
+				}
+			}
+		}
+	}
+	for _, dir := range []string{"/var/run/netns", "/var/run/docker/netns"} {
+		ents, _ := os.ReadDir(dir)
+		for _, ent := range ents {
+			if strings.HasPrefix(ent.Name(), ".") {
+				continue
+			}
+			if dir == "/var/run/netns" {
+				keep(Resolve(ctx, Ref{RefNetns, ent.Name()}))
+			} else {
+				keep(Resolve(ctx, Ref{RefPath, filepath.Join(dir, ent.Name())}))
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,114 @@
+package netctl
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// StateDir holds what netctl changed, so any later process can undo it. It is under
+// /run: a reboot destroys the namespaces and the NICs with them.
+var StateDir = "/run/netctl"
+
+// Record is what `nic add` changed in one container, written before the first change.
+type Record struct {
+	Plan      Plan      `json:"plan"`
+	CreatedAt time.Time `json:"created_at"`
+	Complete  bool      `json:"complete"` // every step applied
+}
+
+func recordPath(inode uint64, name string) string {
+	return filepath.Join(StateDir, "nic", strconv.FormatUint(inode, 10), name+".json")
+}
+
+// WriteRecord stores r atomically (write to a temporary file, then rename).
+func WriteRecord(r Record) error {
+	p := recordPath(r.Plan.NSInode, r.Plan.Spec.Name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return fmt.Errorf("write record: %w", err)
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write record: %w", err)
+	}
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write record: %w", err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return fmt.Errorf("write record: %w", err)
+	}
+	return nil
+}
+
+// ReadRecord loads the record of NIC name in the namespace with that inode; it returns
+// os.ErrNotExist when there is none.
+func ReadRecord(inode uint64, name string) (*Record, error) {
+	b, err := os.ReadFile(recordPath(inode, name))
+	if err != nil {
+		return nil, err
+	}
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("read record %s: %w", recordPath(inode, name), err)
+	}
+	return &r, nil
+}
+
+// RemoveRecord deletes a NIC's record, and its namespace's folder when empty.
+func RemoveRecord(inode uint64, name string) error {
+	p := recordPath(inode, name)
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove record: %w", err)
+	}
+	_ = os.Remove(filepath.Dir(p)) // fails while other NICs of the namespace remain
+	return nil
+}
+
+// Records lists the NIC names recorded for a namespace.
+func Records(inode uint64) []string {
+	ents, _ := os.ReadDir(filepath.Join(StateDir, "nic", strconv.FormatUint(inode, 10)))
+	var out []string
+	for _, e := range ents {
+		if n, ok := strings.CutSuffix(e.Name(), ".json"); ok && !e.IsDir() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Lock takes the per-namespace lock that serialises NIC changes of one container,
+// waiting up to timeout. The returned function releases it.
+func Lock(inode uint64, timeout time.Duration) (func(), error) {
+	dir := filepath.Join(StateDir, "lock")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, strconv.FormatUint(inode, 10)+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock: %w", err)
+		}
+		if time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("another netctl is changing this container's NICs (waited %s); try again", timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

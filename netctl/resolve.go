@@ -1,0 +1,120 @@
+package netctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/internal/nsutil"
+)
+
+// Container is a resolved container reference: its network namespace, opened once.
+type Container struct {
+	Ref   Ref
+	Label string // Docker name, netns name, pid:N or the path
+	NS    netns.NsHandle
+	Inode uint64 // the namespace's inode (identity while it lives)
+	View  NSView // how a shell reaches it, for --dry-run
+}
+
+// Close releases the namespace fd.
+func (c *Container) Close() {
+	if c != nil && c.NS.IsOpen() {
+		c.NS.Close()
+	}
+}
+
+// Resolve opens the network namespace of a container reference. A Docker container must
+// be running, with its own network namespace; its PID is checked again after the open
+// so a PID reused in between cannot redirect the work.
+func Resolve(ctx context.Context, ref Ref) (*Container, error) {
+	switch ref.Kind {
+	case RefNetns:
+		h, err := nsutil.OpenNamed(ref.Value)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("netns %s not found under %s", ref.Value, nsutil.NamedDir)
+			}
+			return nil, err
+		}
+		return finish(ref, ref.Value, h, NSView{Name: ref.Value})
+	case RefPID:
+		p := filepath.Join("/proc", ref.Value, "ns/net")
+		h, err := netns.GetFromPath(p)
+		if err != nil {
+			return nil, fmt.Errorf("process %s: %w", ref.Value, errNoProc(err))
+		}
+		return finish(ref, "pid:"+ref.Value, h, NSView{Path: p})
+	case RefPath:
+		h, err := netns.GetFromPath(ref.Value)
+		if err != nil {
+			return nil, fmt.Errorf("open namespace %s: %w", ref.Value, err)
+		}
+		return finish(ref, ref.Value, h, NSView{Path: ref.Value})
+	case RefDocker:
+		sock, err := DockerSocket()
+		if err != nil {
+			return nil, err
+		}
+		dc := NewDockerClient(sock)
+		d, err := dc.Inspect(ctx, ref.Value)
+		if errors.Is(err, ErrNoSuchContainer) {
+			return nil, fmt.Errorf("no such container %q (docker); for a named netns say netns:%s", ref.Value, ref.Value)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := d.CheckUsable(); err != nil {
+			return nil, err
+		}
+		p := filepath.Join("/proc", strconv.Itoa(d.State.Pid), "ns/net")
+		h, err := netns.GetFromPath(p)
+		if err != nil {
+			return nil, fmt.Errorf("container %s (pid %d): %w", d.Name, d.State.Pid, errNoProc(err))
+		}
+		again, err := dc.Inspect(ctx, d.ID)
+		if err != nil || again.State.Pid != d.State.Pid || !again.State.Running {
+			h.Close()
+			return nil, fmt.Errorf("container %s restarted while its namespace was opened; try again", d.Name)
+		}
+		return finish(ref, d.Name, h, NSView{Path: p})
+	}
+	return nil, fmt.Errorf("unknown container reference kind %q", ref.Kind)
+}
+
+func errNoProc(err error) error {
+	if errors.Is(err, os.ErrNotExist) {
+		return errors.New("no such process")
+	}
+	return err
+}
+
+// finish checks that h is a network namespace and records its inode.
+func finish(ref Ref, label string, h netns.NsHandle, view NSView) (*Container, error) {
+	typ, err := unix.IoctlRetInt(int(h), unix.NS_GET_NSTYPE)
+	if err != nil || typ != unix.CLONE_NEWNET {
+		h.Close()
+		return nil, fmt.Errorf("%s is not a network namespace", ref)
+	}
+	ino, err := Inode(h)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	return &Container{Ref: ref, Label: label, NS: h, Inode: ino, View: view}, nil
+}
+
+// Inode returns the inode number identifying a namespace while it lives.
+func Inode(h netns.NsHandle) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(h), &st); err != nil {
+		return 0, fmt.Errorf("stat namespace: %w", err)
+	}
+	return st.Ino, nil
+}
