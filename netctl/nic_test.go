@@ -177,6 +177,11 @@ func TestSeedAddDel(t *testing.T) {
 	if d := txPackets(t, l.Container1.Netlink, "eth1") - tx; d < 5 {
 		t.Errorf("eth1 sent %d packets for 5 pings to the outside host", d)
 	}
+	// The lab's own traffic (ping and TCP both ways) still flows with the seed's routes.
+	rep, err := l.Traffic(context.Background(), lab.TrafficOptions{Count: 3, TCPBytes: 32 << 10})
+	if err != nil || rep.Err() != nil {
+		t.Errorf("lab traffic after add: %v / %v", err, rep.Err())
+	}
 	// A second add of the same NIC is refused and creates no second port.
 	mid := labState(t, l)
 	if _, err := e.Add(seedSpecLab(), AddOptions{}); err == nil || !strings.Contains(err.Error(), "already has eth1") {

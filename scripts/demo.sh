@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # make demo: the main job on the built-in lab. Builds the seed's Docker topology in network
-# namespaces (nothing in this machine's own namespace changes), shows it, sends bounded
-# traffic, and tears it down — also when a stage fails. DEMO_KEEP=1 keeps the lab.
+# namespaces (nothing in this machine's own namespace changes), gives container1 its second
+# NIC in one command (the seed's nine manual steps), shows the result and the traffic, and
+# undoes it all — also when a stage fails. DEMO_KEEP=1 keeps the lab and the NIC.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NETCTL=${NETCTL:-bin/netctl}
 PREFIX=${DEMO_PREFIX:-netctl-demo}
-stage=""
+HOST=$PREFIX-host C1=netns:$PREFIX-container1
+SEED=(--bridge docker0 --address 172.17.0.99/24 --gateway 172.17.0.1 --default-route)
+stage="" total=8 n=0
 
-bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+bold() { n=$((n + 1)); stage="$*"; printf '\n\033[1m== %d/%d %s\033[0m\n' "$n" "$total" "$*"; }
 run()  { printf '$ %s\n' "$*"; "$@"; }
 
 cleanup() {
@@ -19,31 +22,50 @@ cleanup() {
   if [ "${DEMO_KEEP:-0}" = 1 ] && [ $rc -eq 0 ]; then
     printf '\ndemo: DEMO_KEEP=1: lab %s kept; remove it with: %s lab down --prefix %s\n' "$PREFIX" "$NETCTL" "$PREFIX"
   else
+    "$NETCTL" -n "$HOST" nic del "$C1" >/dev/null 2>&1 || true
     "$NETCTL" lab down --prefix "$PREFIX" >/dev/null 2>&1 || true
   fi
   exit $rc
 }
 trap cleanup EXIT
 
-stage="doctor"; bold "1/5 doctor: what this machine can do"
+bold "doctor: what this machine can do"
 run "$NETCTL" doctor || true
 
-stage="lab up"; bold "2/5 the seed's starting point: docker0 with container1, container2 and an outside host"
-if ip netns list | grep -q "^$PREFIX-host\b"; then
+bold "the seed's starting point: docker0 with container1, container2 and an outside host"
+if [ -e "/var/run/netns/$PREFIX-host" ]; then
   echo "demo: a lab with prefix $PREFIX exists already (left by DEMO_KEEP=1?): removing it first"
+  "$NETCTL" -n "$HOST" nic del "$C1" >/dev/null 2>&1 || true
   "$NETCTL" lab down --prefix "$PREFIX"
 fi
 run "$NETCTL" lab up --prefix "$PREFIX"
+run ip -n "$PREFIX-container1" route
 
-stage="lab status"; bold "3/5 topology"
-run "$NETCTL" lab status --prefix "$PREFIX"
+bold "the seed's nine manual steps, as netctl would run them (--dry-run changes nothing)"
+run "$NETCTL" -n "$HOST" nic add "$C1" "${SEED[@]}" --dry-run
 
-stage="lab traffic"; bold "4/5 bounded traffic: container2 -> container1, outside <-> container1"
+bold "the same in one atomic command"
+run "$NETCTL" -n "$HOST" nic add "$C1" "${SEED[@]}"
+echo "container1's routing table is now the seed's:"
+run ip -n "$PREFIX-container1" route
+run "$NETCTL" -n "$HOST" nic list "$C1"
+
+bold "bad input changes nothing: a taken address, a missing bridge"
+run "$NETCTL" -n "$HOST" nic add "$C1" --name eth2 --bridge docker0 --address 172.17.0.3/16 && exit 1 || true
+run "$NETCTL" -n "$HOST" nic add "$C1" --name eth2 --bridge br-missing --address 172.17.0.98/24 && exit 1 || true
+
+bold "bounded traffic: container2 -> container1, outside <-> container1"
 run "$NETCTL" lab traffic --prefix "$PREFIX"
 
-stage="lab down"; bold "5/5 tear down"
-if [ "${DEMO_KEEP:-0}" != 1 ]; then
-  run "$NETCTL" lab down --prefix "$PREFIX"
+if [ "${DEMO_KEEP:-0}" = 1 ]; then
+  stage="done"; printf '\ndemo: OK\n'; exit 0
 fi
+
+bold "nic del restores exactly what nic add changed"
+run "$NETCTL" -n "$HOST" nic del "$C1"
+run ip -n "$PREFIX-container1" route
+
+bold "tear down"
+run "$NETCTL" lab down --prefix "$PREFIX"
 stage="done"
-printf '\ndemo: OK. Next issues grow this demo: nic add, eBPF counters, Prometheus and the alert.\n'
+printf '\ndemo: OK. Next issues grow this demo: eBPF counters, Prometheus and the alert.\n'

@@ -56,7 +56,9 @@ func tcpFlow(ctx context.Context, src, dst *Namespace, f *FlowReport, opts Traff
 
 	var conn *net.TCPConn
 	err = nsutil.Do(src.NS, func() error {
-		var d net.Dialer
+		// Bind the lab address so the flow is the one reported even when another NIC
+		// (nic add) would make the kernel pick a different source.
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: wantSrc.AsSlice()}}
 		c, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(f.DstAddr, f.DstPort).String())
 		if err == nil {
 			conn = c.(*net.TCPConn)
