@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -15,7 +14,6 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/netctl/netctl/internal/nstest"
-	"github.com/netctl/netctl/internal/nsutil"
 	"github.com/netctl/netctl/netctl/lab"
 )
 
@@ -70,59 +68,13 @@ func seedSpecLab() Spec {
 		Gateway:   netip.MustParseAddr("172.17.0.1"), DefaultRoute: true}
 }
 
-// state is what a namespace looks like to `ip`: links (without ifindexes), addresses,
-// routes of every table, rules, and the ARP sysctls.
-func state(t *testing.T, ns string) string {
-	t.Helper()
-	var b strings.Builder
-	for _, args := range [][]string{
-		{"-br", "link"}, {"-o", "addr"}, {"route", "show", "table", "all"},
-		{"-6", "route", "show", "table", "all"}, {"rule"}, {"-6", "rule"},
-		{"-o", "link"},
-	} {
-		out, err := exec.Command("ip", append([]string{"-n", ns}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("ip -n %s %v: %v: %s", ns, args, err, out)
-		}
-		fmt.Fprintf(&b, "## ip %s\n%s", strings.Join(args, " "), out)
-	}
-	h, err := nsutil.OpenNamed(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	err = nsutil.Do(h, func() error {
-		for _, k := range []string{"all/arp_ignore", "all/arp_announce", "default/arp_ignore", "default/arp_announce"} {
-			v, err := os.ReadFile("/proc/sys/net/ipv4/conf/" + k)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(&b, "%s=%s", k, v)
-		}
-		ents, _ := os.ReadDir("/proc/sys/net/ipv4/conf")
-		for _, e := range ents {
-			for _, k := range []string{"arp_ignore", "arp_announce"} {
-				v, _ := os.ReadFile("/proc/sys/net/ipv4/conf/" + e.Name() + "/" + k)
-				fmt.Fprintf(&b, "%s/%s=%s", e.Name(), k, v)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
-
 func labState(t *testing.T, l *lab.Lab) string {
-	return state(t, l.Host.Name) + state(t, l.Container1.Name) + state(t, l.Container2.Name)
+	return nstest.State(t, l.Host.Name) + nstest.State(t, l.Container1.Name) + nstest.State(t, l.Container2.Name)
 }
 
 func requireSame(t *testing.T, what, before, after string) {
 	t.Helper()
-	if before != after {
-		t.Fatalf("%s: state changed\n--- before\n%s\n--- after\n%s", what, before, after)
-	}
+	nstest.RequireSame(t, what, before, after)
 }
 
 func ping(t *testing.T, ns, addr string, n int, extra ...string) {

@@ -1,0 +1,69 @@
+package nstest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/netctl/netctl/internal/nsutil"
+)
+
+// State is what a namespace (a name under /var/run/netns, or a path such as
+// /proc/PID/ns/net) looks like to iproute2 — links, addresses, routes of
+// every table, rules of both families — plus every IPv4 ARP sysctl, as text. Tests
+// compare it before and after an operation to prove nothing changed (or everything was
+// restored).
+func State(t testing.TB, ns string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, args := range [][]string{
+		{"-br", "link"}, {"-o", "link"}, {"-o", "addr"},
+		{"route", "show", "table", "all"}, {"-6", "route", "show", "table", "all"},
+		{"rule"}, {"-6", "rule"},
+	} {
+		cmd := exec.Command("ip", append([]string{"-n", ns}, args...)...)
+		if strings.Contains(ns, "/") {
+			cmd = exec.Command("nsenter", append([]string{"--net=" + ns, "ip"}, args...)...)
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip -n %s %v: %v: %s", ns, args, err, out)
+		}
+		fmt.Fprintf(&b, "## ip %s\n%s", strings.Join(args, " "), out)
+	}
+	h, err := nsutil.Open(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	err = nsutil.Do(h, func() error {
+		ents, err := os.ReadDir("/proc/sys/net/ipv4/conf")
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			for _, k := range []string{"arp_ignore", "arp_announce"} {
+				v, err := os.ReadFile("/proc/sys/net/ipv4/conf/" + e.Name() + "/" + k)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(&b, "%s/%s=%s", e.Name(), k, v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("sysctls of %s: %v", ns, err)
+	}
+	return b.String()
+}
+
+// RequireSame fails the test, showing both, when a state changed.
+func RequireSame(t testing.TB, what, before, after string) {
+	t.Helper()
+	if before != after {
+		t.Fatalf("%s: state changed\n--- before\n%s\n--- after\n%s", what, before, after)
+	}
+}
