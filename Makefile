@@ -8,7 +8,7 @@ LDFLAGS    := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 # -race needs cgo and a C compiler; fall back to a plain run without one.
 RACE       ?= $(shell command -v gcc >/dev/null 2>&1 && echo -race)
 TESTFLAGS  ?= -count=1 -timeout 15m
-BENCHFLAGS ?= -run '^$$' -bench . -benchtime 2000000x -count 5
+BENCHFLAGS ?= -run '^$$' -count 5
 GOLANGCI   := $(shell $(GO) env GOPATH)/bin/golangci-lint
 export CGO_ENABLED ?= 1
 
@@ -41,8 +41,9 @@ lint: ## gofmt, go vet and golangci-lint (installed by setup --lint)
 	$(GO) vet ./...
 	$(GOLANGCI) run ./...
 
-bench: setup ## Run the benchmarks (per-packet cost vs an empty program); see BENCHMARKS.md
-	$(GO) test $(BENCHFLAGS) ./probe/
+bench: setup ## Run the benchmarks (tc program cost vs an empty one; nic add+del vs the seed's script); see BENCHMARKS.md
+	$(GO) test $(BENCHFLAGS) -bench . -benchtime 2000000x ./probe/
+	$(GO) test $(BENCHFLAGS) -bench NicAddDel -benchtime 20x ./netctl/
 
 demo: setup build ## The main job on the built-in lab (namespaces only; cleans up)
 	@scripts/demo.sh

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -51,16 +52,52 @@ func (e *Env) Apply(p Plan, failBefore int) error {
 	return nil
 }
 
-// Undo undoes steps in reverse order. Undoing what is already gone is success, so
-// Undo is idempotent. It goes on after an error and returns them all.
+// Undo undoes steps in reverse order, leaving out those that deleting the veth undoes
+// by itself (see UndoSteps). Undoing what is already gone is success, so Undo is
+// idempotent. It goes on after an error and returns them all.
 func (e *Env) Undo(steps []Step) error {
 	var errs []error
-	for i := len(steps) - 1; i >= 0; i-- {
+	for _, i := range UndoSteps(steps) {
 		if err := e.undo(steps[i]); err != nil {
 			errs = append(errs, fmt.Errorf("undo step %d (%s): %w", i+1, steps[i].Kind, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// UndoSteps returns the indexes of the steps to undo, last first. When the veth is among
+// them, the steps that only changed its two ends (addresses, up, bridge port, the new
+// interface's own sysctls) are left out: deleting the veth takes them with it, and each
+// would cost the kernel a synchronize_net.
+func UndoSteps(steps []Step) []int {
+	var veth *Step
+	for i := range steps {
+		if steps[i].Kind == StepVeth {
+			veth = &steps[i]
+		}
+	}
+	var out []int
+	for i := len(steps) - 1; i >= 0; i-- {
+		s := steps[i]
+		if veth != nil && onVeth(s, veth) {
+			continue
+		}
+		out = append(out, i)
+	}
+	return out
+}
+
+// onVeth reports whether s changed nothing but the veth's own ends.
+func onVeth(s Step, veth *Step) bool {
+	switch s.Kind {
+	case StepAddr, StepLinkUp:
+		return s.Link == veth.Peer
+	case StepHostPort:
+		return s.Link == veth.Link
+	case StepSysctl:
+		return strings.HasPrefix(s.Key, "net.ipv4.conf."+veth.Peer+".")
+	}
+	return false
 }
 
 func (e *Env) do(s Step) error {

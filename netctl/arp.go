@@ -115,7 +115,7 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // checkAddressesFree refuses addresses that the host namespace holds or that another
 // host on the bridge answers ARP for. IPv6 duplicates are caught by DAD (StepWaitDAD).
-func (e *Env) checkAddressesFree(spec Spec) error {
+func (e *Env) checkAddressesFree(spec Spec, wait time.Duration) error {
 	hostAddrs, err := dump(func() ([]netlink.Addr, error) { return e.HostNL.AddrList(nil, netlink.FAMILY_ALL) })
 	if err != nil {
 		return fmt.Errorf("list host addresses: %w", err)
@@ -126,10 +126,10 @@ func (e *Env) checkAddressesFree(spec Spec) error {
 				return fmt.Errorf("address %s is already used in the host namespace", p.Addr())
 			}
 		}
-		if !p.Addr().Is4() {
+		if !p.Addr().Is4() || wait <= 0 {
 			continue
 		}
-		mac, err := e.probeARP(spec.Bridge, p.Addr(), 300*time.Millisecond)
+		mac, err := e.probeARP(spec.Bridge, p.Addr(), wait)
 		if err != nil {
 			return err
 		}

@@ -10,9 +10,16 @@ import (
 // LockTimeout is how long a NIC change waits for another one on the same container.
 var LockTimeout = 10 * time.Second
 
+// DefaultARPProbeWait is how long Add waits for an ARP reply to its probe of each new
+// IPv4 address. Bridge ports on a Docker host are local veths that answer within
+// microseconds; raise it for a bridge with a slow uplink.
+const DefaultARPProbeWait = 100 * time.Millisecond
+
 // AddOptions tune Add.
 type AddOptions struct {
 	DryRun bool
+	// ARPProbeWait: 0 means DefaultARPProbeWait; negative skips the probe.
+	ARPProbeWait time.Duration
 	// failBefore injects a failure before that step (tests); -1 or 0-value+unset: none.
 	failBefore int
 	injected   bool
@@ -62,7 +69,11 @@ func (e *Env) Add(spec Spec, opt AddOptions) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	if err := e.checkAddressesFree(spec); err != nil {
+	wait := opt.ARPProbeWait
+	if wait == 0 {
+		wait = DefaultARPProbeWait
+	}
+	if err := e.checkAddressesFree(spec, wait); err != nil {
 		return Plan{}, err
 	}
 	rec := Record{Plan: p, CreatedAt: time.Now().UTC()}

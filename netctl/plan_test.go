@@ -55,17 +55,13 @@ ip -n c1 route add default via 172.17.0.1 dev eth1
 	if got := p.Script(host, ctr, false); got != want {
 		t.Errorf("script:\n%s\nwant:\n%s", got, want)
 	}
+	// Undoing the veth takes eth1's address, up state, port and sysctls with it.
 	wantUndo := `ip -n c1 route del default via 172.17.0.1 dev eth1
 ip -n c1 route add default via 172.17.0.1 dev eth0
-ip -n h link set veth-host nomaster
-ip -n c1 link set eth1 down
-ip netns exec c1 sysctl -w net.ipv4.conf.eth1.arp_announce=0
-ip netns exec c1 sysctl -w net.ipv4.conf.eth1.arp_ignore=0
 ip netns exec c1 sysctl -w net.ipv4.conf.eth0.arp_announce=0
 ip netns exec c1 sysctl -w net.ipv4.conf.eth0.arp_ignore=0
 ip netns exec c1 sysctl -w net.ipv4.conf.all.arp_announce=0
 ip netns exec c1 sysctl -w net.ipv4.conf.all.arp_ignore=0
-ip -n c1 addr del 172.17.0.99/24 dev eth1
 ip -n h link del veth-host
 `
 	if got := p.Script(host, ctr, true); got != wantUndo {
@@ -197,5 +193,13 @@ func TestHostNameFor(t *testing.T) {
 	}
 	if a != HostNameFor(4026532999, "eth1") {
 		t.Error("HostNameFor is not stable")
+	}
+}
+
+func TestUndoStepsWithoutVeth(t *testing.T) {
+	// A rollback before the veth step existed undoes everything it is given.
+	steps := []Step{{Kind: StepAddr, Link: "eth1"}, {Kind: StepLinkUp, Link: "eth1"}}
+	if got := UndoSteps(steps); len(got) != 2 || got[0] != 1 || got[1] != 0 {
+		t.Errorf("UndoSteps = %v, want [1 0]", got)
 	}
 }

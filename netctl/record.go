@@ -1,6 +1,7 @@
 package netctl
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,8 +15,9 @@ import (
 )
 
 // StateDir holds what netctl changed, so any later process can undo it. It is under
-// /run: a reboot destroys the namespaces and the NICs with them.
-var StateDir = "/run/netctl"
+// /run: a reboot destroys the namespaces and the NICs with them. NETCTL_STATE_DIR
+// overrides it (tests, benchmarks).
+var StateDir = cmp.Or(os.Getenv("NETCTL_STATE_DIR"), "/run/netctl")
 
 // Record is what `nic add` changed in one container, written before the first change.
 type Record struct {

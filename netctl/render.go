@@ -93,7 +93,7 @@ func (p Plan) Script(host, ctr NSView, undo bool) string {
 		}
 		return b.String()
 	}
-	for i := len(p.Steps) - 1; i >= 0; i-- {
+	for _, i := range UndoSteps(p.Steps) {
 		for _, c := range p.Steps[i].UndoCommands(host, ctr) {
 			b.WriteString(c + "\n")
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/vishvananda/netns"
@@ -91,6 +92,7 @@ func newNicAddCmd(g *globalOptions) *cobra.Command {
 		addrs                   []string
 		gateway, mac            string
 		dryRun, noGuard, dflRte bool
+		arpWait                 time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "add CONTAINER --bridge BR --address CIDR [flags]",
@@ -136,7 +138,11 @@ named netns if /var/run/netns/WORD exists, else a Docker container).`,
 				return err
 			}
 			defer done()
-			plan, err := env.Add(spec, netctl.AddOptions{DryRun: dryRun})
+			opt := netctl.AddOptions{DryRun: dryRun, ARPProbeWait: arpWait}
+			if arpWait == 0 {
+				opt.ARPProbeWait = -1 // 0 on the command line: no probe
+			}
+			plan, err := env.Add(spec, opt)
 			if err != nil {
 				return fmt.Errorf("nic add %s: %w", env.Ctr.Label, err)
 			}
@@ -154,6 +160,7 @@ named netns if /var/run/netns/WORD exists, else a Docker container).`,
 	f.StringVar(&spec.HostName, "host-name", "", "name of the host-side veth (default: nc + 8 hex digits derived from the namespace and --name)")
 	f.IntVar(&spec.MTU, "mtu", 0, "MTU of both veth ends (default: the bridge's MTU)")
 	f.StringVar(&mac, "mac", "", "MAC address of the container-side interface (default: random)")
+	f.DurationVar(&arpWait, "arp-probe-wait", netctl.DefaultARPProbeWait, "how long to wait for another host on the bridge to answer an ARP probe for each new IPv4 address (0: no probe)")
 	f.BoolVar(&dryRun, "dry-run", false, "print the equivalent ip/sysctl commands and change nothing")
 	_ = cmd.MarkFlagRequired("address")
 	return cmd
