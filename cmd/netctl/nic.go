@@ -126,7 +126,7 @@ named netns if /var/run/netns/WORD exists, else a Docker container).`,
 			}
 			if mac != "" {
 				if spec.MAC, err = net.ParseMAC(mac); err != nil {
-					return fmt.Errorf("invalid --mac %q: %v", mac, err)
+					return fmt.Errorf("invalid --mac %q: %w", mac, err)
 				}
 			}
 			spec.DefaultRoute, spec.NoARPGuard = dflRte, noGuard

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -87,6 +86,3 @@ func writeJSON(w io.Writer, v any) error {
 func notImplemented(what string, issue int) error {
 	return exitError{code: 2, msg: fmt.Sprintf("%s is not implemented yet (tracked in issue %d)", what, issue)}
 }
-
-// joinArgs formats a command line for messages.
-func joinArgs(args []string) string { return strings.Join(args, " ") }
