@@ -15,19 +15,19 @@ import (
 
 // Compile-time: the generated enum values are the Go constants.
 var (
-	_ = [1]struct{}{}[Ingress-Direction(counterCounterDirectionCOUNTER_DIR_INGRESS)]
-	_ = [1]struct{}{}[Egress-Direction(counterCounterDirectionCOUNTER_DIR_EGRESS)]
+	_ = [1]struct{}{}[Ingress-Direction(netctlNcDirectionNC_DIR_INGRESS)]
+	_ = [1]struct{}{}[Egress-Direction(netctlNcDirectionNC_DIR_EGRESS)]
 )
 
 func TestDirectionMatchesC(t *testing.T) {
 	spec := mustSpec(t)
 	var enum *btf.Enum
-	if err := spec.Types.TypeByName("counter_direction", &enum); err != nil {
-		t.Fatalf("enum counter_direction in object: %v", err)
+	if err := spec.Types.TypeByName("nc_direction", &enum); err != nil {
+		t.Fatalf("enum nc_direction in object: %v", err)
 	}
-	want := map[string]Direction{"COUNTER_DIR_INGRESS": Ingress, "COUNTER_DIR_EGRESS": Egress}
+	want := map[string]Direction{"NC_DIR_INGRESS": Ingress, "NC_DIR_EGRESS": Egress}
 	if len(enum.Values) != len(want) {
-		t.Errorf("enum counter_direction has %d values, Go knows %d", len(enum.Values), len(want))
+		t.Errorf("enum nc_direction has %d values, Go knows %d", len(enum.Values), len(want))
 	}
 	for _, v := range enum.Values {
 		d, ok := want[v.Name]
@@ -49,28 +49,28 @@ type field struct {
 
 func TestMapLayoutMatchesGo(t *testing.T) {
 	spec := mustSpec(t)
-	m := spec.Maps[counterMapCounters]
+	m := spec.Maps[netctlMapTotals]
 	if m == nil {
-		t.Fatalf("map %s not in object", counterMapCounters)
+		t.Fatalf("map %s not in object", netctlMapTotals)
 	}
 	if m.Type != ebpf.PerCPUHash {
 		t.Errorf("map type %v, Read expects %v", m.Type, ebpf.PerCPUHash)
 	}
-	checkStruct(t, m.Key, "counter_key", binary.Size(Key{}), []field{{"ifindex", 0, 4}, {"direction", 32, 4}})
-	checkStruct(t, m.Value, "counter_value", binary.Size(Totals{}), []field{{"packets", 0, 8}, {"bytes", 64, 8}})
+	checkStruct(t, m.Key, "nc_totals_key", binary.Size(Key{}), []field{{"ifindex", 0, 4}, {"direction", 32, 4}})
+	checkStruct(t, m.Value, "nc_totals_value", binary.Size(Totals{}), []field{{"packets", 0, 8}, {"bytes", 64, 8}})
 	if int(m.KeySize) != binary.Size(Key{}) || int(m.ValueSize) != binary.Size(Totals{}) {
 		t.Errorf("map key/value size %d/%d, Go Key/Totals %d/%d", m.KeySize, m.ValueSize, binary.Size(Key{}), binary.Size(Totals{}))
 	}
 	// The generated types (used by nothing but this check) agree too.
-	if binary.Size(counterCounterKey{}) != binary.Size(Key{}) || binary.Size(counterCounterValue{}) != binary.Size(Totals{}) {
+	if binary.Size(netctlNcTotalsKey{}) != binary.Size(Key{}) || binary.Size(netctlNcTotalsValue{}) != binary.Size(Totals{}) {
 		t.Errorf("generated key/value sizes %d/%d differ from Key/Totals %d/%d",
-			binary.Size(counterCounterKey{}), binary.Size(counterCounterValue{}), binary.Size(Key{}), binary.Size(Totals{}))
+			binary.Size(netctlNcTotalsKey{}), binary.Size(netctlNcTotalsValue{}), binary.Size(Key{}), binary.Size(Totals{}))
 	}
 }
 
 func TestProgramsAreSchedCLS(t *testing.T) {
 	spec := mustSpec(t)
-	for _, name := range []string{counterProgCounterIngress, counterProgCounterEgress, counterProgEmpty} {
+	for _, name := range []string{netctlProgNetctlIngress, netctlProgNetctlEgress, netctlProgEmpty} {
 		p := spec.Programs[name]
 		if p == nil {
 			t.Errorf("program %s not in object", name)
@@ -91,7 +91,7 @@ func TestProgramsAreSchedCLS(t *testing.T) {
 
 func mustSpec(t *testing.T) *ebpf.CollectionSpec {
 	t.Helper()
-	spec, err := loadCounter()
+	spec, err := loadNetctl()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ func BenchmarkProgram(b *testing.B) {
 		prog *ebpf.Program
 	}{
 		{"empty", c.objs.Empty},
-		{"counter", c.objs.CounterIngress},
+		{"counter", c.objs.NetctlIngress},
 	}
 	for _, p := range progs {
 		for _, shape := range benchShapes() {

@@ -15,14 +15,14 @@ import (
 // until AttachTCX is called; Close releases it (attachments made by AttachTCX stay
 // until their links are closed).
 type Counter struct {
-	objs counterObjects
+	objs netctlObjects
 }
 
 // Load loads the counter programs and map into the kernel. A verifier rejection is
 // returned with the verifier's whole log.
 func Load() (*Counter, error) {
-	var objs counterObjects
-	if err := loadCounterObjects(&objs, nil); err != nil {
+	var objs netctlObjects
+	if err := loadNetctlObjects(&objs, nil); err != nil {
 		return nil, fmt.Errorf("load counter programs: %w", withVerifierLog(err))
 	}
 	return &Counter{objs: objs}, nil
@@ -61,9 +61,9 @@ func (c *Counter) AttachTCX(ifindex int, dir Direction) (link.Link, error) {
 	opts := link.TCXOptions{Interface: ifindex}
 	switch dir {
 	case Ingress:
-		opts.Program, opts.Attach, opts.Anchor = c.objs.CounterIngress, ebpf.AttachTCXIngress, link.Head()
+		opts.Program, opts.Attach, opts.Anchor = c.objs.NetctlIngress, ebpf.AttachTCXIngress, link.Head()
 	case Egress:
-		opts.Program, opts.Attach, opts.Anchor = c.objs.CounterEgress, ebpf.AttachTCXEgress, link.Tail()
+		opts.Program, opts.Attach, opts.Anchor = c.objs.NetctlEgress, ebpf.AttachTCXEgress, link.Tail()
 	default:
 		return nil, fmt.Errorf("attach tcx on ifindex %d: unknown %v", ifindex, dir)
 	}
@@ -81,7 +81,7 @@ func (c *Counter) Read() (map[Key]Totals, error) {
 		key    Key
 		perCPU []Totals
 	)
-	it := c.objs.Counters.Iterate()
+	it := c.objs.Totals.Iterate()
 	for it.Next(&key, &perCPU) {
 		out[key] = sumPerCPU(perCPU)
 	}

@@ -44,8 +44,8 @@ func TestProgramsCountEveryFrame(t *testing.T) {
 		dir  Direction
 		prog *ebpf.Program
 	}{
-		{Ingress, c.objs.CounterIngress},
-		{Egress, c.objs.CounterEgress},
+		{Ingress, c.objs.NetctlIngress},
+		{Egress, c.objs.NetctlEgress},
 	}
 	for _, p := range progs {
 		for _, shape := range runShapes() {
@@ -96,7 +96,7 @@ func TestRepeatedRunsAccumulate(t *testing.T) {
 	c := mustLoad(t)
 	frame := runShapes()[0].frame
 	const n = 1000
-	ret, err := c.objs.CounterEgress.Run(&ebpf.RunOptions{Data: frame, Repeat: n})
+	ret, err := c.objs.NetctlEgress.Run(&ebpf.RunOptions{Data: frame, Repeat: n})
 	if err != nil {
 		t.Fatalf("run egress program %d times: %v", n, err)
 	}

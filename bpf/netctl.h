@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
+/*
+ * The ABI between the tc programs (bpf/netctl.c) and user space (probe/): map layouts,
+ * keys, values and enums. probe/types.go mirrors every struct and enum here, and a test
+ * fails when the two drift (the generated Go types are compared with the hand-written
+ * ones, and the enum values are read from the object's BTF).
+ */
+#ifndef NETCTL_H
+#define NETCTL_H
+
+#include <linux/types.h>
+
+/* Direction of a packet from the point of view of the interface the program is
+ * attached to (tc ingress = received by that interface). */
+enum nc_direction {
+	NC_DIR_INGRESS = 0,
+	NC_DIR_EGRESS = 1,
+};
+
+/* Index of the per-CPU stats array. */
+enum nc_stat {
+	NC_STAT_FLOW_INSERT_FAILED = 0, /* a new flow could not be stored (map full, ENOMEM) */
+	NC_STAT_NOT_PARSED = 1,         /* IP packet whose headers were not in the linear part */
+	NC_STAT_MAX = 2,
+};
+
+/* Per-interface totals: every packet, IP or not. The exact counters. */
+struct nc_totals_key {
+	__u32 ifindex; /* skb->ifindex: the interface the program is attached to */
+	enum nc_direction direction; /* 4 bytes */
+};
+
+struct nc_totals_value {
+	__u64 packets;
+	__u64 bytes; /* skb->len: includes the Ethernet header, as the kernel's counters */
+};
+
+/* One flow as seen on one interface in one direction. Addresses and ports are as on the
+ * wire (source = sender). IPv4 addresses fill the first 4 bytes, the rest are zero.
+ * Ports are in host byte order. ICMP and ICMPv6: sport = type << 8 | code, dport = the
+ * echo identifier for echo request/reply, else 0. Non-first fragments have ports 0. */
+struct nc_flow_key {
+	__u32 ifindex;
+	__u8 direction; /* enum nc_direction */
+	__u8 proto;     /* IPPROTO_* of the transport header (after IPv6 extension headers) */
+	__u8 family;    /* 4 or 6 */
+	__u8 pad;
+	__u16 sport;
+	__u16 dport;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+struct nc_flow_value {
+	__u64 packets;
+	__u64 bytes;
+	__u64 first_seen_ns; /* bpf_ktime_get_coarse_ns (CLOCK_MONOTONIC, coarse) */
+	__u64 last_seen_ns;
+	__u8 tcp_flags; /* OR of the TCP flags seen (FIN 0x01 … CWR 0x80) */
+	__u8 pad[7];
+};
+
+#endif /* NETCTL_H */
