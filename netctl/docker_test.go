@@ -2,6 +2,7 @@ package netctl
 
 import (
 	"context"
+	"github.com/netctl/netctl/internal/docker"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -22,11 +23,11 @@ const testImage = "netctl-test-busybox:latest"
 func requireDocker(t *testing.T) {
 	t.Helper()
 	nstest.RequireRoot(t)
-	sock, err := DockerSocket()
+	sock, err := docker.Socket()
 	if err != nil {
 		t.Skipf("skipping: %v", err)
 	}
-	if _, err := NewDockerClient(sock).List(context.Background()); err != nil {
+	if _, err := docker.NewClient(sock).List(context.Background()); err != nil {
 		t.Skipf("skipping: Docker Engine not reachable: %v", err)
 	}
 	if exec.Command("docker", "image", "inspect", testImage).Run() == nil {
@@ -74,7 +75,7 @@ func TestResolveDocker(t *testing.T) {
 	name := dockerRun(t, true, "--network", "none")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	d, err := NewDockerClient("/var/run/docker.sock").Inspect(ctx, name)
+	d, err := docker.NewClient("/var/run/docker.sock").Inspect(ctx, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestNicOnDockerContainer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _ := NewDockerClient("/var/run/docker.sock").Inspect(ctx, name)
+	d, _ := docker.NewClient("/var/run/docker.sock").Inspect(ctx, name)
 	nsPath := "/proc/" + strconv.Itoa(d.State.Pid) + "/ns/net"
 	e, err := NewEnv(l.Host.NS, NSView{Name: l.Host.Name}, c)
 	if err != nil {

@@ -3,6 +3,7 @@ package netctl
 import (
 	"context"
 	"fmt"
+	"github.com/netctl/netctl/internal/docker"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -78,8 +79,8 @@ func AllContainers(ctx context.Context, host netns.NsHandle) ([]*Container, erro
 		seen[c.Inode] = true
 		out = append(out, c)
 	}
-	if sock, err := DockerSocket(); err == nil {
-		if list, err := NewDockerClient(sock).List(ctx); err == nil {
+	if sock, err := docker.Socket(); err == nil {
+		if list, err := docker.NewClient(sock).List(ctx); err == nil {
 			for _, d := range list {
 				if d.CheckUsable() == nil {
 					keep(Resolve(ctx, Ref{RefDocker, d.ID}))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/netctl/netctl/internal/docker"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -58,13 +59,13 @@ func Resolve(ctx context.Context, ref Ref) (*Container, error) {
 		}
 		return finish(ref, ref.Value, h, NSView{Path: ref.Value})
 	case RefDocker:
-		sock, err := DockerSocket()
+		sock, err := docker.Socket()
 		if err != nil {
 			return nil, err
 		}
-		dc := NewDockerClient(sock)
+		dc := docker.NewClient(sock)
 		d, err := dc.Inspect(ctx, ref.Value)
-		if errors.Is(err, ErrNoSuchContainer) {
+		if errors.Is(err, docker.ErrNoSuchContainer) {
 			return nil, fmt.Errorf("no such container %q (docker); for a named netns say netns:%s", ref.Value, ref.Value)
 		}
 		if err != nil {

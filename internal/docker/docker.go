@@ -1,4 +1,6 @@
-package netctl
+// Package docker is the few Docker Engine API calls netctl needs, over the unix socket
+// (DOCKER_HOST=unix://… or /var/run/docker.sock): inspect and list containers.
+package docker
 
 import (
 	"context"
@@ -14,9 +16,9 @@ import (
 	"time"
 )
 
-// DockerSocket returns the Engine API's unix socket from DOCKER_HOST (default
+// Socket returns the Engine API's unix socket from DOCKER_HOST (default
 // /var/run/docker.sock). Only unix sockets are supported.
-func DockerSocket() (string, error) {
+func Socket() (string, error) {
 	env := os.Getenv("DOCKER_HOST")
 	if env == "" {
 		return "/var/run/docker.sock", nil
@@ -27,15 +29,15 @@ func DockerSocket() (string, error) {
 	return "", fmt.Errorf("DOCKER_HOST=%s: only unix:// sockets are supported", env)
 }
 
-// DockerClient is the few Engine API calls netctl needs, over the unix socket.
-type DockerClient struct {
+// Client is the few Engine API calls netctl needs, over the unix socket.
+type Client struct {
 	socket string
 	http   *http.Client
 }
 
-// NewDockerClient returns a client for the Engine API at socket.
-func NewDockerClient(socket string) *DockerClient {
-	return &DockerClient{socket: socket, http: &http.Client{
+// NewClient returns a client for the Engine API at socket.
+func NewClient(socket string) *Client {
+	return &Client{socket: socket, http: &http.Client{
 		Timeout: 5 * time.Second,
 		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
@@ -44,8 +46,8 @@ func NewDockerClient(socket string) *DockerClient {
 	}}
 }
 
-// DockerContainer is what netctl reads from `GET /containers/{id}/json`.
-type DockerContainer struct {
+// Container is what netctl reads from `GET /containers/{id}/json`.
+type Container struct {
 	ID    string `json:"Id"`
 	Name  string `json:"Name"`
 	State struct {
@@ -62,8 +64,8 @@ type DockerContainer struct {
 var ErrNoSuchContainer = errors.New("no such container")
 
 // Inspect reads a container by name, ID or ID prefix.
-func (c *DockerClient) Inspect(ctx context.Context, ref string) (*DockerContainer, error) {
-	var out DockerContainer
+func (c *Client) Inspect(ctx context.Context, ref string) (*Container, error) {
+	var out Container
 	if err := c.get(ctx, "/containers/"+url.PathEscape(ref)+"/json", &out); err != nil {
 		return nil, err
 	}
@@ -72,14 +74,14 @@ func (c *DockerClient) Inspect(ctx context.Context, ref string) (*DockerContaine
 }
 
 // List returns the running containers.
-func (c *DockerClient) List(ctx context.Context) ([]DockerContainer, error) {
+func (c *Client) List(ctx context.Context) ([]Container, error) {
 	var list []struct {
 		ID string `json:"Id"`
 	}
 	if err := c.get(ctx, "/containers/json", &list); err != nil {
 		return nil, err
 	}
-	out := make([]DockerContainer, 0, len(list))
+	out := make([]Container, 0, len(list))
 	for _, l := range list {
 		d, err := c.Inspect(ctx, l.ID)
 		if errors.Is(err, ErrNoSuchContainer) {
@@ -93,7 +95,7 @@ func (c *DockerClient) List(ctx context.Context) ([]DockerContainer, error) {
 	return out, nil
 }
 
-func (c *DockerClient) get(ctx context.Context, path string, v any) error {
+func (c *Client) get(ctx context.Context, path string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker"+path, nil)
 	if err != nil {
 		return err
@@ -119,7 +121,7 @@ func (c *DockerClient) get(ctx context.Context, path string, v any) error {
 }
 
 // CheckUsable refuses containers whose network namespace netctl must not change.
-func (d *DockerContainer) CheckUsable() error {
+func (d *Container) CheckUsable() error {
 	mode := d.HostConfig.NetworkMode
 	switch {
 	case !d.State.Running || d.State.Pid == 0:
