@@ -28,9 +28,11 @@ const (
 // late reply that arrives while waiting for a later one still counts.
 func pingFlow(ctx context.Context, src *Namespace, f *FlowReport, opts TrafficOptions) {
 	v6 := f.DstAddr.Is6()
-	network, laddr := "ip4:icmp", "0.0.0.0"
+	// Bind the lab address: the flow is the one reported even when another NIC
+	// (nic add) would make the kernel pick a different source.
+	network, laddr := "ip4:icmp", f.SrcAddr.String()
 	if v6 {
-		network, laddr = "ip6:ipv6-icmp", "::"
+		network = "ip6:ipv6-icmp"
 	}
 	var conn net.PacketConn
 	err := nsutil.Do(src.NS, func() error {

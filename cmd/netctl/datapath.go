@@ -1,0 +1,265 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netctl/netctl/internal/nsutil"
+	"github.com/netctl/netctl/netctl"
+	"github.com/netctl/netctl/probe"
+)
+
+func newAttachCmd(g *globalOptions) *cobra.Command {
+	var (
+		bridge, mode string
+		ifaces       []string
+		flowEntries  uint32
+	)
+	cmd := &cobra.Command{
+		Use:   "attach [--bridge docker0] [--iface NAME[@CONTAINER]]...",
+		Short: "Attach the tc eBPF counters to a bridge's ports and named interfaces, pin them, exit",
+		Long: `attach puts netctl's tc programs on every port of --bridge in the host namespace and on
+each --iface (NAME in the host namespace, or NAME@CONTAINER inside a container, e.g.
+eth1@docker:web), pins their maps and links under /sys/fs/bpf/netctl/<netns inode>/ and
+exits: the counters keep counting without netctl running. Interfaces that already carry
+netctl's programs are adopted, never attached twice. 'netctl status' and 'netctl flows'
+read the pinned maps; 'netctl detach' removes everything.
+
+--attach-mode auto uses TCX (Linux 6.6) and falls back to a clsact qdisc with a
+direct-action bpf filter where the kernel has no TCX; tcx or tc force one.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := probe.ParseMode(mode)
+			if err != nil {
+				return err
+			}
+			if bridge == "" && len(ifaces) == 0 {
+				return fmt.Errorf("nothing to attach: give --bridge or --iface")
+			}
+			host, _, err := openHost(g)
+			if err != nil {
+				return err
+			}
+			defer host.Close()
+			dp, err := probe.Open(host, probe.Options{Mode: m, FlowEntries: flowEntries})
+			if err != nil {
+				return err
+			}
+			defer dp.Close()
+			var done []probe.Attachment
+			if bridge != "" {
+				at, err := dp.AttachBridge(cmd.Context(), bridge)
+				done = append(done, at...)
+				if err != nil {
+					return err
+				}
+			}
+			for _, spec := range ifaces {
+				name, ref, found := strings.Cut(spec, "@")
+				if err := netctl.ValidIfName(name); err != nil {
+					return fmt.Errorf("invalid --iface %q: %w", spec, err)
+				}
+				if !found {
+					a, err := dp.AttachNamed(cmd.Context(), host, "", "host", name)
+					if err != nil {
+						return err
+					}
+					done = append(done, a)
+					continue
+				}
+				r, err := netctl.ParseRef(ref, nsutil.Exists)
+				if err != nil {
+					return fmt.Errorf("invalid --iface %q: %w", spec, err)
+				}
+				c, err := netctl.Resolve(cmd.Context(), r)
+				if err != nil {
+					return err
+				}
+				path := c.View.Path
+				if c.View.Name != "" {
+					path = nsutil.NamedPath(c.View.Name)
+				}
+				a, err := dp.AttachNamed(cmd.Context(), c.NS, path, c.Label, name)
+				c.Close()
+				if err != nil {
+					return err
+				}
+				done = append(done, a)
+			}
+			if g.json() {
+				return writeJSON(cmd.OutOrStdout(), done)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CONTAINER\tINTERFACE\tHOST INTERFACE\tBRIDGE\tMODE\tSTATE")
+			for _, a := range done {
+				state := "attached"
+				if a.Adopted {
+					state = "adopted (already attached)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Container, a.Interface, orDash(a.HostInterface), orDash(a.Bridge), a.Mode, state)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if len(done) == 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "bridge %s has no ports yet; 'netctl serve' attaches new ones as they appear\n", bridge)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&bridge, "bridge", "docker0", "bridge whose ports to attach to, in the host namespace (\"\" for none)")
+	f.StringArrayVar(&ifaces, "iface", nil, "also attach to NAME (host namespace) or NAME@CONTAINER (repeatable)")
+	f.StringVar(&mode, "attach-mode", string(probe.ModeAuto), "auto (TCX, else tc), tcx or tc")
+	f.Uint32Var(&flowEntries, "flow-entries", 0, "size of the flow table when it is created (default 65536)")
+	return cmd
+}
+
+func newDetachCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "detach",
+		Short: "Remove every program, link and pin netctl made, and nothing else",
+		Long: `detach removes, in the host namespace (-n) and the containers where netctl attached: its
+TCX links, its tc filters, the clsact qdiscs it created (only those, and only when no
+other filter is left on them), and its pinned maps. Other programs, filters and qdiscs
+are left alone. Nothing to remove is success.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			host, _, err := openHost(g)
+			if err != nil {
+				return err
+			}
+			defer host.Close()
+			rep, err := probe.Detach(host)
+			if err != nil {
+				return err
+			}
+			if g.json() {
+				return writeJSON(cmd.OutOrStdout(), rep)
+			}
+			if rep == (probe.DetachReport{}) {
+				fmt.Fprintln(cmd.OutOrStdout(), "nothing attached: nothing to remove")
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %d TCX links, %d tc filters, %d clsact qdiscs, %d pins\n", rep.Links, rep.Filters, rep.Qdiscs, rep.Pins)
+			return nil
+		},
+	}
+}
+
+func newStatusCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Per-interface counters read from the pinned maps, like ip -s link",
+		Long: `status reads the counters netctl pinned (by 'attach' or 'serve') and prints them per
+container interface, from the container's point of view: RX is traffic into the
+container. It loads and attaches nothing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			host, _, err := openHost(g)
+			if err != nil {
+				return err
+			}
+			defer host.Close()
+			snap, err := probe.ReadPinned(cmd.Context(), host)
+			if err != nil {
+				return err
+			}
+			if g.json() {
+				return writeJSON(cmd.OutOrStdout(), map[string]any{
+					"time": snap.Time, "interfaces": snap.Interfaces, "flow_entries": snap.FlowEntries,
+					"flow_capacity": snap.FlowCapacity, "flow_insert_failed": snap.InsertFailed, "not_parsed": snap.NotParsed,
+				})
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "CONTAINER\tINTERFACE\tHOST INTERFACE\tBRIDGE\tRX PACKETS\tRX BYTES\tTX PACKETS\tTX BYTES\tMODE\t")
+			for _, c := range snap.Interfaces {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t\n", c.Container, c.Interface, orDash(c.HostInterface), orDash(c.Bridge),
+					c.RxPackets, c.RxBytes, c.TxPackets, c.TxBytes, c.Mode)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "flow table: %d of %d entries; failed inserts: %d\n", snap.FlowEntries, snap.FlowCapacity, snap.InsertFailed)
+			return nil
+		},
+	}
+}
+
+func newFlowsCmd(g *globalOptions) *cobra.Command {
+	var asym bool
+	cmd := &cobra.Command{
+		Use:   "flows [--asymmetric]",
+		Short: "Live flows per interface, asymmetric ones marked",
+		Long: `flows reads the flow table netctl pinned and prints each flow per container interface
+and direction (the container's: receive = into it), addresses and ports as on the wire.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if asym {
+				return notImplemented("flows --asymmetric", 5)
+			}
+			host, _, err := openHost(g)
+			if err != nil {
+				return err
+			}
+			defer host.Close()
+			snap, err := probe.ReadPinned(cmd.Context(), host)
+			if err != nil {
+				return err
+			}
+			if g.json() {
+				return writeJSON(cmd.OutOrStdout(), snap.Flows)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CONTAINER\tINTERFACE\tDIRECTION\tPROTO\tSOURCE\tDESTINATION\tPACKETS\tBYTES\tLAST SEEN")
+			for _, f := range snap.Flows {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", f.Container, f.Interface, f.Direction, protoName(f.Proto),
+					endpoint(f.Src, f.SrcPort, f.Proto, true), endpoint(f.Dst, f.DstPort, f.Proto, false), f.Packets, f.Bytes, ago(snap.Time, f.LastSeen))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asym, "asymmetric", false, "only conversations that arrive on one interface and answer on another (issue 5)")
+	return cmd
+}
+
+func protoName(p uint8) string {
+	switch p {
+	case 1:
+		return "icmp"
+	case 6:
+		return "tcp"
+	case 17:
+		return "udp"
+	case 58:
+		return "icmpv6"
+	}
+	return strconv.Itoa(int(p))
+}
+
+// endpoint formats one side of a flow; for ICMP the source port carries type and code
+// and the destination port the echo identifier.
+func endpoint(a netip.Addr, port uint16, proto uint8, src bool) string {
+	switch {
+	case proto == 6 || proto == 17:
+		return netip.AddrPortFrom(a, port).String()
+	case (proto == 1 || proto == 58) && src:
+		return fmt.Sprintf("%s type %d/%d", a, port>>8, port&0xff)
+	case proto == 1 || proto == 58:
+		return fmt.Sprintf("%s id %d", a, port)
+	}
+	return a.String()
+}
+
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return now.Sub(t).Round(100*time.Millisecond).String() + " ago"
+}

@@ -1,0 +1,165 @@
+//go:build linux && (386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64)
+
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"github.com/netctl/netctl/internal/docker"
+)
+
+// namespace is a network namespace netctl can name.
+type namespace struct {
+	ino   uint64
+	label string // Docker name, netns name, or netns:<inode>
+	path  string
+}
+
+// Namer finds who is behind a host veth: the namespace of its peer (by the peer's
+// link-netnsid) and the peer's name there. It knows the namespaces of Docker containers
+// (named by the Engine API when it answers), of /var/run/netns and /var/run/docker/netns,
+// and of every process, best name first.
+type Namer struct {
+	hostNL *netlink.Handle
+	byID   map[int]namespace // netnsid as seen from the host namespace
+	byIno  map[uint64]namespace
+}
+
+// NewNamer scans the namespaces visible now. hostNL is bound to the host namespace.
+func NewNamer(ctx context.Context, hostNL *netlink.Handle) *Namer {
+	n := &Namer{hostNL: hostNL, byID: map[int]namespace{}, byIno: map[uint64]namespace{}}
+	add := func(path, label string) {
+		h, err := netns.GetFromPath(path)
+		if err != nil {
+			return
+		}
+		defer h.Close()
+		ino, err := NSInode(h)
+		if err != nil {
+			return
+		}
+		if _, seen := n.byIno[ino]; seen {
+			return // an earlier source named it better
+		}
+		if label == "" {
+			label = "netns:" + strconv.FormatUint(ino, 10)
+		}
+		ns := namespace{ino: ino, label: label, path: path}
+		n.byIno[ino] = ns
+		if id, err := hostNL.GetNetNsIdByFd(int(h)); err == nil && id >= 0 {
+			n.byID[id] = ns
+		}
+	}
+	if sock, err := docker.Socket(); err == nil {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if list, err := docker.NewClient(sock).List(cctx); err == nil {
+			for _, c := range list {
+				if c.CheckUsable() == nil {
+					add(filepath.Join("/proc", strconv.Itoa(c.State.Pid), "ns/net"), c.Name)
+				}
+			}
+		}
+		cancel()
+	}
+	for _, dir := range []string{"/var/run/netns", "/var/run/docker/netns"} {
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			label := e.Name()
+			if dir != "/var/run/netns" {
+				label = "" // Docker's sandbox ids mean nothing to people
+			}
+			add(filepath.Join(dir, e.Name()), label)
+		}
+	}
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		if _, err := strconv.Atoi(p.Name()); err == nil {
+			add(filepath.Join("/proc", p.Name(), "ns/net"), "")
+		}
+	}
+	return n
+}
+
+// Label names the namespace with that inode.
+func (n *Namer) Label(ino uint64) string {
+	if ns, ok := n.byIno[ino]; ok {
+		return ns.label
+	}
+	return "netns:" + strconv.FormatUint(ino, 10)
+}
+
+// Path returns a path that opens the namespace with that inode, if one is known.
+func (n *Namer) Path(ino uint64) string { return n.byIno[ino].path }
+
+// HostPort describes a host-namespace interface: for a veth whose peer lives in another
+// namespace, that namespace and the peer's name; otherwise the host itself.
+func (n *Namer) HostPort(l netlink.Link) Port {
+	p := Port{Container: "host", Interface: l.Attrs().Name, HostInterface: l.Attrs().Name, Ifindex: l.Attrs().Index}
+	if l.Attrs().MasterIndex > 0 {
+		if br, err := n.hostNL.LinkByIndex(l.Attrs().MasterIndex); err == nil {
+			p.Bridge = br.Attrs().Name
+		}
+	}
+	if l.Type() != "veth" || l.Attrs().NetNsID < 0 {
+		return p
+	}
+	ns, ok := n.byID[l.Attrs().NetNsID]
+	if !ok {
+		p.Container = fmt.Sprintf("nsid:%d", l.Attrs().NetNsID)
+		p.Interface = fmt.Sprintf("if%d", l.Attrs().ParentIndex)
+		return p
+	}
+	p.Container = ns.label
+	p.Interface = fmt.Sprintf("if%d", l.Attrs().ParentIndex)
+	if h, err := netns.GetFromPath(ns.path); err == nil {
+		if nl, err := netlink.NewHandleAt(h); err == nil {
+			if peer, err := nl.LinkByIndex(l.Attrs().ParentIndex); err == nil {
+				p.Interface = peer.Attrs().Name
+			}
+			nl.Close()
+		}
+		h.Close()
+	}
+	return p
+}
+
+// BridgePorts lists the ports of bridge in the host namespace.
+func BridgePorts(hostNL *netlink.Handle, bridge string) ([]netlink.Link, error) {
+	br, err := hostNL.LinkByName(bridge)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil, fmt.Errorf("bridge %s not found in the host namespace", bridge)
+		}
+		return nil, fmt.Errorf("find bridge %s: %w", bridge, err)
+	}
+	if br.Type() != "bridge" {
+		return nil, fmt.Errorf("%s is not a bridge", bridge)
+	}
+	var links []netlink.Link
+	for range 10 {
+		links, err = hostNL.LinkList()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list links: %w", err)
+	}
+	var ports []netlink.Link
+	for _, l := range links {
+		if l.Attrs().MasterIndex == br.Attrs().Index {
+			ports = append(ports, l)
+		}
+	}
+	return ports, nil
+}

@@ -1,0 +1,203 @@
+//go:build linux && (386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64)
+
+package probe
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+)
+
+// mapRefs are the three maps of one namespace's map set.
+type mapRefs struct {
+	ino                  uint64 // 0: host namespace
+	totals, flows, stats *ebpf.Map
+	owned                bool // loaded from pins by this reader: close them
+}
+
+func (m mapRefs) close() {
+	if m.owned {
+		m.totals.Close()
+		m.flows.Close()
+		m.stats.Close()
+	}
+}
+
+// pinnedSets opens the maps pinned for host namespace hostIno, one set per namespace.
+func pinnedSets(hostIno uint64) ([]mapRefs, error) {
+	root := PinDir(hostIno)
+	dirs := []struct {
+		ino uint64
+		dir string
+	}{{0, root}}
+	ents, err := os.ReadDir(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("nothing attached in this namespace (no pins under %s): run 'netctl attach' or 'netctl serve'", root)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read pins: %w", err)
+	}
+	for _, e := range ents {
+		if s, ok := strings.CutPrefix(e.Name(), "ns-"); ok && e.IsDir() {
+			if ino, err := strconv.ParseUint(s, 10, 64); err == nil {
+				dirs = append(dirs, struct {
+					ino uint64
+					dir string
+				}{ino, filepath.Join(root, e.Name())})
+			}
+		}
+	}
+	var sets []mapRefs
+	for _, d := range dirs {
+		var m mapRefs
+		m.ino, m.owned = d.ino, true
+		var firstErr error
+		for _, x := range []struct {
+			name string
+			dst  **ebpf.Map
+		}{{netctlMapTotals, &m.totals}, {netctlMapFlows, &m.flows}, {netctlMapStats, &m.stats}} {
+			mp, err := ebpf.LoadPinnedMap(filepath.Join(d.dir, mapsSubdir, x.name), &ebpf.LoadPinOptions{ReadOnly: true})
+			if err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("open pinned map %s: %w", filepath.Join(d.dir, mapsSubdir, x.name), err)
+				}
+				continue
+			}
+			*x.dst = mp
+		}
+		if err := firstErr; err != nil {
+			for _, s := range sets {
+				s.close()
+			}
+			if m.totals != nil {
+				m.totals.Close()
+			}
+			if m.flows != nil {
+				m.flows.Close()
+			}
+			if m.stats != nil {
+				m.stats.Close()
+			}
+			return nil, err
+		}
+		sets = append(sets, m)
+	}
+	return sets, nil
+}
+
+// readRaw reads every set's totals, flows and stats, per-CPU copies merged.
+func readRaw(sets []mapRefs) (totals []RawTotals, flows []RawFlow, entries, capacity int, stats [2]uint64, err error) {
+	for _, s := range sets {
+		var key netctlNcTotalsKey
+		var vals []netctlNcTotalsValue
+		it := s.totals.Iterate()
+		for it.Next(&key, &vals) {
+			var t Totals
+			for _, v := range vals {
+				t.Packets += v.Packets
+				t.Bytes += v.Bytes
+			}
+			totals = append(totals, RawTotals{NSInode: s.ino, Ifindex: int(key.Ifindex), Dir: Direction(key.Direction), Totals: t})
+		}
+		if err := it.Err(); err != nil {
+			return nil, nil, 0, 0, stats, fmt.Errorf("read totals: %w", err)
+		}
+		n0 := len(flows)
+		flows, err = readFlows(s, flows)
+		if err != nil {
+			return nil, nil, 0, 0, stats, err
+		}
+		entries += len(flows) - n0
+		capacity += int(s.flows.MaxEntries())
+		for i := range stats {
+			var per []uint64
+			if err := s.stats.Lookup(uint32(i), &per); err != nil {
+				return nil, nil, 0, 0, stats, fmt.Errorf("read stats: %w", err)
+			}
+			for _, v := range per {
+				stats[i] += v
+			}
+		}
+	}
+	return totals, flows, entries, capacity, stats, nil
+}
+
+// readFlows appends the flows of one set, with batch lookups where the kernel has them.
+func readFlows(s mapRefs, out []RawFlow) ([]RawFlow, error) {
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		return out, err
+	}
+	const chunk = 4096
+	keys := make([]netctlNcFlowKey, chunk)
+	vals := make([]netctlNcFlowValue, chunk*ncpu)
+	var cursor ebpf.MapBatchCursor
+	for {
+		n, err := s.flows.BatchLookup(&cursor, keys, vals, nil)
+		for i := range n {
+			out = append(out, rawFlow(s.ino, &keys[i], vals[i*ncpu:(i+1)*ncpu]))
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return out, nil
+		}
+		if errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, unix.EINVAL) {
+			return iterFlows(s, out)
+		}
+		if err != nil {
+			return out, fmt.Errorf("read flows: %w", err)
+		}
+	}
+}
+
+func iterFlows(s mapRefs, out []RawFlow) ([]RawFlow, error) {
+	var key netctlNcFlowKey
+	var vals []netctlNcFlowValue
+	it := s.flows.Iterate()
+	for it.Next(&key, &vals) {
+		out = append(out, rawFlow(s.ino, &key, vals))
+	}
+	if err := it.Err(); err != nil {
+		return out, fmt.Errorf("read flows: %w", err)
+	}
+	return out, nil
+}
+
+// rawFlow merges a flow's per-CPU copies: counts add up, first seen is the earliest,
+// last seen the latest, flags are OR'd.
+func rawFlow(ino uint64, k *netctlNcFlowKey, per []netctlNcFlowValue) RawFlow {
+	f := RawFlow{NSInode: ino, Ifindex: int(k.Ifindex), Dir: Direction(k.Direction), Proto: k.Proto,
+		Sport: k.Sport, Dport: k.Dport}
+	if k.Family == 6 {
+		f.Src, f.Dst = netip.AddrFrom16(k.Saddr), netip.AddrFrom16(k.Daddr)
+	} else {
+		f.Src = netip.AddrFrom4([4]byte(k.Saddr[:4]))
+		f.Dst = netip.AddrFrom4([4]byte(k.Daddr[:4]))
+	}
+	for _, v := range per {
+		if v.Packets == 0 {
+			continue
+		}
+		f.Packets += v.Packets
+		f.Bytes += v.Bytes
+		if f.FirstNs == 0 || v.FirstSeenNs < f.FirstNs {
+			f.FirstNs = v.FirstSeenNs
+		}
+		f.LastNs = max(f.LastNs, v.LastSeenNs)
+		f.TCPFlags |= v.TcpFlags
+	}
+	return f
+}
+
+// monoNow reads CLOCK_MONOTONIC, the clock of the programs' time stamps.
+func monoNow() uint64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return uint64(ts.Nano())
+}

@@ -1,0 +1,101 @@
+//go:build linux && (386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64)
+
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Event is something the watcher did.
+type Event struct {
+	Kind  string // "attached", "gone" or "error"
+	Port  Port
+	Error error
+}
+
+// Watch keeps the ports of bridge attached until ctx ends: it subscribes to the host
+// namespace's link events (the existing links first), attaches every new port as it
+// appears and forgets every registered interface that vanishes (pinned links, map
+// entries, registry). onEvent, if set, hears of each.
+func (d *Datapath) Watch(ctx context.Context, bridge string, onEvent func(Event)) error {
+	updates := make(chan netlink.LinkUpdate, 256)
+	done := make(chan struct{})
+	defer close(done)
+	errc := make(chan error, 1)
+	host := d.host
+	err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{
+		Namespace:    &host,
+		ListExisting: true,
+		ErrorCallback: func(err error) {
+			select {
+			case errc <- err:
+			default:
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("watch links: %w", err)
+	}
+	emit := func(e Event) {
+		if onEvent != nil {
+			onEvent(e)
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			return fmt.Errorf("watch links: %w", err)
+		case u, ok := <-updates:
+			if !ok {
+				return fmt.Errorf("watch links: subscription closed")
+			}
+			if e, ok := d.handle(ctx, u, bridge); ok {
+				emit(e)
+			}
+		}
+	}
+}
+
+// handle reacts to one link event; ok is false when there was nothing to do.
+func (d *Datapath) handle(ctx context.Context, u netlink.LinkUpdate, bridge string) (Event, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := u.Link.Attrs()
+	registered := slices.ContainsFunc(d.reg.Ports, func(p regPort) bool { return p.NSInode == 0 && p.Ifindex == a.Index })
+	if u.Header.Type == unix.RTM_DELLINK {
+		if !registered {
+			return Event{}, false
+		}
+		p := Port{Container: "", Interface: a.Name, HostInterface: a.Name, Ifindex: a.Index}
+		if err := d.ForgetHostLink(a.Index); err != nil {
+			return Event{Kind: "error", Port: p, Error: err}, true
+		}
+		return Event{Kind: "gone", Port: p}, true
+	}
+	if a.MasterIndex == 0 {
+		return Event{}, false
+	}
+	br, err := d.sets[0].nl.LinkByIndex(a.MasterIndex)
+	if err != nil || br.Attrs().Name != bridge {
+		return Event{}, false
+	}
+	if registered && tcxPinned(d.sets[0], a.Index) || registered && d.tcAttached(d.sets[0], a.Index) {
+		return Event{}, false
+	}
+	at, err := d.attachHostLink(NewNamer(ctx, d.sets[0].nl), u.Link)
+	if errors.Is(err, unix.ENODEV) {
+		return Event{}, false // it is being deleted; its RTM_DELLINK follows
+	}
+	if err != nil {
+		return Event{Kind: "error", Port: Port{Interface: a.Name, HostInterface: a.Name, Ifindex: a.Index}, Error: err}, true
+	}
+	return Event{Kind: "attached", Port: at.Port}, true
+}
