@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -95,6 +96,10 @@ func pinnedSets(hostIno uint64) ([]mapRefs, error) {
 // readRaw reads every set's totals, flows and stats, per-CPU copies merged.
 func readRaw(sets []mapRefs) (totals []RawTotals, flows []RawFlow, entries, capacity int, stats [2]uint64, err error) {
 	for _, s := range sets {
+		capacity += int(s.flows.MaxEntries())
+	}
+	flows = make([]RawFlow, 0, capacity) // one allocation for the result, however full
+	for _, s := range sets {
 		var key netctlNcTotalsKey
 		var vals []netctlNcTotalsValue
 		it := s.totals.Iterate()
@@ -115,7 +120,6 @@ func readRaw(sets []mapRefs) (totals []RawTotals, flows []RawFlow, entries, capa
 			return nil, nil, 0, 0, stats, err
 		}
 		entries += len(flows) - n0
-		capacity += int(s.flows.MaxEntries())
 		for i := range stats {
 			var per []uint64
 			if err := s.stats.Lookup(uint32(i), &per); err != nil {
@@ -129,15 +133,28 @@ func readRaw(sets []mapRefs) (totals []RawTotals, flows []RawFlow, entries, capa
 	return totals, flows, entries, capacity, stats, nil
 }
 
+const batchChunk = 4096
+
+// batchBuf is the reusable buffer of one batch lookup.
+type batchBuf struct {
+	keys [batchChunk]netctlNcFlowKey
+	vals []netctlNcFlowValue
+}
+
+var batchBufs = sync.Pool{New: func() any { return new(batchBuf) }}
+
 // readFlows appends the flows of one set, with batch lookups where the kernel has them.
 func readFlows(s mapRefs, out []RawFlow) ([]RawFlow, error) {
 	ncpu, err := ebpf.PossibleCPU()
 	if err != nil {
 		return out, err
 	}
-	const chunk = 4096
-	keys := make([]netctlNcFlowKey, chunk)
-	vals := make([]netctlNcFlowValue, chunk*ncpu)
+	buf := batchBufs.Get().(*batchBuf)
+	defer batchBufs.Put(buf)
+	if len(buf.vals) != batchChunk*ncpu {
+		buf.vals = make([]netctlNcFlowValue, batchChunk*ncpu)
+	}
+	keys, vals := buf.keys[:], buf.vals
 	var cursor ebpf.MapBatchCursor
 	for {
 		n, err := s.flows.BatchLookup(&cursor, keys, vals, nil)
