@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -213,6 +215,10 @@ and direction (the container's: receive = into it), addresses and ports as on th
 			if err != nil {
 				return err
 			}
+			slices.SortFunc(snap.Flows, func(a, b probe.Flow) int {
+				return cmp.Or(cmp.Compare(a.Container, b.Container), cmp.Compare(a.Interface, b.Interface),
+					cmp.Compare(a.Direction, b.Direction), cmp.Compare(b.Bytes, a.Bytes))
+			})
 			if g.json() {
 				return writeJSON(cmd.OutOrStdout(), snap.Flows)
 			}
