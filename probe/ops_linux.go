@@ -261,6 +261,7 @@ func Detach(host netns.NsHandle) (DetachReport, error) {
 	if err := os.RemoveAll(root); err != nil {
 		errs = append(errs, fmt.Errorf("remove pins: %w", err))
 	}
+	_ = os.Remove(PinRoot) // only when no other host namespace has pins
 	if err := reg.remove(); err != nil {
 		errs = append(errs, err)
 	}
