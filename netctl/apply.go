@@ -58,6 +58,12 @@ func (e *Env) Apply(p Plan, failBefore int) error {
 func (e *Env) Undo(steps []Step) error {
 	var errs []error
 	for _, i := range UndoSteps(steps) {
+		if steps[i].Kind == StepVeth && len(errs) > 0 {
+			// Keep the veth while something else could not be restored, so that the
+			// record stays live and nic del can be run again.
+			errs = append(errs, fmt.Errorf("undo step %d (%s): kept until the errors above are fixed", i+1, steps[i].Kind))
+			continue
+		}
 		if err := e.undo(steps[i]); err != nil {
 			errs = append(errs, fmt.Errorf("undo step %d (%s): %w", i+1, steps[i].Kind, err))
 		}
@@ -119,6 +125,8 @@ func (e *Env) do(s Step) error {
 		if err := e.HostNL.LinkAdd(v); err != nil {
 			return fmt.Errorf("create veth %s (peer %s in %s): %w", s.Link, s.Peer, e.Ctr.Label, err)
 		}
+		// The kernel ignores an alias in the create request. Should netctl die before
+		// this, the record (written first) and the veth's peer still identify it.
 		if err := e.HostNL.LinkSetAlias(v, s.Alias); err != nil {
 			_ = e.HostNL.LinkDel(v)
 			return fmt.Errorf("set alias of %s: %w", s.Link, err)
@@ -212,7 +220,7 @@ func (e *Env) undo(s Step) error {
 		if err != nil {
 			return err
 		}
-		if l.Attrs().Alias != s.Alias {
+		if !e.isOurVeth(l, s.Alias, s.Peer) {
 			return fmt.Errorf("%s is not the veth netctl made (alias %q): left alone", s.Link, l.Attrs().Alias)
 		}
 		return ignore(e.HostNL.LinkDel(l), unix.ENODEV)
@@ -255,6 +263,11 @@ func (e *Env) undo(s Step) error {
 		return nil
 	case StepRouteDel:
 		r, err := e.route(*s.Route)
+		if errors.Is(err, errNoDev) {
+			// The route's interface is gone (another NIC of netctl's, removed out of
+			// order): there is nothing to put back.
+			return nil
+		}
 		if err != nil {
 			return err
 		}

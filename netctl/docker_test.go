@@ -2,7 +2,6 @@ package netctl
 
 import (
 	"context"
-	"github.com/netctl/netctl/internal/docker"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/netctl/netctl/internal/docker"
 
 	"github.com/netctl/netctl/internal/nstest"
 )

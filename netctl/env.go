@@ -18,11 +18,12 @@ import (
 
 // Env is the pair of namespaces a NIC spans, with netlink handles bound to each.
 type Env struct {
-	Host     netns.NsHandle
-	HostView NSView
-	Ctr      *Container
-	HostNL   *netlink.Handle
-	CtrNL    *netlink.Handle
+	Host       netns.NsHandle
+	HostView   NSView
+	HostCookie uint64
+	Ctr        *Container
+	HostNL     *netlink.Handle
+	CtrNL      *netlink.Handle
 }
 
 // NewEnv binds netlink handles to the host namespace and the container's. host is not
@@ -35,6 +36,10 @@ func NewEnv(host netns.NsHandle, hostView NSView, ctr *Container) (*Env, error) 
 	if hostIno == ctr.Inode {
 		return nil, fmt.Errorf("%s is the host namespace itself, not a container", ctr.Label)
 	}
+	hostCookie, err := nsutil.Cookie(host)
+	if err != nil {
+		return nil, err
+	}
 	hnl, err := netlink.NewHandleAt(host)
 	if err != nil {
 		return nil, fmt.Errorf("netlink in host namespace: %w", err)
@@ -44,7 +49,7 @@ func NewEnv(host netns.NsHandle, hostView NSView, ctr *Container) (*Env, error) 
 		hnl.Close()
 		return nil, fmt.Errorf("netlink in %s: %w", ctr.Label, err)
 	}
-	return &Env{Host: host, HostView: hostView, Ctr: ctr, HostNL: hnl, CtrNL: cnl}, nil
+	return &Env{Host: host, HostView: hostView, HostCookie: hostCookie, Ctr: ctr, HostNL: hnl, CtrNL: cnl}, nil
 }
 
 // Close releases the handles and the container namespace.
@@ -115,7 +120,7 @@ func (e *Env) hostPeer(l netlink.Link, hostID int) netlink.Link {
 
 // Observe reads everything BuildPlan decides from.
 func (e *Env) Observe(spec Spec) (Observed, error) {
-	obs := Observed{NSInode: e.Ctr.Inode, Sysctls: map[string]string{}}
+	obs := Observed{NSInode: e.Ctr.Inode, NSCookie: e.Ctr.Cookie, Sysctls: map[string]string{}}
 	var err error
 	if obs.Links, err = e.ObserveContainerLinks(); err != nil {
 		return obs, err

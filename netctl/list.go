@@ -3,12 +3,13 @@ package netctl
 import (
 	"context"
 	"fmt"
-	"github.com/netctl/netctl/internal/docker"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/netctl/netctl/internal/docker"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -43,7 +44,13 @@ func (e *Env) ListInterfaces() ([]Interface, error) {
 			}
 		}
 	}
-	ours := Records(e.Ctr.Inode)
+	e.pruneStale()
+	var ours []string
+	for _, name := range Records(e.Ctr.Cookie) {
+		if r, err := ReadRecord(e.Ctr.Cookie, name); err == nil && e.recordLive(r) {
+			ours = append(ours, name)
+		}
+	}
 	var out []Interface
 	for _, l := range links {
 		if l.Name == "lo" {
@@ -67,6 +74,12 @@ func AllContainers(ctx context.Context, host netns.NsHandle) ([]*Container, erro
 		return nil, err
 	}
 	seen := map[uint64]bool{hostIno: true}
+	if self, err := netns.Get(); err == nil { // the namespace netctl runs in is no container
+		if ino, err := Inode(self); err == nil {
+			seen[ino] = true
+		}
+		self.Close()
+	}
 	var out []*Container
 	keep := func(c *Container, err error) {
 		if err != nil || c == nil {

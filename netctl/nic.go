@@ -4,7 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/vishvananda/netlink"
 )
 
 // LockTimeout is how long a NIC change waits for another one on the same container.
@@ -36,13 +41,13 @@ func (e *Env) Plan(spec Spec) (Plan, error) {
 	}
 	host := spec.HostName
 	if host == "" {
-		host = HostNameFor(e.Ctr.Inode, spec.Name)
+		host = HostNameFor(e.Ctr.Cookie, spec.Name)
 	}
 	p, err := BuildPlan(spec, obs, host)
 	if err != nil {
 		return Plan{}, err
 	}
-	p.Container = e.Ctr.Label
+	p.Container, p.HostCookie, p.HostView = e.Ctr.Label, e.HostCookie, e.HostView
 	return p, nil
 }
 
@@ -53,17 +58,21 @@ func (e *Env) Add(spec Spec, opt AddOptions) (Plan, error) {
 	if opt.DryRun {
 		return e.Plan(spec)
 	}
-	unlock, err := Lock(e.Ctr.Inode, LockTimeout)
+	unlock, err := Lock(e.Ctr.Cookie, LockTimeout)
 	if err != nil {
 		return Plan{}, err
 	}
 	defer unlock()
+	e.pruneStale()
 
-	if r, err := ReadRecord(e.Ctr.Inode, spec.Name); err == nil {
+	if r, err := ReadRecord(e.Ctr.Cookie, spec.Name); err == nil {
+		if err := e.sameHost(r); err != nil {
+			return Plan{}, err
+		}
 		if e.recordLive(r) {
 			return Plan{}, fmt.Errorf("%s already has %s made by netctl (host side %s); nic del first", e.Ctr.Label, spec.Name, r.Plan.HostName)
 		}
-		_ = RemoveRecord(e.Ctr.Inode, spec.Name) // stale: its namespace or veth is gone
+		_ = RemoveRecord(e.Ctr.Cookie, spec.Name) // stale: its veth is gone
 	}
 	p, err := e.Plan(spec)
 	if err != nil {
@@ -87,7 +96,7 @@ func (e *Env) Add(spec Spec, opt AddOptions) (Plan, error) {
 	if err := e.Apply(p, fail); err != nil {
 		var se *StepError
 		if errors.As(err, &se) && se.Rollback == nil {
-			_ = RemoveRecord(e.Ctr.Inode, spec.Name)
+			_ = RemoveRecord(e.Ctr.Cookie, spec.Name)
 		}
 		return Plan{}, err
 	}
@@ -98,41 +107,92 @@ func (e *Env) Add(spec Spec, opt AddOptions) (Plan, error) {
 	return p, nil
 }
 
+// sameHost refuses to act on a record made with another host namespace (-n): the host
+// end of its veth lives there, and from here it would look gone.
+func (e *Env) sameHost(r *Record) error {
+	if r.Plan.HostCookie != 0 && r.Plan.HostCookie != e.HostCookie {
+		where := r.Plan.HostView.NetnsArg()
+		if where == "" {
+			where = "the namespace netctl ran in"
+		}
+		return fmt.Errorf("%s of %s was added with host namespace %s: give the same -n", r.Plan.Spec.Name, e.Ctr.Label, where)
+	}
+	return nil
+}
+
 // recordLive reports whether a record still describes a NIC that exists: its host veth
-// is there with netctl's alias for this namespace and name. A record whose namespace
-// died (container restarted, inode reused) fails this test.
+// is there with netctl's alias for this namespace and name, and the container end too.
 func (e *Env) recordLive(r *Record) bool {
 	l, err := e.HostNL.LinkByName(r.Plan.HostName)
-	if err != nil || l.Attrs().Alias != fmt.Sprintf("netctl:%d:%s", e.Ctr.Inode, r.Plan.Spec.Name) {
+	if err != nil || !e.isOurVeth(l, Alias(e.Ctr.Cookie, r.Plan.Spec.Name), r.Plan.Spec.Name) {
 		return false
 	}
 	_, err = e.CtrNL.LinkByName(r.Plan.Spec.Name)
 	return err == nil
 }
 
+// isOurVeth reports whether host link l is the host end of netctl's NIC: it carries
+// netctl's alias, or (netctl died between creating it and naming it) no alias while its
+// peer is the container's interface name.
+func (e *Env) isOurVeth(l netlink.Link, alias, name string) bool {
+	if l.Attrs().Alias == alias {
+		return true
+	}
+	if l.Attrs().Alias != "" || l.Type() != "veth" {
+		return false
+	}
+	c, err := e.CtrNL.LinkByName(name)
+	return err == nil && c.Attrs().Index == l.Attrs().ParentIndex && c.Attrs().ParentIndex == l.Attrs().Index
+}
+
+// pruneStale removes the records made with this host namespace whose host veth is gone:
+// their container stopped or was recreated, and the NIC went with its namespace.
+func (e *Env) pruneStale() {
+	dirs, _ := os.ReadDir(filepath.Join(StateDir, "nic"))
+	for _, d := range dirs {
+		cookie, err := strconv.ParseUint(d.Name(), 10, 64)
+		if err != nil || !d.IsDir() {
+			continue
+		}
+		for _, name := range Records(cookie) {
+			r, err := ReadRecord(cookie, name)
+			if err != nil || r.Plan.HostCookie != e.HostCookie {
+				continue
+			}
+			l, err := e.HostNL.LinkByName(r.Plan.HostName)
+			if isNotFound(err) || (err == nil && l.Attrs().Alias != "" && l.Attrs().Alias != Alias(cookie, name)) {
+				_ = RemoveRecord(cookie, name)
+			}
+		}
+	}
+}
+
 // DelResult says what Del did.
 type DelResult struct {
-	Removed bool   `json:"removed"`
-	Name    string `json:"name"`
-	Host    string `json:"host_name,omitempty"`
-	Note    string `json:"note,omitempty"`
-	Plan    *Plan  `json:"plan,omitempty"`
+	Removed  bool   `json:"removed"`
+	Name     string `json:"name"`
+	Host     string `json:"host_name,omitempty"`
+	Restored int    `json:"restored,omitempty"` // changes undone
+	Note     string `json:"note,omitempty"`
 }
 
 // Del removes the NIC name that Add made and restores what Add changed (default route,
-// rules, tables, sysctls), in reverse order. Nothing to remove is success.
+// rules, tables, sysctls), in reverse order. Nothing to remove is success. What another
+// NIC of netctl's in the same container still relies on is handed over to its record
+// instead (see handOver).
 func (e *Env) Del(name string) (DelResult, error) {
 	res := DelResult{Name: name}
 	if err := ValidIfName(name); err != nil {
 		return res, fmt.Errorf("invalid --name: %w", err)
 	}
-	unlock, err := Lock(e.Ctr.Inode, LockTimeout)
+	unlock, err := Lock(e.Ctr.Cookie, LockTimeout)
 	if err != nil {
 		return res, err
 	}
 	defer unlock()
+	e.pruneStale()
 
-	r, err := ReadRecord(e.Ctr.Inode, name)
+	r, err := ReadRecord(e.Ctr.Cookie, name)
 	if errors.Is(err, os.ErrNotExist) {
 		if _, lerr := e.CtrNL.LinkByName(name); lerr == nil {
 			return res, fmt.Errorf("%s in %s was not made by netctl (no record): left alone", name, e.Ctr.Label)
@@ -143,22 +203,100 @@ func (e *Env) Del(name string) (DelResult, error) {
 	if err != nil {
 		return res, err
 	}
-	res.Host, res.Plan = r.Plan.HostName, &r.Plan
-	if r.Plan.NSInode != e.Ctr.Inode {
-		return res, fmt.Errorf("record of %s belongs to another namespace (inode %d)", name, r.Plan.NSInode)
+	if err := e.sameHost(r); err != nil {
+		return res, err
 	}
+	res.Host = r.Plan.HostName
 	if !e.recordLive(r) {
-		// The veth is gone: the namespace was recreated or someone deleted the link.
-		// Undoing routes and sysctls now would change a namespace netctl did not touch.
-		if err := RemoveRecord(e.Ctr.Inode, name); err != nil {
+		// The veth is gone: someone deleted the link. Undoing routes and sysctls now
+		// could change what others set since.
+		if err := RemoveRecord(e.Ctr.Cookie, name); err != nil {
 			return res, err
 		}
-		res.Note = fmt.Sprintf("%s of %s is gone already (container restarted or link deleted); removed the stale record", name, e.Ctr.Label)
+		res.Note = fmt.Sprintf("%s of %s is gone already (its link was deleted); removed the stale record", name, e.Ctr.Label)
 		return res, nil
 	}
-	if err := e.Undo(r.Plan.Steps); err != nil {
+	steps, err := e.handOver(r)
+	if err != nil {
+		return res, err
+	}
+	if err := e.Undo(steps); err != nil {
 		return res, fmt.Errorf("nic del %s: %w (record kept; run nic del again)", name, err)
 	}
-	res.Removed = true
-	return res, RemoveRecord(e.Ctr.Inode, name)
+	res.Removed, res.Restored = true, len(UndoSteps(steps))
+	return res, RemoveRecord(e.Ctr.Cookie, name)
+}
+
+// handOver returns the steps of r to undo, after handing over to the other live NICs
+// of netctl's in the container what they still rely on:
+//   - the ARP guard: when another NIC shares r's bridge, the guard sysctls that are not
+//     r's own interface's stay set; their steps (with the values from before any guard)
+//     move to that NIC's record, which restores them when it goes;
+//   - the default route: when another NIC later moved the default route away from r's
+//     interface, its record would put it back via r's interface, which is about to go;
+//     it now puts back the route r replaced instead.
+func (e *Env) handOver(r *Record) ([]Step, error) {
+	var others []*Record
+	for _, name := range Records(e.Ctr.Cookie) {
+		if name == r.Plan.Spec.Name {
+			continue
+		}
+		if o, err := ReadRecord(e.Ctr.Cookie, name); err == nil && e.recordLive(o) {
+			others = append(others, o)
+		}
+	}
+	steps := r.Plan.Steps
+	changed := map[*Record]bool{}
+
+	var heir *Record
+	for _, o := range others {
+		if o.Plan.Spec.Bridge == r.Plan.Spec.Bridge && !o.Plan.Spec.NoARPGuard {
+			heir = o
+			break
+		}
+	}
+	if heir != nil {
+		own := "net.ipv4.conf." + r.Plan.Spec.Name + "."
+		var keep, moved []Step
+		for _, s := range steps {
+			if s.Kind == StepSysctl && !strings.HasPrefix(s.Key, own) {
+				moved = append(moved, s)
+			} else {
+				keep = append(keep, s)
+			}
+		}
+		if len(moved) > 0 {
+			// Undone last: before the heir's own steps in its plan.
+			heir.Plan.Steps = append(moved, heir.Plan.Steps...)
+			changed[heir] = true
+		}
+		steps = keep
+	}
+
+	var keep []Step
+	for _, s := range steps {
+		if s.Kind != StepRouteDel {
+			keep = append(keep, s)
+			continue
+		}
+		taken := false
+		for _, o := range others {
+			for i, os := range o.Plan.Steps {
+				if os.Kind == StepRouteDel && os.Route.Dev == r.Plan.Spec.Name && os.Route.Dst == s.Route.Dst {
+					rt := *s.Route
+					o.Plan.Steps[i].Route = &rt
+					changed[o], taken = true, true
+				}
+			}
+		}
+		if !taken {
+			keep = append(keep, s)
+		}
+	}
+	for o := range changed {
+		if err := WriteRecord(*o); err != nil {
+			return nil, fmt.Errorf("hand over to %s: %w", o.Plan.Spec.Name, err)
+		}
+	}
+	return keep, nil
 }

@@ -146,7 +146,7 @@ func TestSeedAddDel(t *testing.T) {
 		t.Fatalf("del: %+v, %v", res, err)
 	}
 	requireSame(t, "add then del", before, labState(t, l))
-	if len(Records(e.Ctr.Inode)) != 0 {
+	if len(Records(e.Ctr.Cookie)) != 0 {
 		t.Error("record left after del")
 	}
 	res, err = e.Del("eth1")
@@ -196,7 +196,7 @@ func TestAddFaultInjection(t *testing.T) {
 			}
 		}
 		requireSame(t, fmt.Sprintf("failure before step %d (%s)", k+1, stepKind(p, k)), before, labState(t, l))
-		if len(Records(e.Ctr.Inode)) != 0 {
+		if len(Records(e.Ctr.Cookie)) != 0 {
 			t.Fatalf("failure before step %d: record left behind", k+1)
 		}
 	}
@@ -222,7 +222,7 @@ func TestDryRunIsInert(t *testing.T) {
 		t.Fatal("dry run planned nothing")
 	}
 	requireSame(t, "dry run", before, labState(t, l))
-	if len(Records(e.Ctr.Inode)) != 0 {
+	if len(Records(e.Ctr.Cookie)) != 0 {
 		t.Error("dry run wrote a record")
 	}
 }
@@ -379,11 +379,90 @@ func TestDelStaleRecord(t *testing.T) {
 	}
 	before := labState(t, l)
 	res, err := e.Del("eth1")
-	if err != nil || res.Removed || !strings.Contains(res.Note, "stale record") {
+	if err != nil || res.Removed || !strings.Contains(res.Note, "nothing to remove") {
 		t.Fatalf("del after the veth vanished: %+v, %v", res, err)
 	}
 	requireSame(t, "stale del", before, labState(t, l))
-	if len(Records(e.Ctr.Inode)) != 0 {
+	if len(Records(e.Ctr.Cookie)) != 0 {
 		t.Error("stale record kept")
 	}
+}
+
+// Two NICs, removed in the order they were added: the ARP guard stays while the second
+// needs it, the default route ends where it was before either, and the state is exact.
+func TestTwoNICsRemovedOutOfOrder(t *testing.T) {
+	withStateDir(t)
+	l := testLab(t, false)
+	before := labState(t, l)
+	e := envFor(t, l, l.Container1)
+	if _, err := e.Add(seedSpecLab(), AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	spec2 := seedSpecLab()
+	spec2.Name, spec2.Addresses = "eth2", []netip.Prefix{netip.MustParsePrefix("172.17.0.98/24")}
+	if _, err := e.Add(spec2, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Del("eth1"); err != nil {
+		t.Fatal(err)
+	}
+	v, err := readSysctls(e.Ctr.NS, []string{"net.ipv4.conf.all.arp_ignore", "net.ipv4.conf.eth0.arp_announce"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v["net.ipv4.conf.all.arp_ignore"] != "1" || v["net.ipv4.conf.eth0.arp_announce"] != "2" {
+		t.Errorf("ARP guard dropped while eth2 still shares the bridge: %v", v)
+	}
+	out, _ := exec.Command("ip", "-n", l.Container1.Name, "route", "show", "default").Output()
+	if !strings.Contains(string(out), "dev eth2") {
+		t.Errorf("default route after removing eth1: %q, want via eth2", out)
+	}
+	if res, err := e.Del("eth2"); err != nil || !res.Removed {
+		t.Fatalf("del eth2: %+v %v", res, err)
+	}
+	requireSame(t, "two NICs removed out of order", before, labState(t, l))
+}
+
+// nic del with another host namespace than add's is refused and changes nothing.
+func TestDelNeedsTheSameHost(t *testing.T) {
+	withStateDir(t)
+	l := testLab(t, false)
+	e := envFor(t, l, l.Container1)
+	if _, err := e.Add(seedSpecLab(), AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mid := labState(t, l)
+	c, err := Resolve(context.Background(), Ref{RefNetns, l.Container1.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewEnv(l.Outside.NS, NSView{Name: l.Outside.Name}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Del("eth1"); err == nil || !strings.Contains(err.Error(), "give the same -n") {
+		t.Fatalf("del from another host namespace: %v", err)
+	}
+	requireSame(t, "del with the wrong host", mid, labState(t, l))
+	if res, err := e.Del("eth1"); err != nil || !res.Removed {
+		t.Fatalf("del with the right host: %+v %v", res, err)
+	}
+}
+
+// An IPv6 address another host on the bridge owns is refused before any change, even
+// where the container's own DAD is off (the lab turns it off).
+func TestIPv6DuplicateRefused(t *testing.T) {
+	withStateDir(t)
+	l := testLab(t, true)
+	before := labState(t, l)
+	e := envFor(t, l, l.Container1)
+	spec := seedSpecLab()
+	spec.DefaultRoute, spec.Gateway = false, netip.Addr{}
+	spec.Addresses = []netip.Prefix{netip.MustParsePrefix("fd17::3/64")} // container2's
+	_, err := e.Add(spec, AddOptions{})
+	if err == nil || !strings.Contains(err.Error(), "already used by another host on docker0 (neighbour advertisement") {
+		t.Fatalf("add of container2's IPv6 address: %v", err)
+	}
+	requireSame(t, "refused IPv6 duplicate", before, labState(t, l))
 }

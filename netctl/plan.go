@@ -102,14 +102,30 @@ type Step struct {
 	Rule    *RuleSpec    `json:"rule,omitempty"`
 }
 
+// Warning says what about a plan deserves a word though it is allowed, or "".
+func (p Plan) Warning() string {
+	if p.Spec.MTU > 0 && p.BridgeMTU > 0 && p.Spec.MTU > p.BridgeMTU {
+		return fmt.Sprintf("--mtu %d is above %s's MTU %d: frames larger than %d will not cross the bridge", p.Spec.MTU, p.Spec.Bridge, p.BridgeMTU, p.BridgeMTU)
+	}
+	return ""
+}
+
 // Plan is the ordered steps of one `nic add`.
 type Plan struct {
-	Spec      Spec   `json:"spec"`
-	HostName  string `json:"host_name"`
-	Container string `json:"container"` // how the user named it
-	NSInode   uint64 `json:"netns_inode"`
-	Steps     []Step `json:"steps"`
+	Spec       Spec   `json:"spec"`
+	HostName   string `json:"host_name"`
+	Container  string `json:"container"` // how the user named it
+	NSInode    uint64 `json:"netns_inode"`
+	NSCookie   uint64 `json:"netns_cookie"`
+	HostCookie uint64 `json:"host_netns_cookie"`
+	HostView   NSView `json:"host_netns"`
+	BridgeMTU  int    `json:"bridge_mtu"`
+	Steps      []Step `json:"steps"`
 }
+
+// Alias is the ifalias netctl gives the host end of a NIC it made: the container
+// namespace's cookie and the NIC's name there.
+func Alias(nsCookie uint64, name string) string { return fmt.Sprintf("netctl:%d:%s", nsCookie, name) }
 
 // ObservedLink is an interface of the container namespace.
 type ObservedLink struct {
@@ -123,7 +139,8 @@ type ObservedLink struct {
 
 // Observed is the state BuildPlan decides from, read from both namespaces.
 type Observed struct {
-	NSInode uint64
+	NSInode  uint64
+	NSCookie uint64
 	// Container namespace.
 	Links         []ObservedLink
 	DefaultRoutes []RouteSpec       // main table, both families
@@ -200,11 +217,11 @@ func BuildPlan(spec Spec, obs Observed, hostName string) (Plan, error) {
 	if mtu == 0 {
 		mtu = obs.BridgeMTU
 	}
-	plan := Plan{Spec: spec, HostName: hostName, NSInode: obs.NSInode}
+	plan := Plan{Spec: spec, HostName: hostName, NSInode: obs.NSInode, NSCookie: obs.NSCookie, BridgeMTU: obs.BridgeMTU}
 	add := func(s Step) { plan.Steps = append(plan.Steps, s) }
 
 	veth := Step{Kind: StepVeth, NS: InHost, Link: hostName, Peer: spec.Name, MTU: mtu,
-		Alias: fmt.Sprintf("netctl:%d:%s", obs.NSInode, spec.Name)}
+		Alias: Alias(obs.NSCookie, spec.Name)}
 	if spec.MAC != nil {
 		veth.MAC = spec.MAC.String()
 	}

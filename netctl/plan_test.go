@@ -10,7 +10,7 @@ import (
 // docker0, default via 172.17.0.1, ARP sysctls at the kernel defaults.
 func seedObserved() Observed {
 	return Observed{
-		NSInode: 4026532999,
+		NSInode: 4026532999, NSCookie: 4097,
 		Links: []ObservedLink{
 			{Name: "lo", Addrs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8")}},
 			{Name: "eth0", Addrs: []netip.Prefix{netip.MustParsePrefix("172.17.0.2/16")}, OnBridge: "docker0"},
@@ -38,7 +38,7 @@ func TestBuildPlanSeedScript(t *testing.T) {
 	}
 	host, ctr := NSView{Name: "h"}, NSView{Name: "c1"}
 	want := `ip -n h link add name veth-host mtu 1500 type veth peer name eth1 mtu 1500 netns c1
-ip -n h link set veth-host alias netctl:4026532999:eth1
+ip -n h link set veth-host alias netctl:4097:eth1
 ip -n c1 addr add 172.17.0.99/24 brd + dev eth1
 ip netns exec c1 sysctl -w net.ipv4.conf.all.arp_ignore=1
 ip netns exec c1 sysctl -w net.ipv4.conf.all.arp_announce=2

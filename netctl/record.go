@@ -26,13 +26,14 @@ type Record struct {
 	Complete  bool      `json:"complete"` // every step applied
 }
 
-func recordPath(inode uint64, name string) string {
-	return filepath.Join(StateDir, "nic", strconv.FormatUint(inode, 10), name+".json")
+// Records are kept per container namespace, by cookie (inodes are reused quickly).
+func recordPath(cookie uint64, name string) string {
+	return filepath.Join(StateDir, "nic", strconv.FormatUint(cookie, 10), name+".json")
 }
 
 // WriteRecord stores r atomically (write to a temporary file, then rename).
 func WriteRecord(r Record) error {
-	p := recordPath(r.Plan.NSInode, r.Plan.Spec.Name)
+	p := recordPath(r.Plan.NSCookie, r.Plan.Spec.Name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return fmt.Errorf("write record: %w", err)
 	}
@@ -50,23 +51,23 @@ func WriteRecord(r Record) error {
 	return nil
 }
 
-// ReadRecord loads the record of NIC name in the namespace with that inode; it returns
+// ReadRecord loads the record of NIC name in the namespace with that cookie; it returns
 // os.ErrNotExist when there is none.
-func ReadRecord(inode uint64, name string) (*Record, error) {
-	b, err := os.ReadFile(recordPath(inode, name))
+func ReadRecord(cookie uint64, name string) (*Record, error) {
+	b, err := os.ReadFile(recordPath(cookie, name))
 	if err != nil {
 		return nil, err
 	}
 	var r Record
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("read record %s: %w", recordPath(inode, name), err)
+		return nil, fmt.Errorf("read record %s: %w", recordPath(cookie, name), err)
 	}
 	return &r, nil
 }
 
 // RemoveRecord deletes a NIC's record, and its namespace's folder when empty.
-func RemoveRecord(inode uint64, name string) error {
-	p := recordPath(inode, name)
+func RemoveRecord(cookie uint64, name string) error {
+	p := recordPath(cookie, name)
 	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove record: %w", err)
 	}
@@ -75,8 +76,8 @@ func RemoveRecord(inode uint64, name string) error {
 }
 
 // Records lists the NIC names recorded for a namespace.
-func Records(inode uint64) []string {
-	ents, _ := os.ReadDir(filepath.Join(StateDir, "nic", strconv.FormatUint(inode, 10)))
+func Records(cookie uint64) []string {
+	ents, _ := os.ReadDir(filepath.Join(StateDir, "nic", strconv.FormatUint(cookie, 10)))
 	var out []string
 	for _, e := range ents {
 		if n, ok := strings.CutSuffix(e.Name(), ".json"); ok && !e.IsDir() {
@@ -88,12 +89,12 @@ func Records(inode uint64) []string {
 
 // Lock takes the per-namespace lock that serialises NIC changes of one container,
 // waiting up to timeout. The returned function releases it.
-func Lock(inode uint64, timeout time.Duration) (func(), error) {
+func Lock(cookie uint64, timeout time.Duration) (func(), error) {
 	dir := filepath.Join(StateDir, "lock")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, strconv.FormatUint(inode, 10)+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(filepath.Join(dir, strconv.FormatUint(cookie, 10)+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}

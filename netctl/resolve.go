@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/netctl/netctl/internal/docker"
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/netctl/netctl/internal/docker"
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -17,11 +18,12 @@ import (
 
 // Container is a resolved container reference: its network namespace, opened once.
 type Container struct {
-	Ref   Ref
-	Label string // Docker name, netns name, pid:N or the path
-	NS    netns.NsHandle
-	Inode uint64 // the namespace's inode (identity while it lives)
-	View  NSView // how a shell reaches it, for --dry-run
+	Ref    Ref
+	Label  string // Docker name, netns name, pid:N or the path
+	NS     netns.NsHandle
+	Inode  uint64 // the namespace's inode (shown to people; reused after it dies)
+	Cookie uint64 // the namespace's cookie (never reused while the machine runs)
+	View   NSView // how a shell reaches it, for --dry-run
 }
 
 // Close releases the namespace fd.
@@ -108,7 +110,12 @@ func finish(ref Ref, label string, h netns.NsHandle, view NSView) (*Container, e
 		h.Close()
 		return nil, err
 	}
-	return &Container{Ref: ref, Label: label, NS: h, Inode: ino, View: view}, nil
+	cookie, err := nsutil.Cookie(h)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	return &Container{Ref: ref, Label: label, NS: h, Inode: ino, Cookie: cookie, View: view}, nil
 }
 
 // Inode returns the inode number identifying a namespace while it lives.

@@ -52,6 +52,10 @@ func ParseAddresses(in []string) ([]netip.Prefix, error) {
 	for _, s := range in {
 		p, err := netip.ParsePrefix(strings.TrimSpace(s))
 		if err != nil {
+			addr, bits, found := strings.Cut(strings.TrimSpace(s), "/")
+			if a, aerr := netip.ParseAddr(addr); aerr == nil && found {
+				return nil, fmt.Errorf("invalid --address %q: prefix length %s out of range 0-%d", s, bits, a.BitLen())
+			}
 			return nil, fmt.Errorf("invalid --address %q: want an address with a prefix length, like 172.17.0.99/24", s)
 		}
 		a := p.Addr()
@@ -115,7 +119,8 @@ func (s *Spec) Validate() error {
 		return errors.New("--default-route needs --gateway")
 	}
 	if s.Gateway.IsValid() {
-		if !s.onLink(s.Gateway) {
+		// An IPv6 link-local gateway is on-link by definition.
+		if !s.onLink(s.Gateway) && !s.Gateway.IsLinkLocalUnicast() {
 			return fmt.Errorf("invalid --gateway %s: outside every subnet of --address (%s)", s.Gateway, joinPrefixes(s.Addresses))
 		}
 		for _, p := range s.Addresses {
@@ -138,11 +143,11 @@ func (s *Spec) onLink(a netip.Addr) bool {
 }
 
 // HostNameFor derives the host-side veth name of a NIC: "nc" + 8 hex digits of a hash of
-// the namespace inode and the container-side name, so the same NIC always gets the same
+// the namespace's cookie and the container-side name, so the same NIC always gets the same
 // name and two NICs never collide in practice. Always ≤ 15 bytes.
-func HostNameFor(nsInode uint64, name string) string {
+func HostNameFor(nsCookie uint64, name string) string {
 	h := fnv.New32a()
-	fmt.Fprintf(h, "%d/%s", nsInode, name)
+	fmt.Fprintf(h, "%d/%s", nsCookie, name)
 	return fmt.Sprintf("nc%08x", h.Sum32())
 }
 

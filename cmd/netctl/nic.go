@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"log/slog"
 	"fmt"
 	"net"
 	"net/netip"
@@ -12,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/vishvananda/netns"
 
+	"github.com/netctl/netctl/internal/docker"
 	"github.com/netctl/netctl/internal/doctor"
 	"github.com/netctl/netctl/internal/nsutil"
 	"github.com/netctl/netctl/netctl"
@@ -34,8 +37,8 @@ func openHost(g *globalOptions) (netns.NsHandle, netctl.NSView, error) {
 }
 
 // requireNetAdmin refuses early, before any change, when netctl lacks the capabilities
-// NIC changes need.
-func requireNetAdmin() error {
+// the command needs.
+func requireNetAdmin(what string) error {
 	st, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return err
@@ -45,14 +48,14 @@ func requireNetAdmin() error {
 		return err
 	}
 	if eff&(1<<doctor.CapNetAdmin) == 0 || eff&(1<<doctor.CapSysAdmin) == 0 {
-		return fmt.Errorf("permission denied: NIC changes need root (CAP_NET_ADMIN and CAP_SYS_ADMIN)")
+		return fmt.Errorf("permission denied: netctl %s needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN)", what)
 	}
 	return nil
 }
 
 // openEnv resolves the container and binds netlink handles to both namespaces.
 func openEnv(cmd *cobra.Command, g *globalOptions, ref string) (*netctl.Env, func(), error) {
-	if err := requireNetAdmin(); err != nil {
+	if err := requireNetAdmin(cmd.CommandPath()[len("netctl "):]); err != nil {
 		return nil, nil, err
 	}
 	r, err := netctl.ParseRef(ref, nsutil.Exists)
@@ -81,6 +84,8 @@ func newNicCmd(g *globalOptions) *cobra.Command {
 	nic := &cobra.Command{
 		Use:   "nic",
 		Short: "Add, remove and list a container's extra NICs (the seed's manual steps, atomic and undoable)",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	nic.AddCommand(newNicAddCmd(g), newNicDelCmd(g), newNicListCmd(g))
 	return nic
@@ -145,6 +150,9 @@ named netns if /var/run/netns/WORD exists, else a Docker container).`,
 			plan, err := env.Add(spec, opt)
 			if err != nil {
 				return fmt.Errorf("nic add %s: %w", env.Ctr.Label, err)
+			}
+			if w := plan.Warning(); w != "" {
+				slog.Warn(w)
 			}
 			return printPlan(cmd, g, env, plan, dryRun)
 		},
@@ -222,6 +230,11 @@ Nothing to remove is success (exit 0). An interface netctl did not make is left 
 		Args: exactArgs(1, "CONTAINER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			env, done, err := openEnv(cmd, g, args[0])
+			if errors.Is(err, docker.ErrNotRunning) {
+				// Its namespace is gone, and every NIC netctl gave it went with it.
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: nothing to remove (its network namespace went with it)\n", err)
+				return nil
+			}
 			if err != nil {
 				return err
 			}
@@ -234,7 +247,7 @@ Nothing to remove is success (exit 0). An interface netctl did not make is left 
 				return writeJSON(cmd.OutOrStdout(), res)
 			}
 			if res.Removed {
-				fmt.Fprintf(cmd.OutOrStdout(), "removed %s from %s (host side %s); restored %d changes\n", name, env.Ctr.Label, res.Host, len(res.Plan.Steps))
+				fmt.Fprintf(cmd.OutOrStdout(), "removed %s from %s (host side %s); undid %d changes\n", name, env.Ctr.Label, res.Host, res.Restored)
 			} else {
 				fmt.Fprintln(cmd.OutOrStdout(), res.Note)
 			}
@@ -255,7 +268,7 @@ host-side veth peer and the bridge it is plugged into, whether it owns the defau
 route, and whether netctl made it.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireNetAdmin(); err != nil {
+			if err := requireNetAdmin("nic list"); err != nil {
 				return err
 			}
 			host, view, err := openHost(g)

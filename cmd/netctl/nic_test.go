@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/netctl/netctl/internal/nstest"
+	"github.com/netctl/netctl/netctl"
 	"github.com/netctl/netctl/netctl/lab"
 )
 
@@ -20,7 +21,15 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	// NIC records of the tests go to a folder of their own, not the machine's /run/netctl.
+	dir, err := os.MkdirTemp("", "netctl-cmd-test-")
+	if err != nil {
+		panic(err)
+	}
+	netctl.StateDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 func cliLab(t *testing.T) *lab.Lab {

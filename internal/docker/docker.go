@@ -63,6 +63,9 @@ type Container struct {
 // ErrNoSuchContainer is returned for a container the engine does not know.
 var ErrNoSuchContainer = errors.New("no such container")
 
+// ErrNotRunning is returned (wrapped) by CheckUsable for a stopped container.
+var ErrNotRunning = errors.New("not running")
+
 // Inspect reads a container by name, ID or ID prefix.
 func (c *Client) Inspect(ctx context.Context, ref string) (*Container, error) {
 	var out Container
@@ -125,7 +128,7 @@ func (d *Container) CheckUsable() error {
 	mode := d.HostConfig.NetworkMode
 	switch {
 	case !d.State.Running || d.State.Pid == 0:
-		return fmt.Errorf("container %s is not running (state %s)", d.Name, d.State.Status)
+		return fmt.Errorf("container %s is %w (state %s)", d.Name, ErrNotRunning, d.State.Status)
 	case mode == "host":
 		return fmt.Errorf("container %s uses the host's network namespace (--network host): refusing to change the host", d.Name)
 	case strings.HasPrefix(mode, "container:"):

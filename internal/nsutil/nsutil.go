@@ -84,6 +84,9 @@ func CreateNamed(name string) (netns.NsHandle, error) {
 	if Exists(name) {
 		return netns.None(), fmt.Errorf("create netns %s: %w", name, os.ErrExist)
 	}
+	if err := sharedNamedDir(); err != nil {
+		return netns.None(), fmt.Errorf("create netns %s: %w", name, err)
+	}
 	type result struct {
 		h   netns.NsHandle
 		err error
@@ -116,6 +119,26 @@ func CreateNamed(name string) (netns.NsHandle, error) {
 	}()
 	r := <-resc
 	return r.h, r.err
+}
+
+// sharedNamedDir makes NamedDir a shared mount point, as `ip netns add` does, so that
+// the namespace bind mounts made in it propagate to (and can be removed from) every mount
+// namespace that shares it, whichever of netctl and iproute2 made them.
+func sharedNamedDir() error {
+	if err := os.MkdirAll(NamedDir, 0o755); err != nil {
+		return err
+	}
+	err := unix.Mount("", NamedDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	if errors.Is(err, unix.EINVAL) { // not a mount point yet
+		if err := unix.Mount(NamedDir, NamedDir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind mount %s: %w", NamedDir, err)
+		}
+		err = unix.Mount("", NamedDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	}
+	if err != nil {
+		return fmt.Errorf("make %s a shared mount: %w", NamedDir, err)
+	}
+	return nil
 }
 
 // DeleteNamed removes a named network namespace as `ip netns delete` does. A namespace
@@ -190,4 +213,30 @@ func ReadSysctl(ns netns.NsHandle, key string) (string, error) {
 		return nil
 	})
 	return out, err
+}
+
+// soNetnsCookie is SO_NETNS_COOKIE (Linux 5.14), missing from x/sys/unix.
+const soNetnsCookie = 71
+
+// Cookie returns the namespace's cookie: unlike its inode, never reused while the
+// machine runs, so it identifies a namespace safely in records that outlive it.
+func Cookie(ns netns.NsHandle) (uint64, error) {
+	var c uint64
+	err := Do(ns, func() error {
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		v, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, soNetnsCookie)
+		if err != nil {
+			return fmt.Errorf("SO_NETNS_COOKIE (Linux 5.14): %w", err)
+		}
+		c = v
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("netns cookie: %w", err)
+	}
+	return c, nil
 }
