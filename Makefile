@@ -16,7 +16,7 @@ export CGO_ENABLED ?= 1
 .PHONY: help setup generate check-generate build test lint bench demo clean
 
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk -v tty=$$([ -t 1 ] && echo 1) 'BEGIN {FS = ":.*## "; c = tty ? "\033[36m" : ""; r = tty ? "\033[0m" : ""} /^[a-zA-Z_-]+:.*## / {printf "  %s%-15s%s %s\n", c, $$1, r, $$2}' $(MAKEFILE_LIST)
 
 setup: ## Install the Debian packages and mount bpffs (idempotent)
 	@scripts/setup.sh

@@ -46,11 +46,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq >/dev/null
   # The Debian prometheus package starts a server on :9090 through its postinst; we only
   # want the binaries, so keep services from starting during the install.
-  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
-  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  # (An existing policy-rc.d is the machine's: leave it alone.)
+  own_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+    own_policy=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get install -y -qq --no-install-recommends "${sorted[@]}" >/dev/null
-  rm -f /usr/sbin/policy-rc.d
-  trap - EXIT
+  if [ $own_policy = 1 ]; then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
 fi
 
 # bpffs: pinned maps and links live here.

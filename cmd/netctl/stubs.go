@@ -10,6 +10,8 @@ func newServeCmd(_ *globalOptions) *cobra.Command {
 		Use:   "serve [--web.listen-address ADDR] [--web.config.file FILE]",
 		Short: "Attach, watch and serve /metrics for Prometheus (the daemon)",
 		Args:  cobra.ArbitraryArgs,
-		RunE:  func(*cobra.Command, []string) error { return notImplemented("serve", 5) },
+		// Any flag of the contract's serve is accepted, so the answer is "not yet", not "unknown flag".
+		DisableFlagParsing: true,
+		RunE:               func(*cobra.Command, []string) error { return notImplemented("serve", 5) },
 	}
 }

@@ -131,11 +131,15 @@ func ParseCapEff(status string) (uint64, error) {
 }
 
 // CapabilityChecks judges an effective capability mask, one check per capability.
+// CAP_SYS_ADMIN still grants what CAP_BPF and CAP_PERFMON were split out of (Linux 5.8).
 func CapabilityChecks(capEff uint64) []Check {
 	out := make([]Check, 0, len(capNames))
+	sysAdmin := capEff&(1<<CapSysAdmin) != 0
 	for _, c := range capNames {
 		ch := Check{Name: c.name, Required: true, Status: OK, Detail: "effective: " + c.why}
-		if capEff&(1<<c.bit) == 0 {
+		if capEff&(1<<c.bit) == 0 && sysAdmin && (c.bit == CapBPF || c.bit == CapPerfmon) {
+			ch.Detail = "covered by CAP_SYS_ADMIN: " + c.why
+		} else if capEff&(1<<c.bit) == 0 {
 			ch.Status = Fail
 			ch.Detail = "missing: needed to " + c.why
 			ch.Fix = "run as root, or grant it: setcap cap_bpf,cap_net_admin,cap_perfmon,cap_sys_admin+ep $(command -v netctl)"
