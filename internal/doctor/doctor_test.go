@@ -72,13 +72,19 @@ func TestCapabilityChecks(t *testing.T) {
 			t.Errorf("%s with all capabilities: %s", c.Name, c.Status)
 		}
 	}
-	checks := CapabilityChecks(all &^ (1 << CapPerfmon))
+	// CAP_SYS_ADMIN covers CAP_PERFMON and CAP_BPF.
+	for _, c := range CapabilityChecks(all &^ (1<<CapPerfmon | 1<<CapBPF)) {
+		if c.Status != OK {
+			t.Errorf("%s with CAP_SYS_ADMIN: %s", c.Name, c.Status)
+		}
+	}
+	checks := CapabilityChecks(all &^ (1<<CapPerfmon | 1<<CapSysAdmin))
 	if len(checks) != 4 {
 		t.Fatalf("got %d checks, want 4", len(checks))
 	}
 	for _, c := range checks {
 		want := OK
-		if c.Name == "CAP_PERFMON" {
+		if c.Name == "CAP_PERFMON" || c.Name == "CAP_SYS_ADMIN" {
 			want = Fail
 		}
 		if c.Status != want {
