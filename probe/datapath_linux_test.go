@@ -407,3 +407,55 @@ func TestWatchNewAndGonePorts(t *testing.T) {
 		}
 	}
 }
+
+// An interface attached inside a container keeps its own sense and its own map set; the
+// same interface also counted on its host veth is reported once, from the host side.
+func TestAttachInsideContainer(t *testing.T) {
+	l := dpLab(t)
+	dp, err := Open(l.Host.NS, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dp.Close()
+	path := nsutil.NamedPath(l.Container1.Name)
+	a, err := dp.AttachNamed(context.Background(), l.Container1.NS, path, l.Container1.Name, "eth1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.InContainer || a.NSInode == 0 || a.Interface != "eth1" {
+		t.Fatalf("attachment %+v", a)
+	}
+	snap := func() Snapshot {
+		s, err := dp.Snapshot(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	k0, o0 := readBoth(t, l, snap)
+	ping := exec.Command("ip", "netns", "exec", l.Container2.Name, "ping", "-q", "-c", "50", "-i", "0.01", "-W", "1", "172.17.0.2")
+	if out, err := ping.CombinedOutput(); err != nil {
+		t.Fatalf("ping: %v %s", err, out)
+	}
+	k1, o1 := readBoth(t, l, snap)
+	key := [2]string{l.Container1.Name, "eth1"}
+	if want, got := sub(k1[key], k0[key]), sub(o1[key], o0[key]); want != got || want[2] < 50 {
+		t.Errorf("eth1 attached inside: kernel %v, netctl %v (rx pkts, rx B, tx pkts, tx B)", want, got)
+	}
+	// Now its host veth too: one row for container1 eth1, the host side's.
+	if _, err := dp.AttachBridge(context.Background(), "docker0"); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range snap().Interfaces {
+		if c.Container == l.Container1.Name && c.Interface == "eth1" {
+			n++
+			if c.InContainer {
+				t.Error("container1 eth1 reported from inside although its host veth is counted")
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("container1 eth1 reported %d times, want once", n)
+	}
+}

@@ -122,6 +122,11 @@ func BuildSnapshot(ports []Port, totals []RawTotals, flows []RawFlow, monoNow ui
 	skip := func(p Port) bool { return p.InContainer && hostSide[[2]string{p.Container, p.Interface}] }
 
 	counters := map[portKey]*InterfaceCounters{}
+	for _, p := range ports { // every port has a row, traffic or not
+		if !skip(p) {
+			counters[portKey{p.NSInode, p.Ifindex}] = &InterfaceCounters{Port: p}
+		}
+	}
 	for _, t := range totals {
 		k := portKey{t.NSInode, t.Ifindex}
 		p, ok := byKey[k]
@@ -129,10 +134,6 @@ func BuildSnapshot(ports []Port, totals []RawTotals, flows []RawFlow, monoNow ui
 			continue
 		}
 		c := counters[k]
-		if c == nil {
-			c = &InterfaceCounters{Port: p}
-			counters[k] = c
-		}
 		if containerDir(p, t.Dir) == Receive {
 			c.RxPackets += t.Totals.Packets
 			c.RxBytes += t.Totals.Bytes
