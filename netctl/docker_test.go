@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,58 +16,12 @@ import (
 	"github.com/netctl/netctl/internal/nstest"
 )
 
-const testImage = "netctl-test-busybox:latest"
+const testImage = nstest.DockerImage
 
-// requireDocker skips unless the Docker Engine answers; CI machines have one. It builds,
-// once, a FROM scratch image holding Debian's busybox-static (no registry is needed).
-func requireDocker(t *testing.T) {
-	t.Helper()
-	nstest.RequireRoot(t)
-	sock, err := docker.Socket()
-	if err != nil {
-		t.Skipf("skipping: %v", err)
-	}
-	if _, err := docker.NewClient(sock).List(context.Background()); err != nil {
-		t.Skipf("skipping: Docker Engine not reachable: %v", err)
-	}
-	if exec.Command("docker", "image", "inspect", testImage).Run() == nil {
-		return
-	}
-	bb, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Skip("skipping: busybox-static not installed (make setup installs it)")
-	}
-	dir := t.TempDir()
-	b, err := os.ReadFile(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "busybox"), b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	df := "FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\"]\n"
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("docker", "build", "-q", "-t", testImage, dir).CombinedOutput(); err != nil {
-		t.Fatalf("docker build: %v\n%s", err, out)
-	}
-}
+func requireDocker(t *testing.T) { nstest.RequireDocker(t) }
 
-// dockerRun starts a container that ends by itself after 5 minutes and is removed at cleanup.
 func dockerRun(t *testing.T, start bool, extra ...string) string {
-	t.Helper()
-	name := nstest.UniqueName("netctl-test-")
-	verb := []string{"run", "-d"}
-	if !start {
-		verb = []string{"create"}
-	}
-	args := append(append(append(verb, "--name", name), extra...), testImage, "sleep", "300")
-	if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
-		t.Fatalf("docker %v: %v\n%s", args, err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", name).Run() })
-	return name
+	return nstest.DockerRun(t, start, extra...)
 }
 
 func TestResolveDocker(t *testing.T) {

@@ -459,3 +459,50 @@ func TestAttachInsideContainer(t *testing.T) {
 		t.Errorf("container1 eth1 reported %d times, want once", n)
 	}
 }
+
+// A port whose peer is a Docker container is named by the container's Docker name, and
+// the in-container interface name is found.
+func TestPortOfDockerContainerNamed(t *testing.T) {
+	nstest.RequireDocker(t)
+	l := dpLab(t)
+	name := nstest.DockerRun(t, true, "--network", "none")
+	c, err := netctl.Resolve(context.Background(), netctl.Ref{Kind: netctl.RefDocker, Value: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := netctl.NewEnv(l.Host.NS, netctl.NSView{Name: l.Host.Name}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	old := netctl.StateDir
+	netctl.StateDir = t.TempDir()
+	defer func() { netctl.StateDir = old }()
+	spec := netctl.Spec{Name: "eth7", Bridge: "docker0", Addresses: []netip.Prefix{netip.MustParsePrefix("172.17.0.77/16")}}
+	p, err := e.Add(spec, netctl.AddOptions{ARPProbeWait: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _, _ = e.Del("eth7") }()
+	dp, err := Open(l.Host.NS, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dp.Close()
+	at, err := dp.AttachBridge(context.Background(), "docker0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, a := range at {
+		if a.HostInterface == p.HostName {
+			found = true
+			if a.Container != name || a.Interface != "eth7" {
+				t.Errorf("port %s: container %q interface %q, want %q eth7", a.HostInterface, a.Container, a.Interface, name)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("port %s not attached: %+v", p.HostName, at)
+	}
+}
