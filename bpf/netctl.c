@@ -2,9 +2,13 @@
 /*
  * netctl's tc programs: per-interface totals and per-flow counters, for TCX or legacy
  * clsact. They observe and never decide a packet's fate: every path returns TCX_NEXT
- * (== TC_ACT_UNSPEC), so the next program or the default action applies.
+ * (== TC_ACT_UNSPEC), so the next program or the default action applies. They never
+ * write to the packet or pull it (no bpf_skb_pull_data): headers outside the linear
+ * data are counted in stats[NC_STAT_NOT_PARSED] instead.
  *
- * SKELETON: totals only. Parsing and flows are being written (issue 4).
+ * Per packet: totals first (every packet, IP or not, before anything can bail out),
+ * then the parse (parse.h), then, for IP, one flow lookup that in the common case hits
+ * and is updated in place.
  */
 
 #include <linux/bpf.h>
@@ -13,14 +17,34 @@
 
 #include "netctl_compat.h"
 #include "netctl.h"
+#include "parse.h"
+#include "count.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct nc_totals_key);
-	__type(value, struct nc_totals_value);
-} totals SEC(".maps");
-
+/*
+ * Flows: an LRU per-CPU hash, chosen by measurement. ns per packet under
+ * BPF_PROG_TEST_RUN, median of 5 rounds of 2M packets, one run (BENCHMARKS.md;
+ * BenchmarkFlowMap and BenchmarkFlowMapTwoCPUs, the same program with only the flow map
+ * swapped, bpf/bench.c; `empty` = 14):
+ *
+ *   flow map                        hit, one CPU      hit, same flow     new flow every packet,
+ *                                   ipv4 udp / ipv6   on 2 CPUs at once  map full (ipv4 udp)
+ *   LRU_PERCPU_HASH (this one)        43 / 45             46              355 (evicts the LRU one)
+ *   PERCPU_HASH                       44 / 45             46              225 (insert fails: flow lost)
+ *   LRU_HASH, atomic adds             44 / 43            150              337 (evicts)
+ *   HASH, atomic adds                 44 / 47            153              186 (insert fails: flow lost)
+ *
+ * On a hit every type costs the same: the time goes to hashing and comparing the
+ * 44-byte key (perf: jhash, bucket walk, memcmp), not to the map type. Per-CPU wins
+ * as soon as two CPUs update the same flow (a veth packet is handled on the CPU its
+ * sender runs on, and senders move between CPUs; a NIC spreads by RSS/RPS): a shared
+ * value's cache line bounces and the atomic adds wait for it, 3x slower. LRU because a full
+ * map must make room by itself (flows come and go with containers and nothing else
+ * garbage-collects them); an eviction costs more than a failed insert, but only when
+ * the map is full of flows that are all alive.
+ *
+ * The price of per-CPU is memory: values are preallocated for every CPU, 65536 x 40
+ * bytes = 2.5 MiB per CPU (5 MiB here, 160 MiB on a 64-CPU host).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, 65536);
@@ -28,46 +52,34 @@ struct {
 	__type(value, struct nc_flow_value);
 } flows SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NC_STAT_MAX);
-	__type(key, enum nc_stat);
-	__type(value, __u64);
-} stats SEC(".maps");
-
-static __always_inline void count_totals(struct __sk_buff *skb, enum nc_direction dir)
+static __always_inline int nc_run(struct __sk_buff *skb, enum nc_direction dir)
 {
-	struct nc_totals_key key = { .ifindex = skb->ifindex, .direction = dir };
-	struct nc_totals_value *v = bpf_map_lookup_elem(&totals, &key);
+	union nc_key key;
+	__u32 len = skb->len;
+	__u32 ifindex = skb->ifindex;
+	__u8 tcp_flags;
+	int res;
 
-	if (v) {
-		v->packets++;
-		v->bytes += skb->len;
-		return;
-	}
-	struct nc_totals_value first = { .packets = 1, .bytes = skb->len };
+	nc_count_totals(ifindex, dir, len);
 
-	if (bpf_map_update_elem(&totals, &key, &first, BPF_NOEXIST) == 0)
-		return;
-	v = bpf_map_lookup_elem(&totals, &key);
-	if (v) {
-		v->packets++;
-		v->bytes += skb->len;
-	}
+	res = nc_parse(skb, ifindex, dir, &key, &tcp_flags);
+	if (res == NC_PARSE_FLOW)
+		nc_count_flow_percpu(&flows, &key.key, len, tcp_flags, nc_now());
+	else if (res == NC_PARSE_FAILED)
+		nc_stat_inc(NC_STAT_NOT_PARSED);
+	return TCX_NEXT;
 }
 
 SEC("tc")
 int netctl_ingress(struct __sk_buff *skb)
 {
-	count_totals(skb, NC_DIR_INGRESS);
-	return TCX_NEXT;
+	return nc_run(skb, NC_DIR_INGRESS);
 }
 
 SEC("tc")
 int netctl_egress(struct __sk_buff *skb)
 {
-	count_totals(skb, NC_DIR_EGRESS);
-	return TCX_NEXT;
+	return nc_run(skb, NC_DIR_EGRESS);
 }
 
 /* Baseline for benchmarks: the cost of running any tc program at all. */

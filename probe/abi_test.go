@@ -3,68 +3,205 @@
 package probe
 
 import (
-	"encoding/binary"
+	"reflect"
 	"testing"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 )
 
-// These tests read the embedded object (no kernel needed) and fail when the C side
-// and the Go side drift apart.
+// These tests read the embedded objects (no kernel needed) and fail when the C side
+// (bpf/netctl.h, as compiled into the object's BTF) and the Go side (types.go) drift
+// apart: every struct member's name, offset and size, every enum value, and the maps'
+// types and sizes.
 
 // Compile-time: the generated enum values are the Go constants.
 var (
 	_ = [1]struct{}{}[Ingress-Direction(netctlNcDirectionNC_DIR_INGRESS)]
 	_ = [1]struct{}{}[Egress-Direction(netctlNcDirectionNC_DIR_EGRESS)]
+	_ = [1]struct{}{}[StatFlowInsertFailed-Stat(netctlNcStatNC_STAT_FLOW_INSERT_FAILED)]
+	_ = [1]struct{}{}[StatNotParsed-Stat(netctlNcStatNC_STAT_NOT_PARSED)]
+	_ = [1]struct{}{}[NumStats-int(netctlNcStatNC_STAT_MAX)]
 )
 
-func TestDirectionMatchesC(t *testing.T) {
+func TestEnumsMatchC(t *testing.T) {
 	spec := mustSpec(t)
+	checkEnum(t, spec, "nc_direction", map[string]uint64{
+		"NC_DIR_INGRESS": uint64(Ingress),
+		"NC_DIR_EGRESS":  uint64(Egress),
+	})
+	checkEnum(t, spec, "nc_stat", map[string]uint64{
+		"NC_STAT_FLOW_INSERT_FAILED": uint64(StatFlowInsertFailed),
+		"NC_STAT_NOT_PARSED":         uint64(StatNotParsed),
+		"NC_STAT_MAX":                NumStats,
+	})
+}
+
+func checkEnum(t *testing.T, spec *ebpf.CollectionSpec, name string, want map[string]uint64) {
+	t.Helper()
 	var enum *btf.Enum
-	if err := spec.Types.TypeByName("nc_direction", &enum); err != nil {
-		t.Fatalf("enum nc_direction in object: %v", err)
+	if err := spec.Types.TypeByName(name, &enum); err != nil {
+		t.Fatalf("enum %s in object: %v", name, err)
 	}
-	want := map[string]Direction{"NC_DIR_INGRESS": Ingress, "NC_DIR_EGRESS": Egress}
 	if len(enum.Values) != len(want) {
-		t.Errorf("enum nc_direction has %d values, Go knows %d", len(enum.Values), len(want))
+		t.Errorf("enum %s has %d values, Go knows %d", name, len(enum.Values), len(want))
 	}
 	for _, v := range enum.Values {
-		d, ok := want[v.Name]
+		w, ok := want[v.Name]
 		if !ok {
-			t.Errorf("enum value %s has no Go Direction", v.Name)
+			t.Errorf("enum %s value %s has no Go constant", name, v.Name)
 			continue
 		}
-		if uint64(d) != v.Value {
-			t.Errorf("%s = %d in C, %d (%v) in Go", v.Name, v.Value, uint32(d), d)
+		if w != v.Value {
+			t.Errorf("%s = %d in C, %d in Go", v.Name, v.Value, w)
 		}
 	}
 }
 
-type field struct {
-	name   string
-	offset btf.Bits
-	size   int
+// member pairs a C struct member with the Go field that mirrors it.
+type member struct{ c, goName string }
+
+func TestStructsMatchC(t *testing.T) {
+	spec := mustSpec(t)
+	for _, s := range []struct {
+		c       string
+		goType  any
+		gen     any // the bpf2go-generated type, which must agree too
+		members []member
+	}{
+		{"nc_totals_key", TotalsKey{}, netctlNcTotalsKey{}, []member{{"ifindex", "Ifindex"}, {"direction", "Dir"}}},
+		{"nc_totals_value", Totals{}, netctlNcTotalsValue{}, []member{{"packets", "Packets"}, {"bytes", "Bytes"}}},
+		{"nc_flow_key", FlowKey{}, netctlNcFlowKey{}, []member{
+			{"ifindex", "Ifindex"}, {"direction", "Dir"}, {"proto", "Proto"}, {"family", "Family"}, {"pad", "Pad"},
+			{"sport", "Sport"}, {"dport", "Dport"}, {"saddr", "Saddr"}, {"daddr", "Daddr"},
+		}},
+		{"nc_flow_value", FlowValue{}, netctlNcFlowValue{}, []member{
+			{"packets", "Packets"}, {"bytes", "Bytes"}, {"first_seen_ns", "FirstSeenNs"}, {"last_seen_ns", "LastSeenNs"},
+			{"tcp_flags", "TCPFlags"}, {"pad", "Pad"},
+		}},
+	} {
+		t.Run(s.c, func(t *testing.T) {
+			var st *btf.Struct
+			if err := spec.Types.TypeByName(s.c, &st); err != nil {
+				t.Fatalf("struct %s in object: %v", s.c, err)
+			}
+			checkStruct(t, st, reflect.TypeOf(s.goType), s.members)
+			checkSameLayout(t, reflect.TypeOf(s.goType), reflect.TypeOf(s.gen))
+		})
+	}
 }
 
-func TestMapLayoutMatchesGo(t *testing.T) {
+// checkStruct compares a BTF struct with a Go struct: size, and for each member in
+// order its name, offset and size.
+func checkStruct(t *testing.T, st *btf.Struct, g reflect.Type, members []member) {
+	t.Helper()
+	if int(st.Size) != int(g.Size()) {
+		t.Errorf("struct %s is %d bytes in C, %s is %d in Go", st.Name, st.Size, g.Name(), g.Size())
+	}
+	fields := goFields(g)
+	if len(st.Members) != len(members) || len(fields) != len(members) {
+		t.Fatalf("struct %s has %d members, Go %s %d fields, the test knows %d", st.Name, len(st.Members), g.Name(), len(fields), len(members))
+	}
+	for i, m := range st.Members {
+		f := fields[i]
+		size, err := btf.Sizeof(m.Type)
+		if err != nil {
+			t.Fatalf("size of %s.%s: %v", st.Name, m.Name, err)
+		}
+		if m.Name != members[i].c || f.Name != members[i].goName {
+			t.Errorf("member %d: %s.%s mirrored by %s.%s, want %s and %s", i, st.Name, m.Name, g.Name(), f.Name, members[i].c, members[i].goName)
+		}
+		if m.BitfieldSize != 0 || m.Offset%8 != 0 {
+			t.Errorf("%s.%s is a bit field, Go cannot mirror it", st.Name, m.Name)
+		}
+		if int(m.Offset/8) != int(f.Offset) || size != int(f.Type.Size()) {
+			t.Errorf("%s.%s at %d, %d bytes; Go %s.%s at %d, %d bytes", st.Name, m.Name, m.Offset/8, size, g.Name(), f.Name, f.Offset, f.Type.Size())
+		}
+	}
+}
+
+// checkSameLayout compares two Go structs field by field (offsets and sizes).
+func checkSameLayout(t *testing.T, a, b reflect.Type) {
+	t.Helper()
+	fa, fb := goFields(a), goFields(b)
+	if a.Size() != b.Size() || len(fa) != len(fb) {
+		t.Fatalf("%s (%d bytes, %d fields) and generated %s (%d bytes, %d fields) differ", a.Name(), a.Size(), len(fa), b.Name(), b.Size(), len(fb))
+	}
+	for i := range fa {
+		if fa[i].Offset != fb[i].Offset || fa[i].Type.Size() != fb[i].Type.Size() {
+			t.Errorf("%s.%s (at %d, %d bytes) and generated %s.%s (at %d, %d bytes) differ",
+				a.Name(), fa[i].Name, fa[i].Offset, fa[i].Type.Size(), b.Name(), fb[i].Name, fb[i].Offset, fb[i].Type.Size())
+		}
+	}
+}
+
+// goFields lists a struct's fields but the zero-sized markers bpf2go adds
+// (structs.HostLayout).
+func goFields(g reflect.Type) []reflect.StructField {
+	var out []reflect.StructField
+	for i := range g.NumField() {
+		if f := g.Field(i); f.Type.Size() != 0 {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func TestMapsMatchGo(t *testing.T) {
 	spec := mustSpec(t)
-	m := spec.Maps[netctlMapTotals]
-	if m == nil {
-		t.Fatalf("map %s not in object", netctlMapTotals)
+	for _, m := range []struct {
+		name       string
+		typ        ebpf.MapType
+		key, value any
+		maxEntries uint32 // 0: not checked
+	}{
+		{netctlMapTotals, ebpf.PerCPUHash, TotalsKey{}, Totals{}, 0},
+		// The product reads flows as per-CPU values (FlowValue per CPU).
+		{netctlMapFlows, ebpf.LRUCPUHash, FlowKey{}, FlowValue{}, 0},
+		{netctlMapStats, ebpf.PerCPUArray, uint32(0), uint64(0), NumStats},
+	} {
+		ms := spec.Maps[m.name]
+		if ms == nil {
+			t.Errorf("map %s not in object", m.name)
+			continue
+		}
+		if ms.Type != m.typ {
+			t.Errorf("map %s is %v, Go reads it as %v", m.name, ms.Type, m.typ)
+		}
+		if k, v := reflect.TypeOf(m.key).Size(), reflect.TypeOf(m.value).Size(); int(ms.KeySize) != int(k) || int(ms.ValueSize) != int(v) {
+			t.Errorf("map %s key/value %d/%d bytes, Go %T/%T %d/%d", m.name, ms.KeySize, ms.ValueSize, m.key, m.value, k, v)
+		}
+		if m.maxEntries != 0 && ms.MaxEntries != m.maxEntries {
+			t.Errorf("map %s has %d entries, want %d", m.name, ms.MaxEntries, m.maxEntries)
+		}
 	}
-	if m.Type != ebpf.PerCPUHash {
-		t.Errorf("map type %v, Read expects %v", m.Type, ebpf.PerCPUHash)
+	if n := len(spec.Maps); n != 3 {
+		t.Errorf("object has %d maps, want 3 (totals, flows, stats): %v", n, spec.Maps)
 	}
-	checkStruct(t, m.Key, "nc_totals_key", binary.Size(Key{}), []field{{"ifindex", 0, 4}, {"direction", 32, 4}})
-	checkStruct(t, m.Value, "nc_totals_value", binary.Size(Totals{}), []field{{"packets", 0, 8}, {"bytes", 64, 8}})
-	if int(m.KeySize) != binary.Size(Key{}) || int(m.ValueSize) != binary.Size(Totals{}) {
-		t.Errorf("map key/value size %d/%d, Go Key/Totals %d/%d", m.KeySize, m.ValueSize, binary.Size(Key{}), binary.Size(Totals{}))
+}
+
+// The benchmark object is built from the same headers: its shared maps match too.
+func TestBenchObjectMatches(t *testing.T) {
+	spec, err := loadNetctl()
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The generated types (used by nothing but this check) agree too.
-	if binary.Size(netctlNcTotalsKey{}) != binary.Size(Key{}) || binary.Size(netctlNcTotalsValue{}) != binary.Size(Totals{}) {
-		t.Errorf("generated key/value sizes %d/%d differ from Key/Totals %d/%d",
-			binary.Size(netctlNcTotalsKey{}), binary.Size(netctlNcTotalsValue{}), binary.Size(Key{}), binary.Size(Totals{}))
+	bench, err := loadNetctlbench()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{netctlMapTotals, netctlMapStats} {
+		a, b := spec.Maps[name], bench.Maps[name]
+		if b == nil || a.Type != b.Type || a.KeySize != b.KeySize || a.ValueSize != b.ValueSize || a.MaxEntries != b.MaxEntries {
+			t.Errorf("map %s: product %+v, benchmark %+v", name, a, b)
+		}
+	}
+	for name, m := range bench.Maps {
+		if m.Type == ebpf.Hash || m.Type == ebpf.LRUHash || m.Type == ebpf.PerCPUHash || m.Type == ebpf.LRUCPUHash {
+			if name != netctlMapTotals && (m.KeySize != spec.Maps[netctlMapFlows].KeySize || m.ValueSize != spec.Maps[netctlMapFlows].ValueSize || m.MaxEntries != spec.Maps[netctlMapFlows].MaxEntries) {
+				t.Errorf("benchmark flow map %s (%d/%d bytes, %d entries) differs from flows", name, m.KeySize, m.ValueSize, m.MaxEntries)
+			}
+		}
 	}
 }
 
@@ -87,6 +224,9 @@ func TestProgramsAreSchedCLS(t *testing.T) {
 			t.Errorf("program %s license %q", name, p.License)
 		}
 	}
+	if n := len(spec.Programs); n != 3 {
+		t.Errorf("object has %d programs, want 3 (benchmark-only programs belong in bpf/bench.c)", n)
+	}
 }
 
 func mustSpec(t *testing.T) *ebpf.CollectionSpec {
@@ -96,30 +236,4 @@ func mustSpec(t *testing.T) *ebpf.CollectionSpec {
 		t.Fatal(err)
 	}
 	return spec
-}
-
-func checkStruct(t *testing.T, typ btf.Type, name string, goSize int, want []field) {
-	t.Helper()
-	s, ok := btf.UnderlyingType(typ).(*btf.Struct)
-	if !ok {
-		t.Fatalf("%s: BTF type %v is not a struct", name, typ)
-	}
-	if s.Name != name {
-		t.Errorf("struct is %q, want %q", s.Name, name)
-	}
-	if int(s.Size) != goSize {
-		t.Errorf("struct %s is %d bytes in C, %d in Go", name, s.Size, goSize)
-	}
-	if len(s.Members) != len(want) {
-		t.Fatalf("struct %s has %d members, want %d", name, len(s.Members), len(want))
-	}
-	for i, m := range s.Members {
-		size, err := btf.Sizeof(m.Type)
-		if err != nil {
-			t.Fatalf("size of %s.%s: %v", name, m.Name, err)
-		}
-		if got := (field{m.Name, m.Offset, size}); got != want[i] {
-			t.Errorf("struct %s member %d = %+v, want %+v", name, i, got, want[i])
-		}
-	}
 }

@@ -80,8 +80,8 @@ func TestTCXCountsMatchKernelStatistics(t *testing.T) {
 
 	kernelRx := Totals{Packets: statsAfter.RxPackets - statsBefore.RxPackets, Bytes: statsAfter.RxBytes - statsBefore.RxBytes}
 	kernelTx := Totals{Packets: statsAfter.TxPackets - statsBefore.TxPackets, Bytes: statsAfter.TxBytes - statsBefore.TxBytes}
-	in := Key{Ifindex: uint32(ifindex), Dir: Ingress}
-	eg := Key{Ifindex: uint32(ifindex), Dir: Egress}
+	in := TotalsKey{Ifindex: uint32(ifindex), Dir: Ingress}
+	eg := TotalsKey{Ifindex: uint32(ifindex), Dir: Egress}
 	gotIn := delta(countsBefore[in], countsAfter[in])
 	gotEg := delta(countsBefore[eg], countsAfter[eg])
 	t.Logf("kernel rx %+v tx %+v; tc ingress %+v egress %+v", kernelRx, kernelTx, gotIn, gotEg)

@@ -75,10 +75,10 @@ func (c *Counter) AttachTCX(ifindex int, dir Direction) (link.Link, error) {
 }
 
 // Read returns the current totals of every counter, the per-CPU copies summed.
-func (c *Counter) Read() (map[Key]Totals, error) {
-	out := make(map[Key]Totals)
+func (c *Counter) Read() (map[TotalsKey]Totals, error) {
+	out := make(map[TotalsKey]Totals)
 	var (
-		key    Key
+		key    TotalsKey
 		perCPU []Totals
 	)
 	it := c.objs.Totals.Iterate()

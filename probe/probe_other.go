@@ -28,7 +28,7 @@ func (c *Counter) AttachTCX(ifindex int, dir Direction) (link.Link, error) {
 }
 
 // Read returns an error: there are no counters on this system.
-func (c *Counter) Read() (map[Key]Totals, error) {
+func (c *Counter) Read() (map[TotalsKey]Totals, error) {
 	return nil, fmt.Errorf("read counters map: %w", errUnsupported)
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/internal/nstest"
 )
@@ -38,48 +39,210 @@ func mustLoad(t testing.TB) *Counter {
 	return c
 }
 
-func TestProgramsCountEveryFrame(t *testing.T) {
-	c := mustLoad(t)
-	progs := []struct {
+// mustLoadObjs loads the programs and maps straight from the generated object, for
+// tests of the programs themselves.
+func mustLoadObjs(t testing.TB) *netctlObjects {
+	t.Helper()
+	nstest.RequireRoot(t)
+	var objs netctlObjects
+	if err := loadNetctlObjects(&objs, nil); err != nil {
+		t.Fatalf("load programs: %+v", err)
+	}
+	t.Cleanup(func() {
+		if err := objs.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return &objs
+}
+
+// mapState is everything the programs write: totals, flows (per-CPU values merged)
+// and stats.
+type mapState struct {
+	totals map[TotalsKey]Totals
+	flows  map[FlowKey]FlowValue
+	stats  [NumStats]uint64
+}
+
+func readState(t testing.TB, objs *netctlObjects) mapState {
+	t.Helper()
+	s := mapState{totals: map[TotalsKey]Totals{}, flows: map[FlowKey]FlowValue{}}
+	var (
+		tk TotalsKey
+		tv []Totals
+	)
+	it := objs.Totals.Iterate()
+	for it.Next(&tk, &tv) {
+		s.totals[tk] = sumPerCPU(tv)
+	}
+	if err := it.Err(); err != nil {
+		t.Fatalf("read totals: %v", err)
+	}
+	var (
+		fk FlowKey
+		fv []FlowValue
+	)
+	it = objs.Flows.Iterate()
+	for it.Next(&fk, &fv) {
+		s.flows[fk] = mergeFlow(fv)
+	}
+	if err := it.Err(); err != nil {
+		t.Fatalf("read flows: %v", err)
+	}
+	for i := range s.stats {
+		var per []uint64
+		if err := objs.Stats.Lookup(uint32(i), &per); err != nil {
+			t.Fatalf("read stat %v: %v", Stat(i), err)
+		}
+		for _, v := range per {
+			s.stats[i] += v
+		}
+	}
+	return s
+}
+
+// mergeFlow merges a flow's per-CPU values as user space must: CPUs that never saw the
+// flow (packets 0) are skipped.
+func mergeFlow(per []FlowValue) FlowValue {
+	var m FlowValue
+	for _, v := range per {
+		if v.Packets == 0 {
+			continue
+		}
+		m.Packets += v.Packets
+		m.Bytes += v.Bytes
+		if m.FirstSeenNs == 0 || v.FirstSeenNs < m.FirstSeenNs {
+			m.FirstSeenNs = v.FirstSeenNs
+		}
+		m.LastSeenNs = max(m.LastSeenNs, v.LastSeenNs)
+		m.TCPFlags |= v.TCPFlags
+	}
+	return m
+}
+
+func coarseNow(t testing.TB) uint64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC_COARSE, &ts); err != nil {
+		t.Fatal(err)
+	}
+	return uint64(ts.Nano())
+}
+
+// runOnce runs prog on frame once and checks what every run must do: verdict
+// TCX_NEXT, totals of (testRunIfindex, dir) up by exactly 1 packet and len(frame)
+// bytes, no other totals touched, no insert failed. It returns the state before and
+// after.
+func runOnce(t testing.TB, objs *netctlObjects, prog *ebpf.Program, dir Direction, frame []byte) (before, after mapState) {
+	t.Helper()
+	before = readState(t, objs)
+	ret, err := prog.Run(&ebpf.RunOptions{Data: frame, Repeat: 1})
+	if err != nil {
+		t.Fatalf("run %v program on %d bytes: %v", dir, len(frame), err)
+	}
+	after = readState(t, objs)
+	if int32(ret) != tcxNext {
+		t.Errorf("verdict %d, want %d (TCX_NEXT)", int32(ret), tcxNext)
+	}
+	key := TotalsKey{Ifindex: testRunIfindex, Dir: dir}
+	if got, want := delta(before.totals[key], after.totals[key]), (Totals{Packets: 1, Bytes: uint64(len(frame))}); got != want {
+		t.Errorf("totals %+v moved by %+v, want %+v", key, got, want)
+	}
+	for k, v := range after.totals {
+		if k != key && before.totals[k] != v {
+			t.Errorf("totals %+v moved from %+v to %+v", k, before.totals[k], v)
+		}
+	}
+	if d := after.stats[StatFlowInsertFailed] - before.stats[StatFlowInsertFailed]; d != 0 {
+		t.Errorf("flow inserts failed: %d", d)
+	}
+	return before, after
+}
+
+// changedFlows returns the flows whose value changed, with the change.
+func changedFlows(before, after mapState) map[FlowKey]FlowValue {
+	out := map[FlowKey]FlowValue{}
+	for k, a := range after.flows {
+		b := before.flows[k]
+		if a != b {
+			out[k] = FlowValue{Packets: a.Packets - b.Packets, Bytes: a.Bytes - b.Bytes, TCPFlags: a.TCPFlags &^ b.TCPFlags,
+				FirstSeenNs: a.FirstSeenNs, LastSeenNs: a.LastSeenNs}
+		}
+	}
+	return out
+}
+
+// TestProgramsParseTable runs both programs on every frame of parseCases and wants
+// exactly the totals, flow and stats changes the table says.
+func TestProgramsParseTable(t *testing.T) {
+	objs := mustLoadObjs(t)
+	for _, p := range []struct {
 		dir  Direction
 		prog *ebpf.Program
-	}{
-		{Ingress, c.objs.NetctlIngress},
-		{Egress, c.objs.NetctlEgress},
-	}
-	for _, p := range progs {
-		for _, shape := range runShapes() {
-			t.Run(p.dir.String()+"/"+shape.name, func(t *testing.T) {
-				before := mustRead(t, c)
-				ret, err := p.prog.Run(&ebpf.RunOptions{Data: shape.frame, Repeat: 1})
-				if err != nil {
-					t.Fatalf("run %v program on %s: %v", p.dir, shape.name, err)
-				}
-				if int32(ret) != tcxNext {
-					t.Errorf("verdict %d, want %d (TCX_NEXT)", int32(ret), tcxNext)
-				}
-				after := mustRead(t, c)
+	}{{Ingress, objs.NetctlIngress}, {Egress, objs.NetctlEgress}} {
+		for _, c := range parseCases() {
+			t.Run(p.dir.String()+"/"+c.name, func(t *testing.T) {
+				t0 := coarseNow(t)
+				before, after := runOnce(t, objs, p.prog, p.dir, c.frame)
+				t1 := coarseNow(t)
 
-				key := Key{Ifindex: testRunIfindex, Dir: p.dir}
-				wantDelta := Totals{Packets: 1, Bytes: uint64(len(shape.frame))}
-				if got := delta(before[key], after[key]); got != wantDelta {
-					t.Errorf("counter %+v moved by %+v, want %+v", key, got, wantDelta)
+				notParsed := after.stats[StatNotParsed] - before.stats[StatNotParsed]
+				if want := uint64(b2i(c.want == parsedFailed)); notParsed != want {
+					t.Errorf("stats[not_parsed] moved by %d, want %d", notParsed, want)
 				}
-				// Nothing else moved.
-				delete(before, key)
-				delete(after, key)
-				if !maps.Equal(before, after) {
-					t.Errorf("other counters changed: before %v, after %v", before, after)
+				changed := changedFlows(before, after)
+				if c.want != parsedFlow {
+					if len(changed) != 0 {
+						t.Errorf("%s frame changed flows: %+v", c.want, changed)
+					}
+					return
+				}
+				want := c.key
+				want.Ifindex, want.Dir = testRunIfindex, uint8(p.dir)
+				got, ok := changed[want]
+				if !ok || len(changed) != 1 {
+					t.Fatalf("flows changed: %+v, want only %+v", changed, want)
+				}
+				if got.Packets != 1 || got.Bytes != uint64(len(c.frame)) {
+					t.Errorf("flow moved by %d packets %d bytes, want 1 and %d", got.Packets, got.Bytes, len(c.frame))
+				}
+				if all := after.flows[want].TCPFlags; all != c.flags|before.flows[want].TCPFlags {
+					t.Errorf("flow tcp flags %#x, want %#x", all, c.flags|before.flows[want].TCPFlags)
+				}
+				if got.LastSeenNs < t0 || got.LastSeenNs > t1 || got.FirstSeenNs == 0 || got.FirstSeenNs > got.LastSeenNs {
+					t.Errorf("flow first/last seen %d/%d, want first ≤ last within [%d, %d] (coarse monotonic)", got.FirstSeenNs, got.LastSeenNs, t0, t1)
 				}
 			})
 		}
 	}
 }
 
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestProgramsCountEveryFrame runs both programs on every run shape and wants only
+// their totals to move, by exactly one packet and its length.
+func TestProgramsCountEveryFrame(t *testing.T) {
+	objs := mustLoadObjs(t)
+	for _, p := range []struct {
+		dir  Direction
+		prog *ebpf.Program
+	}{{Ingress, objs.NetctlIngress}, {Egress, objs.NetctlEgress}} {
+		for _, shape := range runShapes() {
+			t.Run(p.dir.String()+"/"+shape.name, func(t *testing.T) {
+				runOnce(t, objs, p.prog, p.dir, shape.frame)
+			})
+		}
+	}
+}
+
 func TestEmptyProgramReturnsNext(t *testing.T) {
-	c := mustLoad(t)
+	objs := mustLoadObjs(t)
 	for _, shape := range runShapes() {
-		ret, err := c.objs.Empty.Run(&ebpf.RunOptions{Data: shape.frame, Repeat: 1})
+		ret, err := objs.Empty.Run(&ebpf.RunOptions{Data: shape.frame, Repeat: 1})
 		if err != nil {
 			t.Fatalf("run empty program on %s: %v", shape.name, err)
 		}
@@ -87,30 +250,36 @@ func TestEmptyProgramReturnsNext(t *testing.T) {
 			t.Errorf("%s: verdict %d, want %d", shape.name, int32(ret), tcxNext)
 		}
 	}
-	if got := mustRead(t, c); len(got) != 0 {
-		t.Errorf("empty program touched the counters: %v", got)
+	if s := readState(t, objs); len(s.totals) != 0 || len(s.flows) != 0 || s.stats != [NumStats]uint64{} {
+		t.Errorf("empty program touched the maps: %+v", s)
 	}
 }
 
+// TestRepeatedRunsAccumulate runs one frame 1000 times: totals and the one flow count
+// all of them.
 func TestRepeatedRunsAccumulate(t *testing.T) {
-	c := mustLoad(t)
+	objs := mustLoadObjs(t)
 	frame := runShapes()[0].frame
 	const n = 1000
-	ret, err := c.objs.NetctlEgress.Run(&ebpf.RunOptions{Data: frame, Repeat: n})
+	ret, err := objs.NetctlEgress.Run(&ebpf.RunOptions{Data: frame, Repeat: n})
 	if err != nil {
 		t.Fatalf("run egress program %d times: %v", n, err)
 	}
 	if int32(ret) != tcxNext {
 		t.Errorf("verdict %d, want %d", int32(ret), tcxNext)
 	}
-	got := mustRead(t, c)
-	want := map[Key]Totals{{Ifindex: testRunIfindex, Dir: Egress}: {Packets: n, Bytes: n * uint64(len(frame))}}
-	if !maps.Equal(got, want) {
-		t.Errorf("after %d runs counters = %v, want %v", n, got, want)
+	s := readState(t, objs)
+	want := map[TotalsKey]Totals{{Ifindex: testRunIfindex, Dir: Egress}: {Packets: n, Bytes: n * uint64(len(frame))}}
+	if !maps.Equal(s.totals, want) {
+		t.Errorf("after %d runs totals = %v, want %v", n, s.totals, want)
+	}
+	key, _, _ := refParse(frame, testRunIfindex, Egress)
+	if len(s.flows) != 1 || s.flows[key].Packets != n || s.flows[key].Bytes != n*uint64(len(frame)) {
+		t.Errorf("after %d runs flows = %+v, want %d packets under %+v", n, s.flows, n, key)
 	}
 }
 
-func mustRead(t testing.TB, c *Counter) map[Key]Totals {
+func mustRead(t testing.TB, c *Counter) map[TotalsKey]Totals {
 	t.Helper()
 	m, err := c.Read()
 	if err != nil {

@@ -2,9 +2,12 @@ package probe
 
 import "fmt"
 
+// The Go mirrors of bpf/netctl.h, the ABI between the tc programs and user space.
+// abi_test.go fails when a struct's fields, offsets or sizes or an enum's values
+// drift from the C side.
+
 // Direction is the way a packet crosses the interface a program is attached to,
-// from that interface's point of view. Values match enum counter_direction in
-// bpf/counter.c.
+// from that interface's point of view. Values match enum nc_direction.
 type Direction uint32
 
 const (
@@ -25,15 +28,41 @@ func (d Direction) String() string {
 	return fmt.Sprintf("direction(%d)", uint32(d))
 }
 
-// Key identifies one counter: an interface (by ifindex, in the namespace where the
-// program was attached) and a direction. Its layout matches struct counter_key.
-type Key struct {
+// Stat indexes the per-CPU stats map. Values match enum nc_stat.
+type Stat uint32
+
+const (
+	// StatFlowInsertFailed counts new flows that could not be stored (map full,
+	// out of memory); their packets are still in the totals.
+	StatFlowInsertFailed Stat = 0
+	// StatNotParsed counts IP packets with no flow: headers malformed, cut short or
+	// not in the linear data, or behind more IPv6 extension headers than the
+	// programs skip. Their packets are still in the totals.
+	StatNotParsed Stat = 1
+	// NumStats is the number of stats (the map's size).
+	NumStats = 2
+)
+
+// String returns the stat's name, e.g. "flow_insert_failed".
+func (s Stat) String() string {
+	switch s {
+	case StatFlowInsertFailed:
+		return "flow_insert_failed"
+	case StatNotParsed:
+		return "not_parsed"
+	}
+	return fmt.Sprintf("stat(%d)", uint32(s))
+}
+
+// TotalsKey identifies one counter: an interface (by ifindex, in the namespace where
+// the program was attached) and a direction. Its layout matches struct nc_totals_key.
+type TotalsKey struct {
 	Ifindex uint32
 	Dir     Direction
 }
 
 // Totals are the packets and bytes (skb->len, Ethernet header included) counted
-// under one Key. Its layout matches struct counter_value.
+// under one TotalsKey. Its layout matches struct nc_totals_value.
 type Totals struct {
 	Packets uint64
 	Bytes   uint64
@@ -42,6 +71,34 @@ type Totals struct {
 // Add returns the sum of t and o.
 func (t Totals) Add(o Totals) Totals {
 	return Totals{Packets: t.Packets + o.Packets, Bytes: t.Bytes + o.Bytes}
+}
+
+// FlowKey identifies one flow as seen on one interface in one direction. Its layout
+// matches struct nc_flow_key: addresses and ports as on the wire (source = sender);
+// an IPv4 address fills the first 4 bytes of its array, the rest are zero; ports are
+// in host byte order; for ICMP and ICMPv6 Sport is type<<8|code and Dport the echo
+// identifier (echo request and reply) or 0; a non-first fragment has ports 0.
+type FlowKey struct {
+	Ifindex uint32
+	Dir     uint8 // a Direction
+	Proto   uint8 // IPPROTO_* of the transport header, after IPv6 extension headers
+	Family  uint8 // 4 or 6
+	Pad     uint8
+	Sport   uint16
+	Dport   uint16
+	Saddr   [16]byte
+	Daddr   [16]byte
+}
+
+// FlowValue is one CPU's counters of a flow. Its layout matches struct nc_flow_value.
+// The flows map is per-CPU: a CPU that never saw the flow has an all-zero value.
+type FlowValue struct {
+	Packets     uint64
+	Bytes       uint64 // skb->len, Ethernet header included
+	FirstSeenNs uint64 // CLOCK_MONOTONIC (coarse: tick resolution)
+	LastSeenNs  uint64
+	TCPFlags    uint8 // OR of the TCP flags seen (FIN 0x01 … CWR 0x80)
+	Pad         [7]uint8
 }
 
 // sumPerCPU adds up the per-CPU copies of one value of a per-CPU map.

@@ -30,3 +30,11 @@ func TestDirectionString(t *testing.T) {
 		}
 	}
 }
+
+func TestStatString(t *testing.T) {
+	for s, want := range map[Stat]string{StatFlowInsertFailed: "flow_insert_failed", StatNotParsed: "not_parsed", 9: "stat(9)"} {
+		if got := s.String(); got != want {
+			t.Errorf("Stat(%d).String() = %q, want %q", uint32(s), got, want)
+		}
+	}
+}

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR MIT)
+/*
+ * Benchmark-only programs (object netctlbench, loaded by probe's benchmarks and never
+ * by the product): netctl_ingress with the flow map swapped for another map type, and
+ * each of them also in a variant that makes every packet a new flow, to measure
+ * inserts and, once the map is full, eviction or failure. Parsing and counting are the
+ * very code of netctl.c (parse.h, count.h).
+ */
+
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "netctl_compat.h"
+#include "netctl.h"
+#include "parse.h"
+#include "count.h"
+
+#define FLOW_MAP(name, maptype)                          \
+	struct {                                         \
+		__uint(type, maptype);                   \
+		__uint(max_entries, 65536);              \
+		__type(key, struct nc_flow_key);         \
+		__type(value, struct nc_flow_value);     \
+	} name SEC(".maps")
+
+FLOW_MAP(bench_flows_lru_percpu, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+FLOW_MAP(bench_flows_percpu, BPF_MAP_TYPE_PERCPU_HASH);
+FLOW_MAP(bench_flows_lru, BPF_MAP_TYPE_LRU_HASH);
+FLOW_MAP(bench_flows_hash, BPF_MAP_TYPE_HASH);
+
+enum { PERCPU, SHARED };
+
+/* What a variant leaves out or changes, to see what each part costs. */
+enum {
+	NEWFLOW = 1,  /* random ports: every packet is a new flow */
+	NOCLOCK = 2,  /* time stamps 0 instead of bpf_ktime_get_coarse_ns */
+	NOFLOW = 4,   /* totals and parse only, no flow map */
+	NOPARSE = 8,  /* totals only */
+};
+
+static __always_inline int bench_run(struct __sk_buff *skb, void *map, int kind, int variant)
+{
+	union nc_key key;
+	__u32 len = skb->len;
+	__u32 ifindex = skb->ifindex;
+	__u8 tcp_flags;
+	int res;
+
+	nc_count_totals(ifindex, NC_DIR_INGRESS, len);
+	if (variant & NOPARSE)
+		return TCX_NEXT;
+
+	res = nc_parse(skb, ifindex, NC_DIR_INGRESS, &key, &tcp_flags);
+	if (res == NC_PARSE_FLOW) {
+		__u64 now = (variant & NOCLOCK) ? 0 : nc_now();
+
+		if (variant & NOFLOW) {
+			/* Keep the key: the compiler must not drop the parse. */
+			asm volatile("" : : "r"(&key) : "memory");
+			return TCX_NEXT;
+		}
+		if (variant & NEWFLOW) /* new ports */
+			key.w[1] = (key.w[1] & ~0xffffffffULL) | bpf_get_prandom_u32();
+		if (kind == PERCPU)
+			nc_count_flow_percpu(map, &key.key, len, tcp_flags, now);
+		else
+			nc_count_flow_shared(map, &key.key, len, tcp_flags, now);
+	} else if (res == NC_PARSE_FAILED) {
+		nc_stat_inc(NC_STAT_NOT_PARSED);
+	}
+	return TCX_NEXT;
+}
+
+#define BENCH_PROG(name, map, kind, variant)             \
+	SEC("tc")                                        \
+	int name(struct __sk_buff *skb)                  \
+	{                                                \
+		return bench_run(skb, &map, kind, variant); \
+	}
+
+BENCH_PROG(bench_lru_percpu, bench_flows_lru_percpu, PERCPU, 0)
+BENCH_PROG(bench_percpu, bench_flows_percpu, PERCPU, 0)
+BENCH_PROG(bench_lru, bench_flows_lru, SHARED, 0)
+BENCH_PROG(bench_hash, bench_flows_hash, SHARED, 0)
+BENCH_PROG(bench_lru_percpu_new, bench_flows_lru_percpu, PERCPU, NEWFLOW)
+BENCH_PROG(bench_percpu_new, bench_flows_percpu, PERCPU, NEWFLOW)
+BENCH_PROG(bench_lru_new, bench_flows_lru, SHARED, NEWFLOW)
+BENCH_PROG(bench_hash_new, bench_flows_hash, SHARED, NEWFLOW)
+
+/* The product's program taken apart: totals only; totals and parse; all but the
+ * clock. */
+BENCH_PROG(bench_totals_only, bench_flows_lru_percpu, PERCPU, NOPARSE)
+BENCH_PROG(bench_parse_only, bench_flows_lru_percpu, PERCPU, NOFLOW | NOCLOCK)
+BENCH_PROG(bench_no_clock, bench_flows_lru_percpu, PERCPU, NOCLOCK)
+
+/* The random number alone, to subtract from the _new variants. */
+SEC("tc")
+int bench_prandom(struct __sk_buff *skb)
+{
+	return bpf_get_prandom_u32() == 0 ? TCX_NEXT : TCX_NEXT;
+}
+
+char __license[] SEC("license") = "Dual MIT/GPL";

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
+/*
+ * Counting, shared by the product programs (netctl.c) and the benchmark-only programs
+ * (bench.c): the totals and stats maps, and the flow updates for a per-CPU flow map and
+ * for a shared (one value for all CPUs) flow map. Every helper here is
+ * __always_inline, so a map passed as a pointer is a constant after inlining.
+ */
+#ifndef NETCTL_COUNT_H
+#define NETCTL_COUNT_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "netctl.h"
+
+#ifndef EEXIST
+#define EEXIST 17
+#endif
+
+/* Per-interface totals, the exact counters. A per-CPU hash: no atomics, and the
+ * kernel inlines its lookup. 16384 (ifindex, direction) keys is 8192 interfaces. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct nc_totals_key);
+	__type(value, struct nc_totals_value);
+} totals SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NC_STAT_MAX);
+	__type(key, __u32); /* enum nc_stat: an array key must be an int in BTF */
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* Not inlined: it is off the common path, and as a function it carries enum nc_stat
+ * into the object's BTF, where the Go side reads the enum's values from. */
+static __noinline void nc_stat_inc(enum nc_stat stat)
+{
+	__u32 key = stat;
+	__u64 *v = bpf_map_lookup_elem(&stats, &key);
+
+	if (v)
+		(*v)++;
+}
+
+/* Counted for every packet before any parsing, so nothing a parser does can make the
+ * totals wrong. Only a full totals map (16384 keys) could lose a packet here. */
+static __always_inline void nc_count_totals(__u32 ifindex, enum nc_direction dir, __u32 len)
+{
+	/* One 64-bit store, for the reason given at union nc_key in parse.h. */
+	union {
+		struct nc_totals_key key;
+		__u64 w;
+	} k = { .w = ifindex | (__u64)dir << 32 };
+	struct nc_totals_key *key = &k.key;
+	struct nc_totals_value *v = bpf_map_lookup_elem(&totals, key);
+
+	if (v) {
+		v->packets++;
+		v->bytes += len;
+		return;
+	}
+	struct nc_totals_value first = { .packets = 1, .bytes = len };
+
+	if (bpf_map_update_elem(&totals, key, &first, BPF_NOEXIST) == 0)
+		return;
+	/* Another CPU inserted the key first. */
+	v = bpf_map_lookup_elem(&totals, key);
+	if (v) {
+		v->packets++;
+		v->bytes += len;
+	}
+}
+
+/*
+ * The time for first/last seen: bpf_ktime_get_coarse_ns, CLOCK_MONOTONIC at tick
+ * resolution (1-4 ms). It reads the timekeeper's last tick instead of the clock source,
+ * so it costs a few ns where bpf_ktime_get_ns costs more (on a VM, reading the
+ * clocksource can even trap); flows are shown at second resolution, so a tick is plenty.
+ */
+static __always_inline __u64 nc_now(void)
+{
+	return bpf_ktime_get_coarse_ns();
+}
+
+/*
+ * A per-CPU flow map: this CPU's copy is updated with plain adds. A new key's value is
+ * written to this CPU's slot and zeroed on the others, so a CPU that meets the flow
+ * later finds packets == 0 and first_seen_ns == 0 and sets first_seen_ns itself.
+ * User space sums packets and bytes, takes the min first_seen_ns and max last_seen_ns
+ * over the slots whose packets are not 0, and ORs the tcp flags.
+ */
+static __always_inline void nc_count_flow_percpu(void *map, struct nc_flow_key *key, __u32 len,
+						 __u8 tcp_flags, __u64 now)
+{
+	struct nc_flow_value *v = bpf_map_lookup_elem(map, key);
+
+	if (!v) {
+		struct nc_flow_value first = {
+			.packets = 1,
+			.bytes = len,
+			.first_seen_ns = now,
+			.last_seen_ns = now,
+			.tcp_flags = tcp_flags,
+		};
+		long err = bpf_map_update_elem(map, key, &first, BPF_NOEXIST);
+
+		if (err == 0)
+			return;
+		if (err != -EEXIST) {
+			nc_stat_inc(NC_STAT_FLOW_INSERT_FAILED);
+			return;
+		}
+		/* Another CPU inserted it first. */
+		v = bpf_map_lookup_elem(map, key);
+		if (!v) {
+			nc_stat_inc(NC_STAT_FLOW_INSERT_FAILED);
+			return;
+		}
+	}
+	if (!v->first_seen_ns)
+		v->first_seen_ns = now;
+	v->packets++;
+	v->bytes += len;
+	v->last_seen_ns = now;
+	v->tcp_flags |= tcp_flags;
+}
+
+/*
+ * A shared flow map (one value for every CPU): atomic adds for the counters; the
+ * timestamps and flags are plain stores (a racing CPU can only write an equally recent
+ * time; a lost flag bit reappears with the flow's next packet carrying it).
+ */
+static __always_inline void nc_count_flow_shared(void *map, struct nc_flow_key *key, __u32 len,
+						 __u8 tcp_flags, __u64 now)
+{
+	struct nc_flow_value *v = bpf_map_lookup_elem(map, key);
+
+	if (!v) {
+		struct nc_flow_value first = {
+			.packets = 1,
+			.bytes = len,
+			.first_seen_ns = now,
+			.last_seen_ns = now,
+			.tcp_flags = tcp_flags,
+		};
+		long err = bpf_map_update_elem(map, key, &first, BPF_NOEXIST);
+
+		if (err == 0)
+			return;
+		if (err != -EEXIST) {
+			nc_stat_inc(NC_STAT_FLOW_INSERT_FAILED);
+			return;
+		}
+		v = bpf_map_lookup_elem(map, key);
+		if (!v) {
+			nc_stat_inc(NC_STAT_FLOW_INSERT_FAILED);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&v->packets, 1);
+	__sync_fetch_and_add(&v->bytes, len);
+	if (v->last_seen_ns != now)
+		v->last_seen_ns = now;
+	if ((v->tcp_flags | tcp_flags) != v->tcp_flags)
+		v->tcp_flags |= tcp_flags;
+}
+
+#endif /* NETCTL_COUNT_H */
