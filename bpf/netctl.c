@@ -29,7 +29,7 @@
  *   flow map                        hit, one CPU      hit, same flow     new flow every packet,
  *                                   ipv4 udp / ipv6   on 2 CPUs at once  map full (ipv4 udp)
  *   LRU_PERCPU_HASH (this one)        43 / 45             46              355 (evicts the LRU one)
- *   PERCPU_HASH                       44 / 45             46              225 (insert fails: flow lost)
+ *   PERCPU_HASH                       44 / 45             45.5            225 (insert fails: flow lost)
  *   LRU_HASH, atomic adds             44 / 43            150              337 (evicts)
  *   HASH, atomic adds                 44 / 47            153              186 (insert fails: flow lost)
  *

@@ -3,27 +3,128 @@
 package probe
 
 import (
+	"runtime"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/internal/nstest"
 )
 
-// BenchmarkProgram measures the per-packet cost of the counter programs against the
-// empty baseline with BPF_PROG_TEST_RUN: the kernel runs the program b.N times on the
-// same frame and reports the mean time of one run, which is reported as ns/op.
+// The benchmarks measure the per-packet cost of the tc programs with BPF_PROG_TEST_RUN:
+// the kernel runs a program b.N times on the same frame and reports the mean time of
+// one run, reported here as ns/op. See BENCHMARKS.md.
 //
 //	go test -run '^$' -bench . -benchtime 2000000x -count 5 ./probe/
+
+// BenchmarkProgram compares the product's program (netctl_ingress; egress is the same
+// code) with the empty baseline on every packet shape. The frame repeats, so after the
+// first packet every flow lookup hits. The product's program taken apart (from
+// bpf/bench.c, same code) shows what each part costs: totals only; totals and the
+// parse; everything but the clock.
 func BenchmarkProgram(b *testing.B) {
-	c := mustLoad(b)
-	progs := []struct {
-		name string
-		prog *ebpf.Program
-	}{
-		{"empty", c.objs.Empty},
-		{"counter", c.objs.NetctlIngress},
+	objs := mustLoadObjs(b)
+	bo := mustLoadBench(b)
+	benchPrograms(b, []namedProg{
+		{"empty", objs.Empty},
+		{"netctl", objs.NetctlIngress},
+		{"part_totals", bo.BenchTotalsOnly},
+		{"part_totals_parse", bo.BenchParseOnly},
+		{"part_no_clock", bo.BenchNoClock},
+	}, benchShapes())
+}
+
+// BenchmarkFlowMap runs netctl_ingress's code with its flow map swapped for other map
+// types (the bench_* programs of bpf/bench.c), on the same frames, next to the
+// product's program and the empty one. The _new variants replace the ports with a
+// random number, so every packet is a new flow: the first 65536 fill the map, and
+// from then on an LRU map evicts for each packet and a plain hash refuses the insert
+// (counted in stats). bench_prandom is the cost of the random number alone.
+func BenchmarkFlowMap(b *testing.B) {
+	objs := mustLoadObjs(b)
+	bo := mustLoadBench(b)
+	benchPrograms(b, []namedProg{
+		{"empty", objs.Empty},
+		{"netctl", objs.NetctlIngress},
+		{"lru_percpu_hash", bo.BenchLruPercpu},
+		{"percpu_hash", bo.BenchPercpu},
+		{"lru_hash_atomic", bo.BenchLru},
+		{"hash_atomic", bo.BenchHash},
+	}, benchShapes())
+	shape := benchShapes()[:2]
+	benchPrograms(b, []namedProg{
+		{"prandom_only", bo.BenchPrandom},
+		{"lru_percpu_hash_new", bo.BenchLruPercpuNew},
+		{"percpu_hash_new", bo.BenchPercpuNew},
+		{"lru_hash_atomic_new", bo.BenchLruNew},
+		{"hash_atomic_new", bo.BenchHashNew},
+	}, shape)
+}
+
+// BenchmarkFlowMapTwoCPUs runs the same frame (one flow) on both CPUs at once, one
+// BPF_PROG_TEST_RUN per CPU, so a shared map's value bounces between the CPUs' caches
+// while a per-CPU map's does not. ns/op is the mean of the two runs' per-packet times.
+func BenchmarkFlowMapTwoCPUs(b *testing.B) {
+	if runtime.NumCPU() < 2 {
+		b.Skip("needs 2 CPUs")
 	}
+	objs := mustLoadObjs(b)
+	bo := mustLoadBench(b)
+	frame := benchShapes()[0].frame
+	for _, p := range []namedProg{
+		{"empty", objs.Empty},
+		{"lru_percpu_hash", bo.BenchLruPercpu},
+		{"percpu_hash", bo.BenchPercpu},
+		{"lru_hash_atomic", bo.BenchLru},
+		{"hash_atomic", bo.BenchHash},
+	} {
+		b.Run(p.name+"/"+benchShapes()[0].name, func(b *testing.B) {
+			var (
+				wg    sync.WaitGroup
+				per   [2]time.Duration
+				errs  [2]error
+				start = make(chan struct{})
+			)
+			for cpu := range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					runtime.LockOSThread()
+					defer runtime.UnlockOSThread()
+					var set unix.CPUSet
+					set.Set(cpu)
+					if err := unix.SchedSetaffinity(0, &set); err != nil {
+						errs[cpu] = err
+						return
+					}
+					<-start
+					_, per[cpu], errs[cpu] = p.prog.Benchmark(frame, b.N, nil)
+				}()
+			}
+			b.ResetTimer()
+			close(start)
+			wg.Wait()
+			for _, err := range errs {
+				if err != nil {
+					b.Fatalf("benchmark %s: %v", p.name, err)
+				}
+			}
+			b.ReportMetric(float64((per[0]+per[1]).Nanoseconds())/2, "ns/op")
+		})
+	}
+}
+
+type namedProg struct {
+	name string
+	prog *ebpf.Program
+}
+
+func benchPrograms(b *testing.B, progs []namedProg, shapes []packetShape) {
 	for _, p := range progs {
-		for _, shape := range benchShapes() {
+		for _, shape := range shapes {
 			b.Run(p.name+"/"+shape.name, func(b *testing.B) {
 				ret, perRun, err := p.prog.Benchmark(shape.frame, b.N, b.ResetTimer)
 				if err != nil {
@@ -36,4 +137,16 @@ func BenchmarkProgram(b *testing.B) {
 			})
 		}
 	}
+}
+
+// mustLoadBench loads the benchmark-only object (bpf/bench.c).
+func mustLoadBench(b *testing.B) *netctlbenchObjects {
+	b.Helper()
+	nstest.RequireRoot(b)
+	var objs netctlbenchObjects
+	if err := loadNetctlbenchObjects(&objs, nil); err != nil {
+		b.Fatalf("load benchmark programs: %+v", err)
+	}
+	b.Cleanup(func() { objs.Close() })
+	return &objs
 }
