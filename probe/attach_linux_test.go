@@ -19,7 +19,8 @@ import (
 
 // TestTCXCountsMatchKernelStatistics attaches both programs with TCX to one end of a
 // veth pair between two test namespaces, pings across, and wants the counters to move
-// exactly as the interface's own kernel statistics do, with no ping lost.
+// exactly as the interface's own kernel statistics do, with no ping lost, and the
+// echo requests and replies to be one ICMP flow each way.
 func TestTCXCountsMatchKernelStatistics(t *testing.T) {
 	a, b := nstest.NewNS(t), nstest.NewNS(t)
 	// No IPv6: its autoconfiguration would send packets at times of its own.
@@ -97,6 +98,38 @@ func TestTCXCountsMatchKernelStatistics(t *testing.T) {
 	}
 	if keys := slices.Collect(maps.Keys(countsAfter)); len(keys) != 2 {
 		t.Errorf("counters for %v, want only %v and %v", keys, in, eg)
+	}
+
+	// Real skbs parse as the test frames do: the echo requests came in and the
+	// replies went out as one ICMP flow each, with every ping in it.
+	echo := map[uint8]FlowValue{} // by ICMP type
+	var (
+		fk FlowKey
+		fv []FlowValue
+	)
+	it := c.objs.Flows.Iterate()
+	for it.Next(&fk, &fv) {
+		if fk.Proto != protoICMP || fk.Ifindex != uint32(ifindex) {
+			continue
+		}
+		typ := uint8(fk.Sport >> 8)
+		src, dst := [4]byte(fk.Saddr[:4]), [4]byte(fk.Daddr[:4])
+		switch {
+		case typ == 8 && Direction(fk.Dir) == Ingress && src == [4]byte{10, 99, 0, 2} && dst == [4]byte{10, 99, 0, 1},
+			typ == 0 && Direction(fk.Dir) == Egress && src == [4]byte{10, 99, 0, 1} && dst == [4]byte{10, 99, 0, 2}:
+			v := mergeFlow(fv)
+			echo[typ] = FlowValue{Packets: echo[typ].Packets + v.Packets, Bytes: echo[typ].Bytes + v.Bytes}
+		default:
+			t.Errorf("unexpected ICMP flow %+v", fk)
+		}
+	}
+	if err := it.Err(); err != nil {
+		t.Fatalf("read flows: %v", err)
+	}
+	for _, typ := range []uint8{8, 0} {
+		if echo[typ].Packets != pings {
+			t.Errorf("ICMP type %d flow has %d packets (%d bytes), want %d", typ, echo[typ].Packets, echo[typ].Bytes, pings)
+		}
 	}
 }
 
