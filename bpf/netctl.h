@@ -20,7 +20,9 @@ enum nc_direction {
 /* Index of the per-CPU stats array. */
 enum nc_stat {
 	NC_STAT_FLOW_INSERT_FAILED = 0, /* a new flow could not be stored (map full, ENOMEM) */
-	NC_STAT_NOT_PARSED = 1,         /* IP packet whose headers were not in the linear part */
+	NC_STAT_NOT_PARSED = 1,         /* IP packet with no flow: headers malformed, cut short or
+					 * not in the linear part, or more than 6 IPv6 extension
+					 * headers (bpf/parse.h) */
 	NC_STAT_MAX = 2,
 };
 
