@@ -200,11 +200,14 @@ static __always_inline int nc_parse(struct __sk_buff *skb, __u32 ifindex, enum n
 		k->w[5] = ip6->addrs[7];
 
 		/* The common case (TCP, UDP, ICMPv6 right after the fixed header) leaves the
-		 * loop at its first test. */
+		 * loop at its first test. The last round only tests: a transport header
+		 * after NC_IPV6_MAX_EXT extension headers is fine, one more is not. */
 #pragma unroll
-		for (int i = 0; i < NC_IPV6_MAX_EXT; i++) {
+		for (int i = 0; i <= NC_IPV6_MAX_EXT; i++) {
 			if (!nc_ipv6_is_ext(proto))
-				break;
+				goto ipv6_done;
+			if (i == NC_IPV6_MAX_EXT)
+				return NC_PARSE_FAILED; /* chain longer than NC_IPV6_MAX_EXT */
 			if (proto == NC_IPPROTO_FRAGMENT) {
 				struct nc_ipv6_frag *frag = data + off;
 
@@ -214,7 +217,7 @@ static __always_inline int nc_parse(struct __sk_buff *skb, __u32 ifindex, enum n
 				off += sizeof(*frag);
 				if (frag->frag_off & bpf_htons(0xfff8)) {
 					has_ports = 0; /* proto is what the fragment carries */
-					break;
+					goto ipv6_done;
 				}
 				continue;
 			}
@@ -228,8 +231,7 @@ static __always_inline int nc_parse(struct __sk_buff *skb, __u32 ifindex, enum n
 				off += ((__u32)opt->hdrlen + 1) * 8;
 			proto = opt->nexthdr;
 		}
-		if (has_ports && nc_ipv6_is_ext(proto))
-			return NC_PARSE_FAILED; /* chain longer than NC_IPV6_MAX_EXT */
+ipv6_done:;
 	} else {
 		return NC_PARSE_NOT_IP;
 	}
