@@ -61,7 +61,7 @@ static __always_inline int bench_run(struct __sk_buff *skb, void *map, int kind,
 			return TCX_NEXT;
 		}
 		if (variant & NEWFLOW) /* new ports */
-			key.w[1] = (key.w[1] & ~0xffffffffULL) | bpf_get_prandom_u32();
+			((__u32 *)key.w)[2] = bpf_get_prandom_u32();
 		if (kind == PERCPU)
 			nc_count_flow_percpu(map, &key.key, len, tcp_flags, now);
 		else

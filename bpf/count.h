@@ -49,12 +49,9 @@ static __noinline void nc_stat_inc(enum nc_stat stat)
  * totals wrong. Only a full totals map (16384 keys) could lose a packet here. */
 static __always_inline void nc_count_totals(__u32 ifindex, enum nc_direction dir, __u32 len)
 {
-	/* One 64-bit store, for the reason given at union nc_key in parse.h. */
-	union {
-		struct nc_totals_key key;
-		__u64 w;
-	} k = { .w = ifindex | (__u64)dir << 32 };
-	struct nc_totals_key *key = &k.key;
+	/* Two 32-bit stores, for the reason given at union nc_key in parse.h. */
+	struct nc_totals_key k = { .ifindex = ifindex, .direction = dir };
+	struct nc_totals_key *key = &k;
 	struct nc_totals_value *v = bpf_map_lookup_elem(&totals, key);
 
 	if (v) {
