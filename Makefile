@@ -42,7 +42,7 @@ lint: ## gofmt, go vet and golangci-lint (installed by setup --lint)
 	$(GOLANGCI) run ./...
 
 bench: setup ## Run the benchmarks (tc program cost vs an empty one; nic add+del vs the seed's script); see BENCHMARKS.md
-	$(GO) test $(BENCHFLAGS) -bench Program -benchtime 2000000x ./probe/
+	$(GO) test $(BENCHFLAGS) -bench 'Program|FlowMap' -benchtime 2000000x ./probe/
 	$(GO) test $(BENCHFLAGS) -bench ReadFlows -benchtime 10x ./probe/
 	$(GO) test $(BENCHFLAGS) -bench NicAddDel -benchtime 20x ./netctl/
 
