@@ -24,20 +24,20 @@
  * Flows: an LRU per-CPU hash, chosen by measurement. ns per packet under
  * BPF_PROG_TEST_RUN, median of 5 rounds of 2M packets, one run (BENCHMARKS.md;
  * BenchmarkFlowMap and BenchmarkFlowMapTwoCPUs, the same program with only the flow map
- * swapped, bpf/bench.c; `empty` = 14):
+ * swapped, bpf/bench.c; `empty` = 15):
  *
  *   flow map                        hit, one CPU      hit, same flow     new flow every packet,
  *                                   ipv4 udp / ipv6   on 2 CPUs at once  map full (ipv4 udp)
- *   LRU_PERCPU_HASH (this one)        43 / 45             46              355 (evicts the LRU one)
- *   PERCPU_HASH                       44 / 45             45.5            225 (insert fails: flow lost)
- *   LRU_HASH, atomic adds             44 / 43            150              337 (evicts)
- *   HASH, atomic adds                 44 / 47            153              186 (insert fails: flow lost)
+ *   LRU_PERCPU_HASH (this one)        43 / 45             46              449 (evicts the LRU one)
+ *   PERCPU_HASH                       43 / 44             44              205 (insert fails: flow lost)
+ *   LRU_HASH, atomic adds             43 / 45            178              355 (evicts)
+ *   HASH, atomic adds                 44 / 44            171              240 (insert fails: flow lost)
  *
  * On a hit every type costs the same: the time goes to hashing and comparing the
  * 44-byte key (perf: jhash, bucket walk, memcmp), not to the map type. Per-CPU wins
  * as soon as two CPUs update the same flow (a veth packet is handled on the CPU its
  * sender runs on, and senders move between CPUs; a NIC spreads by RSS/RPS): a shared
- * value's cache line bounces and the atomic adds wait for it, 3x slower. LRU because a full
+ * value's cache line bounces and the atomic adds wait for it, 3-4x slower. LRU because a full
  * map must make room by itself (flows come and go with containers and nothing else
  * garbage-collects them); an eviction costs more than a failed insert, but only when
  * the map is full of flows that are all alive.
