@@ -26,7 +26,13 @@ enum nc_stat {
 	NC_STAT_MAX = 2,
 };
 
-/* Per-interface totals: every packet, IP or not. The exact counters. */
+/* Per-interface totals: every packet, IP or not. The exact counters. Interfaces whose
+ * ifindex is below NC_TOTALS_ARRAY_IFINDEXES are counted in the per-CPU array
+ * totals_by_index at ifindex * 2 + direction (the kernel inlines an array lookup: no
+ * hashing); larger ifindexes, which a host reaches after tens of thousands of veths,
+ * in the per-CPU hash totals under struct nc_totals_key. */
+#define NC_TOTALS_ARRAY_IFINDEXES 16384
+
 struct nc_totals_key {
 	__u32 ifindex; /* skb->ifindex: the interface the program is attached to */
 	enum nc_direction direction; /* 4 bytes */

@@ -155,6 +155,7 @@ func TestMapsMatchGo(t *testing.T) {
 		key, value any
 		maxEntries uint32 // 0: not checked
 	}{
+		{netctlMapTotalsByIndex, ebpf.PerCPUArray, uint32(0), Totals{}, 2 * TotalsArrayIfindexes},
 		{netctlMapTotals, ebpf.PerCPUHash, TotalsKey{}, Totals{}, 0},
 		// The product reads flows as per-CPU values (FlowValue per CPU).
 		{netctlMapFlows, ebpf.LRUCPUHash, FlowKey{}, FlowValue{}, 0},
@@ -175,8 +176,8 @@ func TestMapsMatchGo(t *testing.T) {
 			t.Errorf("map %s has %d entries, want %d", m.name, ms.MaxEntries, m.maxEntries)
 		}
 	}
-	if n := len(spec.Maps); n != 3 {
-		t.Errorf("object has %d maps, want 3 (totals, flows, stats): %v", n, spec.Maps)
+	if n := len(spec.Maps); n != 4 {
+		t.Errorf("object has %d maps, want 4 (totals_by_index, totals, flows, stats): %v", n, spec.Maps)
 	}
 }
 
@@ -190,7 +191,7 @@ func TestBenchObjectMatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{netctlMapTotals, netctlMapStats} {
+	for _, name := range []string{netctlMapTotalsByIndex, netctlMapTotals, netctlMapStats} {
 		a, b := spec.Maps[name], bench.Maps[name]
 		if b == nil || a.Type != b.Type || a.KeySize != b.KeySize || a.ValueSize != b.ValueSize || a.MaxEntries != b.MaxEntries {
 			t.Errorf("map %s: product %+v, benchmark %+v", name, a, b)

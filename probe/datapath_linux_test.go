@@ -379,7 +379,25 @@ func TestWatchNewAndGonePorts(t *testing.T) {
 	if err := l.Host.Netlink.LinkSetUp(veth); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	if err := ns.Link.LinkSetUp(mustLink(t, ns.Link, "eth0")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for { // IPv6 router solicitations and the like: any packet will do
+		dp.mu.Lock()
+		tot, err := readTotals(dp.sets[0].objs.TotalsByIndex, dp.sets[0].objs.Totals)
+		dp.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tot[TotalsKey{Ifindex: uint32(newIdx), Dir: Egress}].Packets+tot[TotalsKey{Ifindex: uint32(newIdx), Dir: Ingress}].Packets > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no packet counted on the new port")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err := l.Host.Netlink.LinkDel(veth); err != nil {
 		t.Fatal(err)
 	}
@@ -398,12 +416,13 @@ func TestWatchNewAndGonePorts(t *testing.T) {
 	}
 	dp.mu.Lock()
 	defer dp.mu.Unlock()
-	var key netctlNcTotalsKey
-	var vals []netctlNcTotalsValue
-	it := dp.sets[0].objs.Totals.Iterate()
-	for it.Next(&key, &vals) {
-		if int(key.Ifindex) == newIdx {
-			t.Errorf("totals entry of the removed port left: %+v", key)
+	tot, err := readTotals(dp.sets[0].objs.TotalsByIndex, dp.sets[0].objs.Totals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range tot {
+		if int(k.Ifindex) == newIdx {
+			t.Errorf("totals entry of the removed port left: %+v", k)
 		}
 	}
 }
@@ -505,4 +524,13 @@ func TestPortOfDockerContainerNamed(t *testing.T) {
 	if !found {
 		t.Fatalf("port %s not attached: %+v", p.HostName, at)
 	}
+}
+
+func mustLink(t *testing.T, nl *netlink.Handle, name string) netlink.Link {
+	t.Helper()
+	l, err := nl.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

@@ -70,6 +70,7 @@ const (
 	netctlMapFlows          = "flows"
 	netctlMapStats          = "stats"
 	netctlMapTotals         = "totals"
+	netctlMapTotalsByIndex  = "totals_by_index"
 	netctlProgEmpty         = "empty"
 	netctlProgNetctlEgress  = "netctl_egress"
 	netctlProgNetctlIngress = "netctl_ingress"
@@ -126,9 +127,10 @@ type netctlProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type netctlMapSpecs struct {
-	Flows  *ebpf.MapSpec `ebpf:"flows"`
-	Stats  *ebpf.MapSpec `ebpf:"stats"`
-	Totals *ebpf.MapSpec `ebpf:"totals"`
+	Flows         *ebpf.MapSpec `ebpf:"flows"`
+	Stats         *ebpf.MapSpec `ebpf:"stats"`
+	Totals        *ebpf.MapSpec `ebpf:"totals"`
+	TotalsByIndex *ebpf.MapSpec `ebpf:"totals_by_index"`
 }
 
 // netctlVariableSpecs contains global variables before they are loaded into the kernel.
@@ -157,9 +159,10 @@ func (o *netctlObjects) Close() error {
 //
 // It can be passed to loadNetctlObjects or ebpf.CollectionSpec.LoadAndAssign.
 type netctlMaps struct {
-	Flows  *ebpf.Map `ebpf:"flows"`
-	Stats  *ebpf.Map `ebpf:"stats"`
-	Totals *ebpf.Map `ebpf:"totals"`
+	Flows         *ebpf.Map `ebpf:"flows"`
+	Stats         *ebpf.Map `ebpf:"stats"`
+	Totals        *ebpf.Map `ebpf:"totals"`
+	TotalsByIndex *ebpf.Map `ebpf:"totals_by_index"`
 }
 
 func (m *netctlMaps) Close() error {
@@ -167,6 +170,7 @@ func (m *netctlMaps) Close() error {
 		m.Flows,
 		m.Stats,
 		m.Totals,
+		m.TotalsByIndex,
 	)
 }
 

@@ -58,6 +58,7 @@ const (
 	netctlbenchMapBenchFlowsPercpu    = "bench_flows_percpu"
 	netctlbenchMapStats               = "stats"
 	netctlbenchMapTotals              = "totals"
+	netctlbenchMapTotalsByIndex       = "totals_by_index"
 	netctlbenchProgBenchHash          = "bench_hash"
 	netctlbenchProgBenchHashNew       = "bench_hash_new"
 	netctlbenchProgBenchLru           = "bench_lru"
@@ -138,6 +139,7 @@ type netctlbenchMapSpecs struct {
 	BenchFlowsPercpu    *ebpf.MapSpec `ebpf:"bench_flows_percpu"`
 	Stats               *ebpf.MapSpec `ebpf:"stats"`
 	Totals              *ebpf.MapSpec `ebpf:"totals"`
+	TotalsByIndex       *ebpf.MapSpec `ebpf:"totals_by_index"`
 }
 
 // netctlbenchVariableSpecs contains global variables before they are loaded into the kernel.
@@ -172,6 +174,7 @@ type netctlbenchMaps struct {
 	BenchFlowsPercpu    *ebpf.Map `ebpf:"bench_flows_percpu"`
 	Stats               *ebpf.Map `ebpf:"stats"`
 	Totals              *ebpf.Map `ebpf:"totals"`
+	TotalsByIndex       *ebpf.Map `ebpf:"totals_by_index"`
 }
 
 func (m *netctlbenchMaps) Close() error {
@@ -182,6 +185,7 @@ func (m *netctlbenchMaps) Close() error {
 		m.BenchFlowsPercpu,
 		m.Stats,
 		m.Totals,
+		m.TotalsByIndex,
 	)
 }
 

@@ -99,6 +99,18 @@ func (d *Datapath) ForgetHostLink(ifindex int) error {
 		}
 	}
 	var errs []error
+	if ifindex < TotalsArrayIfindexes {
+		ncpu, err := ebpf.PossibleCPU()
+		if err != nil {
+			return err
+		}
+		zero := make([]netctlNcTotalsValue, ncpu)
+		for _, dir := range []Direction{Ingress, Egress} {
+			if err := s.objs.TotalsByIndex.Put(uint32(ifindex*2+int(dir)), zero); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
 	for _, dir := range []Direction{Ingress, Egress} {
 		k := netctlNcTotalsKey{Ifindex: uint32(ifindex), Direction: netctlNcDirection(dir)}
 		if err := s.objs.Totals.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
@@ -155,7 +167,7 @@ func (d *Datapath) Snapshot(ctx context.Context) (Snapshot, error) {
 	defer d.mu.Unlock()
 	var sets []mapRefs
 	for ino, s := range d.sets {
-		sets = append(sets, mapRefs{ino: ino, totals: s.objs.Totals, flows: s.objs.Flows, stats: s.objs.Stats})
+		sets = append(sets, mapRefs{ino: ino, totalsIdx: s.objs.TotalsByIndex, totals: s.objs.Totals, flows: s.objs.Flows, stats: s.objs.Stats})
 	}
 	return snapshot(sets, d.Ports(ctx))
 }

@@ -76,17 +76,31 @@ func (c *Counter) AttachTCX(ifindex int, dir Direction) (link.Link, error) {
 
 // Read returns the current totals of every counter, the per-CPU copies summed.
 func (c *Counter) Read() (map[TotalsKey]Totals, error) {
+	return readTotals(c.objs.TotalsByIndex, c.objs.Totals)
+}
+
+// readTotals reads both totals maps, the array (slot = ifindex*2+direction, zero slots
+// left out) and the hash, into one map, per-CPU copies summed.
+func readTotals(byIndex, hash *ebpf.Map) (map[TotalsKey]Totals, error) {
 	out := make(map[TotalsKey]Totals)
+	var raw []RawTotals
+	raw, err := readTotalsArray(mapRefs{totalsIdx: byIndex}, raw)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range raw {
+		out[TotalsKey{Ifindex: uint32(r.Ifindex), Dir: r.Dir}] = r.Totals
+	}
 	var (
 		key    TotalsKey
 		perCPU []Totals
 	)
-	it := c.objs.Totals.Iterate()
+	it := hash.Iterate()
 	for it.Next(&key, &perCPU) {
 		out[key] = sumPerCPU(perCPU)
 	}
 	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("read counters map: %w", err)
+		return nil, fmt.Errorf("read totals: %w", err)
 	}
 	return out, nil
 }

@@ -44,7 +44,7 @@ func BenchmarkReadFlows100k(b *testing.B) {
 	if _, err := dp.sets[0].objs.Flows.BatchUpdate(keys, vals, nil); err != nil {
 		b.Fatalf("fill flows: %v", err)
 	}
-	sets := []mapRefs{{totals: dp.sets[0].objs.Totals, flows: dp.sets[0].objs.Flows, stats: dp.sets[0].objs.Stats}}
+	sets := []mapRefs{{totalsIdx: dp.sets[0].objs.TotalsByIndex, totals: dp.sets[0].objs.Totals, flows: dp.sets[0].objs.Flows, stats: dp.sets[0].objs.Stats}}
 	ports := []Port{{Container: "c1", Interface: "eth0", HostInterface: "veth-c1", Ifindex: 3}}
 	b.ResetTimer()
 	for b.Loop() {

@@ -18,16 +18,19 @@ import (
 
 // mapRefs are the three maps of one namespace's map set.
 type mapRefs struct {
-	ino                  uint64 // 0: host namespace
-	totals, flows, stats *ebpf.Map
-	owned                bool // loaded from pins by this reader: close them
+	ino                             uint64 // 0: host namespace
+	totalsIdx, totals, flows, stats *ebpf.Map
+	owned                           bool // loaded from pins by this reader: close them
 }
 
 func (m mapRefs) close() {
-	if m.owned {
-		m.totals.Close()
-		m.flows.Close()
-		m.stats.Close()
+	if !m.owned {
+		return
+	}
+	for _, mp := range []*ebpf.Map{m.totalsIdx, m.totals, m.flows, m.stats} {
+		if mp != nil {
+			mp.Close()
+		}
 	}
 }
 
@@ -63,7 +66,7 @@ func pinnedSets(hostIno uint64) ([]mapRefs, error) {
 		for _, x := range []struct {
 			name string
 			dst  **ebpf.Map
-		}{{netctlMapTotals, &m.totals}, {netctlMapFlows, &m.flows}, {netctlMapStats, &m.stats}} {
+		}{{netctlMapTotalsByIndex, &m.totalsIdx}, {netctlMapTotals, &m.totals}, {netctlMapFlows, &m.flows}, {netctlMapStats, &m.stats}} {
 			mp, err := ebpf.LoadPinnedMap(filepath.Join(d.dir, mapsSubdir, x.name), &ebpf.LoadPinOptions{ReadOnly: true})
 			if err != nil {
 				if firstErr == nil {
@@ -77,15 +80,7 @@ func pinnedSets(hostIno uint64) ([]mapRefs, error) {
 			for _, s := range sets {
 				s.close()
 			}
-			if m.totals != nil {
-				m.totals.Close()
-			}
-			if m.flows != nil {
-				m.flows.Close()
-			}
-			if m.stats != nil {
-				m.stats.Close()
-			}
+			m.close()
 			return nil, err
 		}
 		sets = append(sets, m)
@@ -100,6 +95,10 @@ func readRaw(sets []mapRefs) (totals []RawTotals, flows []RawFlow, entries, capa
 	}
 	flows = make([]RawFlow, 0, capacity) // one allocation for the result, however full
 	for _, s := range sets {
+		totals, err = readTotalsArray(s, totals)
+		if err != nil {
+			return nil, nil, 0, 0, stats, err
+		}
 		var key netctlNcTotalsKey
 		var vals []netctlNcTotalsValue
 		it := s.totals.Iterate()
@@ -142,6 +141,34 @@ type batchBuf struct {
 }
 
 var batchBufs = sync.Pool{New: func() any { return new(batchBuf) }}
+
+// readTotalsArray appends the non-zero slots of the totals array (slot = ifindex*2+dir).
+func readTotalsArray(s mapRefs, out []RawTotals) ([]RawTotals, error) {
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		return out, err
+	}
+	n := int(s.totalsIdx.MaxEntries())
+	keys := make([]uint32, n)
+	vals := make([]netctlNcTotalsValue, n*ncpu)
+	var cursor ebpf.MapBatchCursor
+	got, err := s.totalsIdx.BatchLookup(&cursor, keys, vals, nil)
+	if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return out, fmt.Errorf("read totals: %w", err)
+	}
+	for i := range got {
+		var t Totals
+		for _, v := range vals[i*ncpu : (i+1)*ncpu] {
+			t.Packets += v.Packets
+			t.Bytes += v.Bytes
+		}
+		if t.Packets == 0 {
+			continue
+		}
+		out = append(out, RawTotals{NSInode: s.ino, Ifindex: int(keys[i] / 2), Dir: Direction(keys[i] % 2), Totals: t})
+	}
+	return out, nil
+}
 
 // readFlows appends the flows of one set, with batch lookups where the kernel has them.
 func readFlows(s mapRefs, out []RawFlow) ([]RawFlow, error) {

@@ -66,23 +66,16 @@ type mapState struct {
 
 func readState(t testing.TB, objs *netctlObjects) mapState {
 	t.Helper()
-	s := mapState{totals: map[TotalsKey]Totals{}, flows: map[FlowKey]FlowValue{}}
-	var (
-		tk TotalsKey
-		tv []Totals
-	)
-	it := objs.Totals.Iterate()
-	for it.Next(&tk, &tv) {
-		s.totals[tk] = sumPerCPU(tv)
-	}
-	if err := it.Err(); err != nil {
-		t.Fatalf("read totals: %v", err)
+	s := mapState{flows: map[FlowKey]FlowValue{}}
+	var err error
+	if s.totals, err = readTotals(objs.TotalsByIndex, objs.Totals); err != nil {
+		t.Fatal(err)
 	}
 	var (
 		fk FlowKey
 		fv []FlowValue
 	)
-	it = objs.Flows.Iterate()
+	it := objs.Flows.Iterate()
 	for it.Next(&fk, &fv) {
 		s.flows[fk] = mergeFlow(fv)
 	}

@@ -41,6 +41,9 @@ const (
 	StatNotParsed Stat = 1
 	// NumStats is the number of stats (the map's size).
 	NumStats = 2
+	// TotalsArrayIfindexes mirrors NC_TOTALS_ARRAY_IFINDEXES: interfaces with a smaller
+	// ifindex are counted in the totals_by_index array, the others in the totals hash.
+	TotalsArrayIfindexes = 16384
 )
 
 // String returns the stat's name, e.g. "flow_insert_failed".
