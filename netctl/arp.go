@@ -131,8 +131,8 @@ func NSProbe(srcMAC net.HardwareAddr, target netip.Addr) []byte {
 	ip := f[14:54]
 	ip[0] = 0x60
 	binary.BigEndian.PutUint16(ip[4:], 24) // payload length
-	ip[6], ip[7] = 58, 255                  // ICMPv6, hop limit 255 as ND requires
-	copy(ip[24:40], group[:])               // source :: (ip[8:24] stays zero)
+	ip[6], ip[7] = 58, 255                 // ICMPv6, hop limit 255 as ND requires
+	copy(ip[24:40], group[:])              // source :: (ip[8:24] stays zero)
 	icmp := f[54:]
 	icmp[0] = 135 // neighbour solicitation
 	copy(icmp[8:24], t[:])
