@@ -16,8 +16,6 @@ import (
 	"github.com/netctl/netctl/internal/nstest"
 )
 
-const testImage = nstest.DockerImage
-
 func requireDocker(t *testing.T) { nstest.RequireDocker(t) }
 
 func dockerRun(t *testing.T, start bool, extra ...string) string {

@@ -147,6 +147,6 @@ func mustLoadBench(b *testing.B) *netctlbenchObjects {
 	if err := loadNetctlbenchObjects(&objs, nil); err != nil {
 		b.Fatalf("load benchmark programs: %+v", err)
 	}
-	b.Cleanup(func() { objs.Close() })
+	b.Cleanup(func() { _ = objs.Close() })
 	return &objs
 }

@@ -68,7 +68,7 @@ func (d *Datapath) Watch(ctx context.Context, bridge string, onEvent func(Event)
 func (d *Datapath) handle(ctx context.Context, u netlink.LinkUpdate, bridge string) (Event, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	a := u.Link.Attrs()
+	a := u.Attrs()
 	registered := slices.ContainsFunc(d.reg.Ports, func(p regPort) bool { return p.NSInode == 0 && p.Ifindex == a.Index })
 	if u.Header.Type == unix.RTM_DELLINK {
 		if !registered {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/netctl/netctl/internal/docker"
 )
 
@@ -43,6 +45,18 @@ func RequireDocker(t testing.TB) {
 	df := "FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\"]\n"
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	// Test packages run in parallel: one builds, the others wait and find the image.
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "netctl-test-docker-image.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if exec.Command("docker", "image", "inspect", DockerImage).Run() == nil {
+		return
 	}
 	if out, err := exec.Command("docker", "build", "-q", "-t", DockerImage, dir).CombinedOutput(); err != nil {
 		t.Fatalf("docker build: %v\n%s", err, out)
