@@ -155,6 +155,8 @@ func TestCountersExact(t *testing.T) {
 			for key := range k1 {
 				name := [2]string{key[0], key[1]}
 				want, got := sub(k1[key], k0[key]), sub(o1[name], o0[name])
+				t.Logf("%s %s: kernel rx %d pkts/%d B, tx %d pkts/%d B; netctl rx %d/%d, tx %d/%d",
+					key[0], key[1], want[0], want[1], want[2], want[3], got[0], got[1], got[2], got[3])
 				if want != got {
 					t.Errorf("%s %s: kernel moved rx %d pkts/%d B, tx %d pkts/%d B; netctl counted rx %d/%d, tx %d/%d",
 						key[0], key[1], want[0], want[1], want[2], want[3], got[0], got[1], got[2], got[3])
