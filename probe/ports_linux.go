@@ -73,11 +73,7 @@ func NewNamer(ctx context.Context, hostNL *netlink.Handle) *Namer {
 	for _, dir := range []string{"/var/run/netns", "/var/run/docker/netns"} {
 		ents, _ := os.ReadDir(dir)
 		for _, e := range ents {
-			label := e.Name()
-			if dir != "/var/run/netns" {
-				label = "" // Docker's sandbox ids mean nothing to people
-			}
-			add(filepath.Join(dir, e.Name()), label)
+			add(filepath.Join(dir, e.Name()), e.Name()) // Docker's are sandbox ids: still findable with ls
 		}
 	}
 	procs, _ := os.ReadDir("/proc")
