@@ -361,11 +361,13 @@ func TestUpTwiceFailsAndKeepsFirst(t *testing.T) {
 	}
 }
 
-// Down restores `ip netns list` and the root namespace's links exactly; a second Down
-// is a no-op without error. Not parallel: it compares global lists.
+// Down removes the lab's namespaces and no other (other test packages make and remove
+// their own at the same time, so the global list is compared by what must be in it),
+// and restores the root namespace's links exactly; a second Down is a no-op.
 func TestDownRestoresEverything(t *testing.T) {
 	prefix := newPrefix(t)
-	nsBefore, linksBefore := netnsList(t), rootLinks(t)
+	sentinel := nstest.NewNS(t) // someone else's namespace: down must leave it
+	linksBefore := rootLinks(t)
 	l, err := Up(context.Background(), Options{Prefix: prefix, IPv6: true})
 	if err != nil {
 		t.Fatalf("up: %v", err)
@@ -384,8 +386,11 @@ func TestDownRestoresEverything(t *testing.T) {
 	if err != nil || !removed {
 		t.Fatalf("down = %v, %v; want true, nil", removed, err)
 	}
-	if after := netnsList(t); !slices.Equal(after, nsBefore) {
-		t.Errorf("ip netns list changed:\nbefore %v\nafter  %v", nsBefore, after)
+	if left := labNamespaces(t, prefix); len(left) > 0 {
+		t.Errorf("down left the lab's namespaces %v", left)
+	}
+	if !slices.Contains(netnsList(t), sentinel.Name) {
+		t.Errorf("down removed %s, a namespace the lab did not make", sentinel.Name)
 	}
 	assertGone(t, prefix, linksBefore)
 	removed, err = Down(prefix)
