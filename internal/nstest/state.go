@@ -27,9 +27,13 @@ func State(t testing.TB, ns string) string {
 		if strings.Contains(ns, "/") {
 			cmd = exec.Command("nsenter", append([]string{"--net=" + ns, "ip"}, args...)...)
 		}
-		out, err := cmd.CombinedOutput()
+		// stdout only: iproute2 warns on stderr ("Peer netns reference is invalid")
+		// when another test deletes a namespace while the links are listed.
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
 		if err != nil {
-			t.Fatalf("ip -n %s %v: %v: %s", ns, args, err, out)
+			t.Fatalf("ip -n %s %v: %v: %s", ns, args, err, stderr.String())
 		}
 		fmt.Fprintf(&b, "## ip %s\n%s", strings.Join(args, " "), out)
 	}
