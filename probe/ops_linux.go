@@ -84,7 +84,7 @@ func (d *Datapath) AttachNamed(ctx context.Context, ns netns.NsHandle, nsPath, l
 	if err := d.reg.addPort(regPort{NSInode: nsIno, NSPath: nsPath, Ifindex: l.Attrs().Index, Name: ifname, Mode: mode}); err != nil {
 		return Attachment{}, err
 	}
-	p := Port{Container: label, Interface: ifname, NSInode: nsIno, Ifindex: l.Attrs().Index, InContainer: true, Mode: string(mode)}
+	p := Port{Container: label, Interface: ifname, NSInode: nsIno, Ifindex: l.Attrs().Index, InContainer: true, Mode: string(mode), NetnsPath: nsPath}
 	return Attachment{Port: p, Adopted: adopted}, nil
 }
 
@@ -155,7 +155,7 @@ func registeredPorts(ctx context.Context, hostNL *netlink.Handle, reg *registry)
 			continue
 		}
 		p := Port{Container: namer.Label(rp.NSInode), Interface: rp.Name, NSInode: rp.NSInode, Ifindex: rp.Ifindex,
-			InContainer: true, Mode: string(rp.Mode)}
+			InContainer: true, Mode: string(rp.Mode), NetnsPath: rp.NSPath}
 		out = append(out, p)
 	}
 	return out

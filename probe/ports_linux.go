@@ -114,7 +114,7 @@ func (n *Namer) HostPort(l netlink.Link) Port {
 		p.Interface = fmt.Sprintf("if%d", l.Attrs().ParentIndex)
 		return p
 	}
-	p.Container = ns.label
+	p.Container, p.NetnsPath = ns.label, ns.path
 	p.Interface = fmt.Sprintf("if%d", l.Attrs().ParentIndex)
 	if h, err := netns.GetFromPath(ns.path); err == nil {
 		if nl, err := netlink.NewHandleAt(h); err == nil {

@@ -21,6 +21,8 @@ type Port struct {
 	Ifindex       int    `json:"ifindex"`        // ifindex of the attached interface, in its namespace
 	InContainer   bool   `json:"in_container"`   // attached to the container's interface itself
 	Mode          string `json:"mode,omitempty"` // tcx or tc
+	// NetnsPath opens the container's namespace (to look up its routes), if known.
+	NetnsPath string `json:"netns_path,omitempty"`
 }
 
 // mirrored reports whether the port's tc directions are the container's reversed.
@@ -48,6 +50,7 @@ const (
 // Flow is one flow on one interface in one direction. Src and Dst are as on the wire.
 type Flow struct {
 	Container     string        `json:"container"`
+	NetnsPath     string        `json:"netns_path,omitempty"` // opens the container's namespace, if known
 	Interface     string        `json:"interface"`
 	HostInterface string        `json:"host_interface,omitempty"`
 	Direction     FlowDirection `json:"direction"`
@@ -155,7 +158,7 @@ func BuildSnapshot(ports []Port, totals []RawTotals, flows []RawFlow, monoNow ui
 			continue
 		}
 		snap.Flows = append(snap.Flows, Flow{
-			Container: p.Container, Interface: p.Interface, HostInterface: p.HostInterface,
+			Container: p.Container, NetnsPath: p.NetnsPath, Interface: p.Interface, HostInterface: p.HostInterface,
 			Direction: containerDir(p, f.Dir), Proto: f.Proto, Src: f.Src, Dst: f.Dst,
 			SrcPort: f.Sport, DstPort: f.Dport, Packets: f.Packets, Bytes: f.Bytes,
 			FirstSeen: monoToWall(f.FirstNs, monoNow, now), LastSeen: monoToWall(f.LastNs, monoNow, now),
