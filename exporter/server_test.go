@@ -31,7 +31,9 @@ func testHandler(t *testing.T) http.Handler {
 	reg.MustRegister(NewBuildInfo("v-test", "r-test"))
 	h, err := NewHandler(HandlerOptions{
 		Registry: reg, Version: "v-test",
-		Flows: func(context.Context, bool) (any, error) { return []Conversation{{Container: "c1", InInterface: "eth0", OutInterface: "eth1"}}, nil },
+		Flows: func(context.Context, bool) (any, error) {
+			return []Conversation{{Container: "c1", InInterface: "eth0", OutInterface: "eth1"}}, nil
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
