@@ -75,6 +75,8 @@ type Datapath struct {
 	sets    map[uint64]*mapSet // key 0: the host namespace
 	reg     *registry
 	mu      sync.Mutex // the watcher and snapshots run concurrently (serve)
+	ports   []Port     // who is behind each registered interface (valid while portsOK)
+	portsOK bool
 }
 
 // mapSet is the loaded programs and pinned maps of one namespace.

@@ -50,6 +50,7 @@ func (d *Datapath) attachHostLink(namer *Namer, l netlink.Link) (Attachment, err
 	if err := d.reg.addPort(regPort{Ifindex: l.Attrs().Index, Name: l.Attrs().Name, Mode: mode}); err != nil {
 		return Attachment{}, err
 	}
+	d.portsOK = false
 	return Attachment{Port: p, Adopted: adopted}, nil
 }
 
@@ -84,6 +85,7 @@ func (d *Datapath) AttachNamed(ctx context.Context, ns netns.NsHandle, nsPath, l
 	if err := d.reg.addPort(regPort{NSInode: nsIno, NSPath: nsPath, Ifindex: l.Attrs().Index, Name: ifname, Mode: mode}); err != nil {
 		return Attachment{}, err
 	}
+	d.portsOK = false
 	p := Port{Container: label, Interface: ifname, NSInode: nsIno, Ifindex: l.Attrs().Index, InContainer: true, Mode: string(mode), NetnsPath: nsPath}
 	return Attachment{Port: p, Adopted: adopted}, nil
 }
@@ -132,6 +134,7 @@ func (d *Datapath) ForgetHostLink(ifindex int) error {
 		}
 	}
 	errs = append(errs, d.reg.removePort(0, ifindex))
+	d.portsOK = false
 	return errors.Join(errs...)
 }
 
@@ -169,7 +172,10 @@ func (d *Datapath) Snapshot(ctx context.Context) (Snapshot, error) {
 	for ino, s := range d.sets {
 		sets = append(sets, mapRefs{ino: ino, totalsIdx: s.objs.TotalsByIndex, totals: s.objs.Totals, flows: s.objs.Flows, stats: s.objs.Stats})
 	}
-	return snapshot(sets, d.Ports(ctx))
+	if !d.portsOK { // resolved again only after an attach or a port gone
+		d.ports, d.portsOK = d.Ports(ctx), true
+	}
+	return snapshot(sets, d.ports)
 }
 
 func snapshot(sets []mapRefs, ports []Port) (Snapshot, error) {
