@@ -1,0 +1,428 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/netctl/netctl/probe"
+)
+
+// collectorSource returns the snapshot (or error) a test sets.
+type collectorSource struct {
+	mu   sync.Mutex
+	snap probe.Snapshot
+	err  error
+}
+
+func (s *collectorSource) Snapshot(context.Context) (probe.Snapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snap, s.err
+}
+
+func (s *collectorSource) set(snap probe.Snapshot, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.snap, s.err = snap, err
+}
+
+// collectorClock is a settable clock.
+type collectorClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *collectorClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *collectorClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+var ct0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func newTestCollector(opts CollectorOptions) (*Collector, *collectorSource, *collectorClock) {
+	src := &collectorSource{}
+	clk := &collectorClock{now: ct0}
+	opts.Now = clk.Now
+	opts.Logger = slog.New(slog.DiscardHandler)
+	return NewCollector(src, opts), src, clk
+}
+
+func caddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// flow builds a flow of c1; first and last are offsets from ct0.
+func cflow(iface string, dir probe.FlowDirection, proto uint8, src string, sport uint16, dst string, dport uint16, packets, bytes uint64, first, last time.Duration) probe.Flow {
+	return probe.Flow{Container: "c1", Interface: iface, HostInterface: "veth-" + iface, Direction: dir, Proto: proto,
+		Src: caddr(src), Dst: caddr(dst), SrcPort: sport, DstPort: dport, Packets: packets, Bytes: bytes,
+		FirstSeen: ct0.Add(first), LastSeen: ct0.Add(last)}
+}
+
+func ciface(name string, rxp, rxb, txp, txb uint64) probe.InterfaceCounters {
+	return probe.InterfaceCounters{Port: probe.Port{Container: "c1", Interface: name, HostInterface: "veth-" + name, Bridge: "docker0"},
+		RxPackets: rxp, RxBytes: rxb, TxPackets: txp, TxBytes: txb}
+}
+
+// gather returns every sample of c as "name{labels}" → value.
+func gatherSamples(t *testing.T, c prometheus.Collector) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				ls = append(ls, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			sort.Strings(ls)
+			v := m.GetGauge().GetValue()
+			if m.Counter != nil {
+				v = m.GetCounter().GetValue()
+			}
+			out[mf.GetName()+"{"+strings.Join(ls, ",")+"}"] = v
+		}
+	}
+	return out
+}
+
+// TestCollectorExposition compares the whole exposition of a small snapshot: two TCP
+// connections to c1's port 80 fold into one series per direction, ICMP folds to port "".
+func TestCollectorExposition(t *testing.T) {
+	c, src, _ := newTestCollector(CollectorOptions{})
+	src.set(probe.Snapshot{
+		Interfaces: []probe.InterfaceCounters{ciface("eth0", 10, 1000, 8, 800)},
+		Flows: []probe.Flow{
+			cflow("eth0", probe.Receive, 6, "10.0.0.3", 40000, "172.17.0.2", 80, 3, 300, -time.Minute, -time.Second),
+			cflow("eth0", probe.Transmit, 6, "172.17.0.2", 80, "10.0.0.3", 40000, 2, 200, -time.Minute, -time.Second),
+			cflow("eth0", probe.Receive, 6, "10.0.0.3", 40002, "172.17.0.2", 80, 4, 400, -time.Minute, -time.Second),
+			cflow("eth0", probe.Receive, 1, "10.0.0.3", 8<<8, "172.17.0.2", 7, 1, 84, -time.Minute, -time.Second),
+		},
+		FlowEntries: 4, FlowCapacity: 65536, InsertFailed: 2, NotParsed: 5,
+	}, nil)
+	want := `
+# HELP netctl_attached_interfaces Interfaces netctl counts.
+# TYPE netctl_attached_interfaces gauge
+netctl_attached_interfaces 1
+# HELP netctl_flow_insert_failures_total Flows the kernel programs could not insert into a flow table.
+# TYPE netctl_flow_insert_failures_total counter
+netctl_flow_insert_failures_total 2
+# HELP netctl_flow_receive_bytes_total Bytes of the flow received into the container on the interface (port: the service port, the ephemeral side folded).
+# TYPE netctl_flow_receive_bytes_total counter
+netctl_flow_receive_bytes_total{container="c1",interface="eth0",local="172.17.0.2",port="",proto="icmp",remote="10.0.0.3"} 84
+netctl_flow_receive_bytes_total{container="c1",interface="eth0",local="172.17.0.2",port="80",proto="tcp",remote="10.0.0.3"} 700
+# HELP netctl_flow_receive_packets_total Packets of the flow received into the container on the interface (port: the service port, the ephemeral side folded).
+# TYPE netctl_flow_receive_packets_total counter
+netctl_flow_receive_packets_total{container="c1",interface="eth0",local="172.17.0.2",port="",proto="icmp",remote="10.0.0.3"} 1
+netctl_flow_receive_packets_total{container="c1",interface="eth0",local="172.17.0.2",port="80",proto="tcp",remote="10.0.0.3"} 7
+# HELP netctl_flow_series_dropped Flow series left out of this scrape by the flow series limit.
+# TYPE netctl_flow_series_dropped gauge
+netctl_flow_series_dropped 0
+# HELP netctl_flow_table_capacity Capacity of the kernel's flow tables.
+# TYPE netctl_flow_table_capacity gauge
+netctl_flow_table_capacity 65536
+# HELP netctl_flow_table_entries Entries in the kernel's flow tables.
+# TYPE netctl_flow_table_entries gauge
+netctl_flow_table_entries 4
+# HELP netctl_flow_transmit_bytes_total Bytes of the flow the container transmitted on the interface (port: the service port, the ephemeral side folded).
+# TYPE netctl_flow_transmit_bytes_total counter
+netctl_flow_transmit_bytes_total{container="c1",interface="eth0",local="172.17.0.2",port="80",proto="tcp",remote="10.0.0.3"} 200
+# HELP netctl_flow_transmit_packets_total Packets of the flow the container transmitted on the interface (port: the service port, the ephemeral side folded).
+# TYPE netctl_flow_transmit_packets_total counter
+netctl_flow_transmit_packets_total{container="c1",interface="eth0",local="172.17.0.2",port="80",proto="tcp",remote="10.0.0.3"} 2
+# HELP netctl_interface_receive_bytes_total Bytes the interface received into the container.
+# TYPE netctl_interface_receive_bytes_total counter
+netctl_interface_receive_bytes_total{bridge="docker0",container="c1",host_interface="veth-eth0",interface="eth0"} 1000
+# HELP netctl_interface_receive_packets_total Packets the interface received into the container.
+# TYPE netctl_interface_receive_packets_total counter
+netctl_interface_receive_packets_total{bridge="docker0",container="c1",host_interface="veth-eth0",interface="eth0"} 10
+# HELP netctl_interface_transmit_bytes_total Bytes the container transmitted on the interface.
+# TYPE netctl_interface_transmit_bytes_total counter
+netctl_interface_transmit_bytes_total{bridge="docker0",container="c1",host_interface="veth-eth0",interface="eth0"} 800
+# HELP netctl_interface_transmit_packets_total Packets the container transmitted on the interface.
+# TYPE netctl_interface_transmit_packets_total counter
+netctl_interface_transmit_packets_total{bridge="docker0",container="c1",host_interface="veth-eth0",interface="eth0"} 8
+# HELP netctl_packets_not_parsed_total Packets counted on their interface but not parsed into a flow.
+# TYPE netctl_packets_not_parsed_total counter
+netctl_packets_not_parsed_total 5
+# HELP netctl_scrape_errors_total Reads of the kernel's maps that failed.
+# TYPE netctl_scrape_errors_total counter
+netctl_scrape_errors_total 0
+# HELP netctl_snapshot_duration_seconds Time the last read of the kernel's maps took.
+# TYPE netctl_snapshot_duration_seconds gauge
+netctl_snapshot_duration_seconds 0
+# HELP netctl_up Whether the last read of the kernel's maps succeeded.
+# TYPE netctl_up gauge
+netctl_up 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+}
+
+// TestCollectorSnapshotError: a failed read exports netctl_up 0 and counts the error,
+// and the counters come back unchanged on the next good read.
+func TestCollectorSnapshotError(t *testing.T) {
+	c, src, _ := newTestCollector(CollectorOptions{})
+	src.set(probe.Snapshot{Interfaces: []probe.InterfaceCounters{ciface("eth0", 1, 100, 1, 100)}}, nil)
+	gatherSamples(t, c)
+	src.set(probe.Snapshot{}, errors.New("map gone"))
+	got := gatherSamples(t, c)
+	if got["netctl_up{}"] != 0 || got["netctl_scrape_errors_total{}"] != 1 || len(got) != 3 {
+		t.Errorf("failed read exported %v", got)
+	}
+	src.set(probe.Snapshot{Interfaces: []probe.InterfaceCounters{ciface("eth0", 1, 100, 1, 100)}}, nil)
+	got = gatherSamples(t, c)
+	k := `netctl_interface_receive_bytes_total{bridge="docker0",container="c1",host_interface="veth-eth0",interface="eth0"}`
+	if got["netctl_up{}"] != 1 || got["netctl_scrape_errors_total{}"] != 1 || got[k] != 100 {
+		t.Errorf("after recovery: up %v errors %v rx %v", got["netctl_up{}"], got["netctl_scrape_errors_total{}"], got[k])
+	}
+}
+
+// TestCollectorMonotonic: raw counters that fall (LRU eviction, interface reset) or
+// restart (an entry created again, seen by its first-seen stamp) never make an exported
+// counter go down, and growth after a restart is counted.
+func TestCollectorMonotonic(t *testing.T) {
+	c, src, clk := newTestCollector(CollectorOptions{})
+	fk := `netctl_flow_receive_bytes_total{container="c1",interface="eth0",local="172.17.0.2",port="80",proto="tcp",remote="10.0.0.3"}`
+	ik := `netctl_interface_receive_bytes_total{bridge="docker0",container="c1",host_interface="veth-eth0",interface="eth0"}`
+	steps := []struct {
+		name               string
+		flowRaw, ifaceRaw  uint64
+		first              time.Duration // the entry's FirstSeen, from ct0
+		wantFlow, wantIfce float64
+	}{
+		{"start: the kernel's values", 1000, 5000, 0, 1000, 5000},
+		{"growth", 1500, 6000, 0, 1500, 6000},
+		{"evicted, created again (lower)", 300, 100, 20 * time.Second, 1800, 6100},
+		{"growth after restart", 500, 400, 20 * time.Second, 2000, 6400},
+		{"created again, already above the last value", 900, 500, 50 * time.Second, 2900, 6500},
+		{"unchanged", 900, 500, 50 * time.Second, 2900, 6500},
+	}
+	prev := map[string]float64{}
+	for i, s := range steps {
+		clk.advance(10 * time.Second)
+		now := clk.Now().Sub(ct0)
+		src.set(probe.Snapshot{
+			Interfaces: []probe.InterfaceCounters{ciface("eth0", 1, s.ifaceRaw, 0, 0)},
+			Flows:      []probe.Flow{cflow("eth0", probe.Receive, 6, "10.0.0.3", 40000, "172.17.0.2", 80, 1, s.flowRaw, s.first, now)},
+		}, nil)
+		got := gatherSamples(t, c)
+		if got[fk] != s.wantFlow || got[ik] != s.wantIfce {
+			t.Errorf("step %d (%s): flow %v interface %v, want %v %v", i, s.name, got[fk], got[ik], s.wantFlow, s.wantIfce)
+		}
+		for k, v := range got {
+			if strings.Contains(k, "_total") && v < prev[k] {
+				t.Errorf("step %d (%s): %s went down: %v → %v", i, s.name, k, prev[k], v)
+			}
+		}
+		prev = got
+	}
+}
+
+// TestCollectorSeriesLimit: the limit keeps the series with the most bytes (both
+// directions together) and reports how many it dropped.
+func TestCollectorSeriesLimit(t *testing.T) {
+	c, src, _ := newTestCollector(CollectorOptions{FlowSeriesLimit: 2})
+	var flows []probe.Flow
+	for i, b := range []uint64{100, 500, 300, 50, 400} {
+		flows = append(flows, cflow("eth0", probe.Receive, 17, fmt.Sprintf("10.0.0.%d", i+1), 40000, "172.17.0.2", 53, 1, b, -time.Minute, -time.Second))
+	}
+	// 10.0.0.1 also transmits 350: 450 both ways, above 10.0.0.5's 400.
+	flows = append(flows, cflow("eth0", probe.Transmit, 17, "172.17.0.2", 53, "10.0.0.1", 40000, 1, 350, -time.Minute, -time.Second))
+	src.set(probe.Snapshot{Flows: flows}, nil)
+	got := gatherSamples(t, c)
+	var kept []string
+	for k := range got {
+		if strings.HasPrefix(k, "netctl_flow_receive_bytes_total") {
+			kept = append(kept, k[strings.Index(k, "remote="):])
+		}
+	}
+	sort.Strings(kept)
+	want := []string{`remote="10.0.0.1"}`, `remote="10.0.0.2"}`}
+	if fmt.Sprint(kept) != fmt.Sprint(want) {
+		t.Errorf("kept %v, want %v", kept, want)
+	}
+	if got["netctl_flow_series_dropped{}"] != 3 {
+		t.Errorf("dropped %v, want 3", got["netctl_flow_series_dropped{}"])
+	}
+}
+
+// TestCollectorIdle: a flow series without traffic for the idle timeout disappears (its
+// kernel entry still there), comes back continuing its count when traffic resumes, and
+// an interface that vanished is no longer exported.
+func TestCollectorIdle(t *testing.T) {
+	idle := time.Minute
+	c, src, clk := newTestCollector(CollectorOptions{FlowIdleTimeout: idle})
+	fk := `netctl_flow_receive_bytes_total{container="c1",interface="eth0",local="172.17.0.2",port="80",proto="tcp",remote="10.0.0.3"}`
+	ik := `netctl_interface_receive_bytes_total{bridge="docker0",container="c1",host_interface="veth-eth1",interface="eth1"}`
+	snap := func(bytes uint64, last time.Duration, ifaces ...probe.InterfaceCounters) probe.Snapshot {
+		return probe.Snapshot{Interfaces: ifaces,
+			Flows: []probe.Flow{cflow("eth0", probe.Receive, 6, "10.0.0.3", 40000, "172.17.0.2", 80, 1, bytes, 0, last)}}
+	}
+	e0, e1 := ciface("eth0", 1, 10, 1, 10), ciface("eth1", 1, 10, 1, 10)
+
+	src.set(snap(1000, 0, e0, e1), nil)
+	if got := gatherSamples(t, c); got[fk] != 1000 || got[ik] != 10 {
+		t.Fatalf("first scrape: flow %v interface %v", got[fk], got[ik])
+	}
+	clk.advance(idle / 2)
+	src.set(snap(1000, 0, e0), nil) // eth1 gone
+	got := gatherSamples(t, c)
+	if got[fk] != 1000 {
+		t.Errorf("within the idle timeout: flow %v, want 1000", got[fk])
+	}
+	if _, ok := got[ik]; ok {
+		t.Errorf("vanished interface still exported")
+	}
+	clk.advance(idle)
+	if got := gatherSamples(t, c); hasSample(got, "netctl_flow_receive") {
+		t.Errorf("idle flow series still exported: %v", got)
+	}
+	clk.advance(idle)
+	src.set(snap(1200, clk.Now().Sub(ct0), e0), nil) // traffic again, same kernel entry
+	if got := gatherSamples(t, c); got[fk] != 1200 {
+		t.Errorf("resumed flow series: %v, want 1200 (continued, not double counted)", got[fk])
+	}
+}
+
+func hasSample(m map[string]float64, prefix string) bool {
+	for k := range m {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestCollectorAsymmetric: c1 receives 10.0.0.3:40000→172.17.0.2:80 on eth0 and replies
+// on eth1; the gauge counts the conversation and the counter adds the bytes that left on
+// eth1, never going down when the reply entry is evicted; after the idle timeout the
+// gauge reads 0 and then the series go away.
+func TestCollectorAsymmetric(t *testing.T) {
+	idle := time.Minute
+	c, src, clk := newTestCollector(CollectorOptions{FlowIdleTimeout: idle})
+	flows := func(out uint64, last time.Duration) []probe.Flow {
+		return []probe.Flow{
+			cflow("eth0", probe.Receive, 6, "10.0.0.3", 40000, "172.17.0.2", 80, 5, 500, -time.Minute, last),
+			cflow("eth1", probe.Transmit, 6, "172.17.0.2", 80, "10.0.0.3", 40000, 4, out, -time.Minute, last),
+			// c1's own symmetric conversation on eth0 counts for nothing.
+			cflow("eth0", probe.Receive, 6, "10.0.0.4", 40001, "172.17.0.2", 80, 1, 60, -time.Minute, last),
+			cflow("eth0", probe.Transmit, 6, "172.17.0.2", 80, "10.0.0.4", 40001, 1, 60, -time.Minute, last),
+		}
+	}
+	if len(DetectAsymmetric(flows(1, 0), ct0, idle)) == 0 {
+		t.Skip("DetectAsymmetric is not implemented yet (it reports nothing for the eth0-in/eth1-out case)")
+	}
+	gk := `netctl_asymmetric_flows{container="c1",in_interface="eth0",out_interface="eth1"}`
+	bk := `netctl_asymmetric_bytes_total{container="c1",in_interface="eth0",out_interface="eth1"}`
+	steps := []struct {
+		name      string
+		out       uint64
+		advance   time.Duration
+		active    bool
+		wantGauge float64
+		wantBytes float64
+		gone      bool
+	}{
+		{"start", 1000, 0, true, 1, 1000, false},
+		{"growth", 1500, 10 * time.Second, true, 1, 1500, false},
+		{"reply entry evicted, created again", 200, 10 * time.Second, true, 1, 1700, false},
+		{"quiet, the last traffic just within the idle timeout", 200, idle, false, 1, 1700, false},
+		{"quiet past the idle timeout: gauge 0", 200, 10 * time.Second, false, 0, 1700, false},
+		{"gone after another idle timeout", 200, 2 * idle, false, 0, 0, true},
+	}
+	last := time.Duration(0)
+	for i, s := range steps {
+		clk.advance(s.advance)
+		if s.active {
+			last = clk.Now().Sub(ct0)
+		}
+		src.set(probe.Snapshot{Flows: flows(s.out, last)}, nil)
+		got := gatherSamples(t, c)
+		g, gok := got[gk]
+		b, bok := got[bk]
+		if s.gone {
+			if gok || bok || hasSample(got, "netctl_asymmetric") {
+				t.Errorf("step %d (%s): asymmetric series still exported: %v %v", i, s.name, g, b)
+			}
+			continue
+		}
+		if !gok || !bok || g != s.wantGauge || b != s.wantBytes {
+			t.Errorf("step %d (%s): gauge %v (%v) bytes %v (%v), want %v %v", i, s.name, g, gok, b, bok, s.wantGauge, s.wantBytes)
+		}
+		for k := range got {
+			if strings.HasPrefix(k, "netctl_asymmetric") && !strings.Contains(k, `in_interface="eth0",out_interface="eth1"`) {
+				t.Errorf("step %d: unexpected %s", i, k)
+			}
+		}
+	}
+}
+
+// TestCollectorConcurrent: concurrent scrapes are safe (run with -race) and agree.
+func TestCollectorConcurrent(t *testing.T) {
+	c, src, _ := newTestCollector(CollectorOptions{})
+	src.set(probe.Snapshot{
+		Interfaces: []probe.InterfaceCounters{ciface("eth0", 1, 100, 1, 100)},
+		Flows:      []probe.Flow{cflow("eth0", probe.Receive, 6, "10.0.0.3", 40000, "172.17.0.2", 80, 1, 100, 0, 0)},
+	}, nil)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 20 {
+				ch := make(chan prometheus.Metric, 64)
+				go func() { c.Collect(ch); close(ch) }()
+				for range ch {
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got := gatherSamples(t, c)
+	if k := `netctl_flow_receive_bytes_total{container="c1",interface="eth0",local="172.17.0.2",port="80",proto="tcp",remote="10.0.0.3"}`; got[k] != 100 {
+		t.Errorf("after concurrent scrapes: %v, want 100", got[k])
+	}
+}
+
+// TestNewRegistry: the registry gathers the collector, netctl_build_info and the Go and
+// process metrics.
+func TestNewRegistry(t *testing.T) {
+	c, src, _ := newTestCollector(CollectorOptions{})
+	src.set(probe.Snapshot{}, nil)
+	mfs, err := NewRegistry(c, "v1", "abc").Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+	}
+	for _, n := range []string{"netctl_up", "netctl_build_info", "go_goroutines", "process_start_time_seconds"} {
+		if !names[n] {
+			t.Errorf("registry lacks %s", n)
+		}
+	}
+}
