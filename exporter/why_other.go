@@ -1,0 +1,13 @@
+//go:build !linux
+
+package exporter
+
+// RouteReason needs Linux's routing tables; elsewhere it says so.
+func RouteReason(Conversation) string { return "route unknown: route lookups need Linux" }
+
+// FillReasons sets Reason on each conversation.
+func FillReasons(convs []Conversation) {
+	for i := range convs {
+		convs[i].Reason = RouteReason(convs[i])
+	}
+}
