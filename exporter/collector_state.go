@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"cmp"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -216,7 +217,7 @@ func (s *state) applyAsym(flows []probe.Flow, deltas []uint64, convs []Conversat
 	type outKey struct {
 		container, iface string
 		proto            uint8
-		local, remote    string
+		local, remote    netip.Addr
 		lport, rport     uint16
 	}
 	wanted := map[outKey]asymKey{}
@@ -229,7 +230,7 @@ func (s *state) applyAsym(flows []probe.Flow, deltas []uint64, convs []Conversat
 		}
 		st.flows++
 		st.active = now
-		ok := outKey{c.Container, c.OutInterface, c.Proto, c.Local.String(), c.Remote.String(), c.LocalPort, c.RemotePort}
+		ok := outKey{c.Container, c.OutInterface, c.Proto, c.Local, c.Remote, c.LocalPort, c.RemotePort}
 		if !cvHasPorts(c.Proto) {
 			ok.lport, ok.rport = 0, 0
 		}
@@ -242,7 +243,7 @@ func (s *state) applyAsym(flows []probe.Flow, deltas []uint64, convs []Conversat
 		if f.Direction != probe.Transmit || deltas[i] == 0 {
 			continue
 		}
-		ok := outKey{f.Container, f.Interface, f.Proto, f.Src.String(), f.Dst.String(), f.SrcPort, f.DstPort}
+		ok := outKey{f.Container, f.Interface, f.Proto, f.Src, f.Dst, f.SrcPort, f.DstPort}
 		if !cvHasPorts(f.Proto) {
 			ok.lport, ok.rport = 0, 0
 		}
