@@ -53,8 +53,9 @@ type Collector struct {
 	mu           sync.Mutex
 	st           *state
 	scrapeErrors uint64
-	failing      bool // the last read failed
-	dropping     bool // the last scrape dropped flow series
+	failing      bool   // the last read failed
+	dropping     bool   // the last scrape dropped flow series
+	droppedTotal uint64 // flow series left out by the limit, summed over scrapes
 }
 
 // NewCollector returns a Collector over src.
@@ -104,15 +105,16 @@ var (
 	asymFlowsDesc = prometheus.NewDesc("netctl_asymmetric_flows", "Conversations of the container arriving on in_interface whose packets leave on out_interface, active within the flow idle timeout.", asymLabels, nil)
 	asymBytesDesc = prometheus.NewDesc("netctl_asymmetric_bytes_total", "Bytes of asymmetric conversations that left the container on out_interface.", asymLabels, nil)
 
-	attachedDesc      = prometheus.NewDesc("netctl_attached_interfaces", "Interfaces netctl counts.", nil, nil)
-	flowEntriesDesc   = prometheus.NewDesc("netctl_flow_table_entries", "Entries in the kernel's flow tables.", nil, nil)
-	flowCapacityDesc  = prometheus.NewDesc("netctl_flow_table_capacity", "Capacity of the kernel's flow tables.", nil, nil)
-	insertFailedDesc  = prometheus.NewDesc("netctl_flow_insert_failures_total", "Flows the kernel programs could not insert into a flow table.", nil, nil)
-	notParsedDesc     = prometheus.NewDesc("netctl_packets_not_parsed_total", "Packets counted on their interface but not parsed into a flow.", nil, nil)
-	seriesDroppedDesc = prometheus.NewDesc("netctl_flow_series_dropped", "Flow series left out of this scrape by the flow series limit.", nil, nil)
-	snapshotDurDesc   = prometheus.NewDesc("netctl_snapshot_duration_seconds", "Time the last read of the kernel's maps took.", nil, nil)
-	upDesc            = prometheus.NewDesc("netctl_up", "Whether the last read of the kernel's maps succeeded.", nil, nil)
-	scrapeErrorsDesc  = prometheus.NewDesc("netctl_scrape_errors_total", "Reads of the kernel's maps that failed.", nil, nil)
+	attachedDesc           = prometheus.NewDesc("netctl_attached_interfaces", "Interfaces netctl counts.", nil, nil)
+	flowEntriesDesc        = prometheus.NewDesc("netctl_flow_table_entries", "Entries in the kernel's flow tables.", nil, nil)
+	flowCapacityDesc       = prometheus.NewDesc("netctl_flow_table_capacity", "Capacity of the kernel's flow tables.", nil, nil)
+	insertFailedDesc       = prometheus.NewDesc("netctl_flow_insert_failures_total", "Flows the kernel programs could not insert into a flow table.", nil, nil)
+	notParsedDesc          = prometheus.NewDesc("netctl_packets_not_parsed_total", "Packets counted on their interface but not parsed into a flow.", nil, nil)
+	seriesDroppedDesc      = prometheus.NewDesc("netctl_flow_series_dropped", "Flow series left out of this scrape by the flow series limit.", nil, nil)
+	seriesDroppedTotalDesc = prometheus.NewDesc("netctl_flow_series_dropped_total", "Flow series left out by the flow series limit, summed over all scrapes.", nil, nil)
+	snapshotDurDesc        = prometheus.NewDesc("netctl_snapshot_duration_seconds", "Time the last read of the kernel's maps took.", nil, nil)
+	upDesc                 = prometheus.NewDesc("netctl_up", "Whether the last read of the kernel's maps succeeded.", nil, nil)
+	scrapeErrorsDesc       = prometheus.NewDesc("netctl_scrape_errors_total", "Reads of the kernel's maps that failed.", nil, nil)
 )
 
 var allDescs = []*prometheus.Desc{
@@ -120,7 +122,7 @@ var allDescs = []*prometheus.Desc{
 	flowRxBytesDesc, flowRxPacketsDesc, flowTxBytesDesc, flowTxPacketsDesc,
 	asymFlowsDesc, asymBytesDesc,
 	attachedDesc, flowEntriesDesc, flowCapacityDesc, insertFailedDesc, notParsedDesc,
-	seriesDroppedDesc, snapshotDurDesc, upDesc, scrapeErrorsDesc,
+	seriesDroppedDesc, seriesDroppedTotalDesc, snapshotDurDesc, upDesc, scrapeErrorsDesc,
 }
 
 // Describe implements prometheus.Collector.
@@ -168,6 +170,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		log.Info("flow series limit", "limit", c.opts.FlowSeriesLimit, "series", len(v.Series), "dropped", dropped)
 	}
 	c.dropping = dropped > 0
+	c.droppedTotal += uint64(dropped)
 
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
@@ -205,4 +208,5 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(insertFailedDesc, v.InsertFailed)
 	counter(notParsedDesc, v.NotParsed)
 	gauge(seriesDroppedDesc, float64(dropped))
+	counter(seriesDroppedTotalDesc, c.droppedTotal)
 }
