@@ -96,7 +96,7 @@ func ExplainRoute(c Conversation, matched RouteInfo, table []RouteInfo) string {
 	default:
 		fmt.Fprintf(&b, " wins over %s's %s", c.InInterface, other)
 	}
-	fmt.Fprintf(&b, "; fix: netctl nic add --source-routing, or ip rule add from %s lookup <table> with %s's routes in <table>",
+	fmt.Fprintf(&b, "; fix: netctl nic add --source-routing, or ip rule add from %s lookup T with %s's routes in table T",
 		c.Local, c.InInterface)
 	return b.String()
 }

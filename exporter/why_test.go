@@ -18,7 +18,7 @@ func TestExplainRoute(t *testing.T) {
 		return Conversation{Container: "container1", Proto: 1, Local: addr("172.17.0.2"), Remote: addr(remote),
 			Initiator: initiator, InInterface: "eth0", OutInterface: "eth1"}
 	}
-	const fix = "; fix: netctl nic add --source-routing, or ip rule add from 172.17.0.2 lookup <table> with eth0's routes in <table>"
+	const fix = "; fix: netctl nic add --source-routing, or ip rule add from 172.17.0.2 lookup T with eth0's routes in table T"
 	for _, tc := range []struct {
 		name    string
 		c       Conversation

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/netctl/netctl/exporter"
 	"github.com/netctl/netctl/internal/nsutil"
 	"github.com/netctl/netctl/netctl"
 	"github.com/netctl/netctl/probe"
@@ -196,15 +197,20 @@ container. It loads and attaches nothing.`,
 
 func newFlowsCmd(g *globalOptions) *cobra.Command {
 	var asym bool
+	var idle time.Duration
 	cmd := &cobra.Command{
-		Use:   "flows [--asymmetric]",
+		Use:   "flows [--asymmetric [--idle 5m]]",
 		Short: "Live flows per interface, asymmetric ones marked",
 		Long: `flows reads the flow table netctl pinned and prints each flow per container interface
-and direction (the container's: receive = into it), addresses and ports as on the wire.`,
+and direction (the container's: receive = into it), addresses and ports as on the wire.
+
+With --asymmetric it prints the conversations (a flow and its reverse) of each container
+that arrive on one interface and leave on another, active within --idle, with the route
+inside the container that sends them out (the seed's eth0-in / eth1-out) and the fix.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if asym {
-				return notImplemented("flows --asymmetric", 5)
+				return runFlowsAsymmetric(cmd, g, idle)
 			}
 			host, _, err := openHost(g)
 			if err != nil {
@@ -231,8 +237,57 @@ and direction (the container's: receive = into it), addresses and ports as on th
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().BoolVar(&asym, "asymmetric", false, "only conversations that arrive on one interface and answer on another (issue 5)")
+	cmd.Flags().BoolVar(&asym, "asymmetric", false, "only conversations that arrive on one interface and answer on another, with the route that does it")
+	cmd.Flags().DurationVar(&idle, "idle", 5*time.Minute, "with --asymmetric: only conversations with traffic within this long (0: all)")
 	return cmd
+}
+
+// runFlowsAsymmetric prints the asymmetric conversations of the pinned flow table.
+func runFlowsAsymmetric(cmd *cobra.Command, g *globalOptions, idle time.Duration) error {
+	if idle < 0 {
+		return fmt.Errorf("invalid --idle %s: want 0 or more", idle)
+	}
+	host, _, err := openHost(g)
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	snap, err := probe.ReadPinned(cmd.Context(), host)
+	if err != nil {
+		return err
+	}
+	convs := exporter.DetectAsymmetric(snap.Flows, snap.Time, idle)
+	exporter.FillReasons(convs)
+	if g.json() {
+		if convs == nil {
+			convs = []exporter.Conversation{}
+		}
+		return writeJSON(cmd.OutOrStdout(), convs)
+	}
+	if len(convs) == 0 {
+		_, err := fmt.Fprintln(cmd.OutOrStdout(), "no asymmetric conversations")
+		return err
+	}
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CONTAINER\tPROTO\tLOCAL\tREMOTE\tINITIATOR\tIN\tOUT\tOUT BYTES\tREASON")
+	for _, c := range convs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.Container, protoName(c.Proto),
+			convEndpoint(c.Local, c.LocalPort, c.Proto, false), convEndpoint(c.Remote, c.RemotePort, c.Proto, true),
+			orDash(c.Initiator), c.InInterface, c.OutInterface, c.OutBytes, c.Reason)
+	}
+	return tw.Flush()
+}
+
+// convEndpoint formats one side of a conversation: address:port for TCP and UDP; for
+// ICMP echo the identifier goes with the remote side.
+func convEndpoint(a netip.Addr, port uint16, proto uint8, remote bool) string {
+	switch {
+	case proto == 6 || proto == 17:
+		return netip.AddrPortFrom(a, port).String()
+	case (proto == 1 || proto == 58) && remote && port != 0:
+		return fmt.Sprintf("%s id %d", a, port)
+	}
+	return a.String()
 }
 
 func protoName(p uint8) string {
