@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/vishvananda/netns"
 
 	"github.com/netctl/netctl/exporter"
 	"github.com/netctl/netctl/internal/nsutil"
@@ -64,32 +66,7 @@ direct-action bpf filter where the kernel has no TCX; tcx or tc force one.`,
 				}
 			}
 			for _, spec := range ifaces {
-				name, ref, found := strings.Cut(spec, "@")
-				if err := netctl.ValidIfName(name); err != nil {
-					return fmt.Errorf("invalid --iface %q: %w", spec, err)
-				}
-				if !found {
-					a, err := dp.AttachNamed(cmd.Context(), host, "", "host", name)
-					if err != nil {
-						return err
-					}
-					done = append(done, a)
-					continue
-				}
-				r, err := netctl.ParseRef(ref, nsutil.Exists)
-				if err != nil {
-					return fmt.Errorf("invalid --iface %q: %w", spec, err)
-				}
-				c, err := netctl.Resolve(cmd.Context(), r)
-				if err != nil {
-					return err
-				}
-				path := c.View.Path
-				if c.View.Name != "" {
-					path = nsutil.NamedPath(c.View.Name)
-				}
-				a, err := dp.AttachNamed(cmd.Context(), c.NS, path, c.Label, name)
-				c.Close()
+				a, err := attachIface(cmd.Context(), dp, host, spec)
 				if err != nil {
 					return err
 				}
@@ -122,6 +99,31 @@ direct-action bpf filter where the kernel has no TCX; tcx or tc force one.`,
 	f.StringVar(&mode, "attach-mode", string(probe.ModeAuto), "auto (TCX, else tc), tcx or tc")
 	f.Uint32Var(&flowEntries, "flow-entries", 0, "size of the flow table when it is created (default 65536)")
 	return cmd
+}
+
+// attachIface attaches one --iface NAME (host namespace) or NAME@CONTAINER.
+func attachIface(ctx context.Context, dp *probe.Datapath, host netns.NsHandle, spec string) (probe.Attachment, error) {
+	name, ref, found := strings.Cut(spec, "@")
+	if err := netctl.ValidIfName(name); err != nil {
+		return probe.Attachment{}, fmt.Errorf("invalid --iface %q: %w", spec, err)
+	}
+	if !found {
+		return dp.AttachNamed(ctx, host, "", "host", name)
+	}
+	r, err := netctl.ParseRef(ref, nsutil.Exists)
+	if err != nil {
+		return probe.Attachment{}, fmt.Errorf("invalid --iface %q: %w", spec, err)
+	}
+	c, err := netctl.Resolve(ctx, r)
+	if err != nil {
+		return probe.Attachment{}, err
+	}
+	defer c.Close()
+	path := c.View.Path
+	if c.View.Name != "" {
+		path = nsutil.NamedPath(c.View.Name)
+	}
+	return dp.AttachNamed(ctx, c.NS, path, c.Label, name)
 }
 
 func newDetachCmd(g *globalOptions) *cobra.Command {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"strings"
 	"testing"
 )
@@ -45,17 +44,6 @@ func TestContractCommandsExist(t *testing.T) {
 	}
 	if root.PersistentFlags().ShorthandLookup("n") == nil || root.PersistentFlags().ShorthandLookup("o") == nil {
 		t.Error("global shorthands -n / -o missing")
-	}
-}
-
-// Commands of open issues must fail honestly, not pretend to work.
-func TestNotImplementedExitCode(t *testing.T) {
-	for _, args := range [][]string{{"serve"}, {"flows", "--asymmetric"}} {
-		_, err := run(t, args...)
-		var ee exitError
-		if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(ee.msg, "not implemented yet") {
-			t.Errorf("netctl %s: err %v, want exit 2 'not implemented yet'", strings.Join(args, " "), err)
-		}
 	}
 }
 

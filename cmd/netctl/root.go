@@ -81,8 +81,3 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
-
-// notImplemented is the honest answer of a contract command whose issue is not done yet.
-func notImplemented(what string, issue int) error {
-	return exitError{code: 2, msg: fmt.Sprintf("%s is not implemented yet (tracked in issue %d)", what, issue)}
-}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/spf13/cobra"
+
+	"github.com/netctl/netctl/exporter"
+	"github.com/netctl/netctl/probe"
+)
+
+func newServeCmd(g *globalOptions) *cobra.Command {
+	var (
+		bridge, mode, webConfig string
+		ifaces, listen          []string
+		seriesLimit             int
+		idle                    time.Duration
+		flowEntries             uint32
+		systemdSocket, detach   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "serve [--web.listen-address ADDR] [--web.config.file FILE]",
+		Short: "Attach, watch and serve /metrics for Prometheus (the daemon)",
+		Long: `serve attaches the counters to every port of --bridge (and each --iface), keeps
+attaching ports as containers come (and forgetting those that go), and serves:
+
+  /         a landing page
+  /metrics  per-interface and per-flow counters, asymmetric conversations, self-metrics
+  /flows    the asymmetric conversations with the route that causes them (JSON; ?all=1: every flow)
+  /healthz  ok while attached and watching
+
+The listener stays in the namespace netctl started in, whatever -n says. TLS and basic
+auth come from --web.config.file (the Prometheus exporter-toolkit format). On SIGTERM
+or SIGINT it stops serving; the pinned counters keep counting (--detach-on-exit removes
+them), and the next serve adopts them, so the exported counters continue.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := probe.ParseMode(mode)
+			if err != nil {
+				return err
+			}
+			if err := web.Validate(webConfig); err != nil {
+				return fmt.Errorf("--web.config.file %s: %w", webConfig, err)
+			}
+			if seriesLimit < 1 {
+				return fmt.Errorf("invalid --flow-series-limit %d: want ≥ 1", seriesLimit)
+			}
+			host, _, err := openHost(g)
+			if err != nil {
+				return err
+			}
+			defer host.Close()
+			dp, err := probe.Open(host, probe.Options{Mode: m, FlowEntries: flowEntries})
+			if err != nil {
+				return err
+			}
+			defer dp.Close()
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+
+			if bridge != "" {
+				at, err := dp.AttachBridge(ctx, bridge)
+				if err != nil {
+					return err
+				}
+				for _, a := range at {
+					logAttach(a)
+				}
+			}
+			for _, spec := range ifaces {
+				a, err := attachIface(ctx, dp, host, spec)
+				if err != nil {
+					return err
+				}
+				logAttach(a)
+			}
+
+			var watchErr atomic.Pointer[error]
+			if bridge != "" {
+				go func() {
+					err := dp.Watch(ctx, bridge, func(e probe.Event) {
+						switch e.Kind {
+						case "attached":
+							slog.Info("port attached", "container", e.Port.Container, "interface", e.Port.Interface, "host_interface", e.Port.HostInterface, "mode", e.Port.Mode)
+						case "gone":
+							slog.Info("port gone", "host_interface", e.Port.HostInterface, "ifindex", e.Port.Ifindex)
+						default:
+							slog.Error("watch", "host_interface", e.Port.HostInterface, "err", e.Error)
+						}
+					})
+					if err != nil {
+						slog.Error("watching links stopped", "err", err)
+						watchErr.Store(&err)
+					}
+				}()
+			}
+
+			collector := exporter.NewCollector(dp, exporter.CollectorOptions{
+				FlowSeriesLimit: seriesLimit, FlowIdleTimeout: idle, Logger: slog.Default(),
+			})
+			handler, err := exporter.NewHandler(exporter.HandlerOptions{
+				Registry: exporter.NewRegistry(collector, version, revision),
+				Version:  version,
+				Flows: func(ctx context.Context, all bool) (any, error) {
+					snap, err := dp.Snapshot(ctx)
+					if err != nil {
+						return nil, err
+					}
+					if all {
+						return snap.Flows, nil
+					}
+					return asymmetric(snap, idle), nil
+				},
+				Healthy: func() error {
+					if p := watchErr.Load(); p != nil {
+						return *p
+					}
+					return nil
+				},
+			})
+			if err != nil {
+				return err
+			}
+			srv := exporter.NewHTTPServer(handler)
+			errc := make(chan error, 1)
+			go func() {
+				errc <- web.ListenAndServe(srv, &web.FlagConfig{
+					WebListenAddresses: &listen, WebSystemdSocket: &systemdSocket, WebConfigFile: &webConfig,
+				}, slog.Default())
+			}()
+			select {
+			case err := <-errc:
+				if err != nil && !errors.Is(err, http.ErrServerClosed) {
+					return fmt.Errorf("serve: %w", err)
+				}
+			case <-ctx.Done():
+				slog.Info("shutting down")
+				sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_ = srv.Shutdown(sctx)
+				cancel()
+			}
+			if detach {
+				rep, err := probe.Detach(host)
+				if err != nil {
+					return err
+				}
+				slog.Info("detached", "links", rep.Links, "filters", rep.Filters, "qdiscs", rep.Qdiscs, "pins", rep.Pins)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&bridge, "bridge", "docker0", "bridge whose ports to count, in the host namespace (\"\" for none)")
+	f.StringArrayVar(&ifaces, "iface", nil, "also count NAME (host namespace) or NAME@CONTAINER (repeatable)")
+	f.StringVar(&mode, "attach-mode", string(probe.ModeAuto), "auto (TCX, else tc), tcx or tc")
+	f.Uint32Var(&flowEntries, "flow-entries", 0, "size of the flow table when it is created (default 65536)")
+	f.IntVar(&seriesLimit, "flow-series-limit", 1000, "most flow series exported; the rest (least traffic first) are dropped and counted")
+	f.DurationVar(&idle, "flow-idle-timeout", 5*time.Minute, "a flow series, and an asymmetric conversation, goes away after this long without traffic")
+	f.StringSliceVar(&listen, "web.listen-address", []string{exporter.DefaultListenAddress}, "addresses to listen on (repeatable)")
+	f.StringVar(&webConfig, "web.config.file", "", "TLS and basic-auth configuration (exporter-toolkit web config)")
+	f.BoolVar(&systemdSocket, "web.systemd-socket", false, "use systemd socket activation listeners instead of --web.listen-address")
+	f.BoolVar(&detach, "detach-on-exit", false, "remove the programs, links and pins when serve stops")
+	return cmd
+}
+
+func logAttach(a probe.Attachment) {
+	state := "attached"
+	if a.Adopted {
+		state = "adopted"
+	}
+	slog.Info("port "+state, "container", a.Container, "interface", a.Interface, "host_interface", a.HostInterface, "bridge", a.Bridge, "mode", a.Mode)
+}
+
+// asymmetric returns the snapshot's asymmetric conversations with their reasons.
+func asymmetric(snap probe.Snapshot, idle time.Duration) []exporter.Conversation {
+	conv := exporter.DetectAsymmetric(snap.Flows, snap.Time, idle)
+	for i := range conv {
+		conv[i].Reason = exporter.RouteReason(conv[i])
+	}
+	return conv
+}

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netctl/netctl/internal/nstest"
+	"github.com/netctl/netctl/netctl/lab"
+	"github.com/netctl/netctl/probe"
+)
+
+// freePort returns a loopback address with a port nobody listens on.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startServe runs `netctl serve` in this process until the returned stop is called.
+func startServe(t *testing.T, args ...string) (addr string, stop func()) {
+	t.Helper()
+	addr = freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := newRootCmd()
+	cmd.SetArgs(append(args, "serve", "--web.listen-address", addr))
+	cmd.SetOut(io.Discard)
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("serve exited: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatal("serve did not become healthy")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("serve did not stop")
+		}
+	}
+	t.Cleanup(stop)
+	return addr, stop
+}
+
+func get(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s\n%s", u, resp.Status, b)
+	}
+	return string(b)
+}
+
+// sample returns the value of the series whose line starts with prefix, or -1.
+func sample(metrics, prefix string) float64 {
+	sc := bufio.NewScanner(strings.NewReader(metrics))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, prefix) {
+			f := strings.Fields(line)
+			v, err := strconv.ParseFloat(f[len(f)-1], 64)
+			if err == nil {
+				return v
+			}
+		}
+	}
+	return -1
+}
+
+func pingFrom(t *testing.T, ns, addr string, n int) {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "exec", ns, "ping", "-q", "-c", strconv.Itoa(n), "-i", "0.01", "-W", "1", addr).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ping %s from %s: %v\n%s", addr, ns, err, out)
+	}
+}
+
+// The issue's e2e: serve in the lab with the seed's NIC; the asymmetric series for
+// container1 (in eth0, out eth1) and none for container2; promtool accepts /metrics;
+// a real Prometheus scrapes it and answers queries; counters survive a restart of
+// serve; after nic add --source-routing the asymmetric bytes stop growing.
+func TestServeEndToEnd(t *testing.T) {
+	l := cliLab(t)
+	pin, state := probe.PinRoot, probe.StateDir
+	probe.PinRoot, probe.StateDir = filepath.Join("/sys/fs/bpf", nstest.UniqueName("ncserve-")), t.TempDir()
+	t.Cleanup(func() { _ = os.RemoveAll(probe.PinRoot); probe.PinRoot, probe.StateDir = pin, state })
+	h, c1, c2 := l.Host.Name, l.Container1.Name, l.Container2.Name
+	seed := []string{"-n", h, "nic", "add", "netns:" + c1, "--address", "172.17.0.99/24", "--gateway", "172.17.0.1", "--default-route", "--arp-probe-wait", "0"}
+	if out, err := run(t, seed...); err != nil {
+		t.Fatalf("nic add: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _, _ = run(t, "-n", h, "nic", "del", "netns:"+c1) })
+
+	addr, stop := startServe(t, "-n", h, "--log-level", "warn")
+	rep, err := l.Traffic(context.Background(), lab.TrafficOptions{Count: 20, TCPBytes: 64 << 10})
+	if err != nil || rep.Err() != nil {
+		t.Fatalf("traffic: %v %v", err, rep.Err())
+	}
+	m := get(t, "http://"+addr+"/metrics")
+	asym := fmt.Sprintf(`netctl_asymmetric_flows{container=%q,in_interface="eth0",out_interface="eth1"}`, c1)
+	if v := sample(m, asym); v < 1 {
+		t.Errorf("%s = %v, want ≥ 1\n%s", asym, v, grepLines(m, "asymmetric"))
+	}
+	if strings.Contains(grepLines(m, "netctl_asymmetric_flows{"), c2) {
+		t.Errorf("container2 reported asymmetric:\n%s", grepLines(m, "asymmetric"))
+	}
+	rx := fmt.Sprintf(`netctl_interface_receive_packets_total{bridge="docker0",container=%q,host_interface="veth-c1",interface="eth0"}`, c1)
+	rx1 := sample(m, rx)
+	if rx1 < 40 {
+		t.Errorf("%s = %v, want ≥ 40", rx, rx1)
+	}
+	// promtool lints the real exposition.
+	pc := exec.Command("promtool", "check", "metrics")
+	pc.Stdin = strings.NewReader(m)
+	if out, err := pc.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+	// /flows serves the asymmetric conversations with their reason.
+	var conv []struct {
+		Container, InInterface, OutInterface, Reason string
+	}
+	if err := json.Unmarshal([]byte(get(t, "http://"+addr+"/flows")), &conv); err != nil || len(conv) == 0 {
+		t.Errorf("/flows: %v %+v", err, conv)
+	}
+
+	// A real Prometheus scrapes it.
+	promQuery(t, addr, c1)
+
+	// Counters continue across a restart of serve (pinned maps, adopted).
+	stop()
+	pingFrom(t, c2, "172.17.0.2", 30)
+	addr, stop = startServe(t, "-n", h, "--log-level", "warn")
+	if rx2 := sample(get(t, "http://"+addr+"/metrics"), rx); rx2 < rx1+30 {
+		t.Errorf("after a restart and 30 pings: %s = %v, was %v", rx, rx2, rx1)
+	}
+
+	// The fix: source routing. Asymmetric bytes stop growing while traffic continues.
+	if out, err := run(t, "-n", h, "nic", "del", "netns:"+c1); err != nil {
+		t.Fatalf("nic del: %v\n%s", err, out)
+	}
+	if out, err := run(t, append(seed, "--source-routing")...); err != nil {
+		t.Fatalf("nic add --source-routing: %v\n%s", err, out)
+	}
+	time.Sleep(300 * time.Millisecond) // the watcher attaches the new port
+	bytesKey := fmt.Sprintf(`netctl_asymmetric_bytes_total{container=%q,in_interface="eth0",out_interface="eth1"}`, c1)
+	b1 := sample(get(t, "http://"+addr+"/metrics"), bytesKey)
+	pingFrom(t, c2, "172.17.0.2", 50)
+	b2 := sample(get(t, "http://"+addr+"/metrics"), bytesKey)
+	if b1 < 0 || b2 != b1 {
+		t.Errorf("after source routing, 50 more pings: %s went %v → %v, want unchanged", bytesKey, b1, b2)
+	}
+	stop()
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// promQuery starts Debian's Prometheus on a free loopback port, scraping target every
+// second, and asks it for the asymmetric series of container and the interface rates.
+func promQuery(t *testing.T, target, container string) {
+	t.Helper()
+	if _, err := exec.LookPath("prometheus"); err != nil {
+		t.Fatalf("prometheus not installed (make setup installs it): %v", err)
+	}
+	dir := t.TempDir()
+	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: netctl\n    static_configs:\n      - targets: [%q]\n", target)
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	paddr := freePort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	p := exec.CommandContext(ctx, "prometheus", "--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+paddr)
+	var logs strings.Builder
+	p.Stdout, p.Stderr = &logs, &logs
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.Process.Kill(); _ = p.Wait() }()
+	query := func(q string) []json.RawMessage {
+		resp, err := http.Get("http://" + paddr + "/api/v1/query?query=" + url.QueryEscape(q))
+		if err != nil {
+			return nil
+		}
+		defer resp.Body.Close()
+		var r struct {
+			Status string
+			Data   struct{ Result []json.RawMessage }
+		}
+		if json.NewDecoder(resp.Body).Decode(&r) != nil || r.Status != "success" {
+			return nil
+		}
+		return r.Data.Result
+	}
+	asym := fmt.Sprintf(`netctl_asymmetric_flows{container=%q,in_interface="eth0",out_interface="eth1"} > 0`, container)
+	rate := `rate(netctl_interface_receive_bytes_total[5s])`
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if len(query(asym)) > 0 && len(query(rate)) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Prometheus never answered %q and %q with series\n%s", asym, rate, logs.String())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
