@@ -143,6 +143,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if err != nil || rep.Err() != nil {
 		t.Fatalf("traffic: %v %v", err, rep.Err())
 	}
+	pingFrom(t, h, "172.17.0.2", 10) // from the host too, as the issue asks
 	m := get(t, "http://"+addr+"/metrics")
 	asym := fmt.Sprintf(`netctl_asymmetric_flows{container=%q,in_interface="eth0",out_interface="eth1"}`, c1)
 	if v := sample(m, asym); v < 1 {
