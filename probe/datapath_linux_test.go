@@ -536,3 +536,55 @@ func mustLink(t *testing.T, nl *netlink.Handle, name string) netlink.Link {
 	}
 	return l
 }
+
+// A port that went away while nothing watched is forgotten at the next attach: no pins,
+// no registry entry.
+func TestAttachSweepsGonePorts(t *testing.T) {
+	l := dpLab(t)
+	dp, err := Open(l.Host.NS, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := dp.AttachBridge(context.Background(), "docker0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp.Close()
+	var eth1 probe1
+	for _, a := range at {
+		if a.Interface == "eth1" {
+			eth1 = probe1{a.Ifindex, a.HostInterface}
+		}
+	}
+	if err := l.Host.Netlink.LinkDel(mustLink(t, l.Host.Netlink, eth1.host)); err != nil {
+		t.Fatal(err)
+	}
+	gone := eth1.ifindex
+	dp, err = Open(l.Host.NS, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dp.Close()
+	if _, err := dp.AttachBridge(context.Background(), "docker0"); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []Direction{Ingress, Egress} {
+		if _, err := os.Stat(linkPin(dp.sets[0], gone, dir)); !os.IsNotExist(err) {
+			t.Errorf("pin of the deleted port %d still there: %v", gone, err)
+		}
+	}
+	for _, rp := range dp.reg.Ports {
+		if rp.Ifindex == gone {
+			t.Errorf("registry still has the deleted port %+v", rp)
+		}
+	}
+	rep, err := Detach(l.Host.NS)
+	if err != nil || rep.Links != 4 {
+		t.Errorf("detach after the sweep: %+v %v, want 4 links (2 ports × 2)", rep, err)
+	}
+}
+
+type probe1 struct {
+	ifindex int
+	host    string
+}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -17,8 +19,12 @@ import (
 )
 
 // AttachBridge attaches to every port of bridge in the host namespace and records them.
+// Interfaces that went away while no watcher ran are forgotten first.
 func (d *Datapath) AttachBridge(ctx context.Context, bridge string) ([]Attachment, error) {
 	hs := d.sets[0]
+	if err := d.sweep(); err != nil {
+		return nil, err
+	}
 	ports, err := BridgePorts(hs.nl, bridge)
 	if err != nil {
 		return nil, err
@@ -135,6 +141,36 @@ func (d *Datapath) ForgetHostLink(ifindex int) error {
 	}
 	errs = append(errs, d.reg.removePort(0, ifindex))
 	d.portsOK = false
+	return errors.Join(errs...)
+}
+
+// sweep forgets the host interfaces that are registered or have pinned links but no
+// longer exist (their container went while nothing watched).
+func (d *Datapath) sweep() error {
+	s := d.sets[0]
+	seen := map[int]bool{}
+	for _, rp := range d.reg.Ports {
+		if rp.NSInode == 0 {
+			seen[rp.Ifindex] = true
+		}
+	}
+	ents, _ := os.ReadDir(filepath.Join(s.dir, linksSubdir))
+	for _, e := range ents {
+		if i := strings.IndexByte(e.Name(), '_'); i > 0 {
+			if n, err := strconv.Atoi(e.Name()[:i]); err == nil {
+				seen[n] = true
+			}
+		}
+	}
+	var errs []error
+	for ifindex := range seen {
+		if _, err := s.nl.LinkByIndex(ifindex); err != nil {
+			var nf netlink.LinkNotFoundError
+			if errors.As(err, &nf) {
+				errs = append(errs, d.ForgetHostLink(ifindex))
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 
