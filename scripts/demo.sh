@@ -1,30 +1,50 @@
 #!/usr/bin/env bash
 # make demo: the main job on the built-in lab. Builds the seed's Docker topology in network
 # namespaces (nothing in this machine's own namespace changes), gives container1 its second
-# NIC in one command (the seed's nine manual steps), shows the result and the traffic, and
-# undoes it all — also when a stage fails. DEMO_KEEP=1 keeps the lab and the NIC.
+# NIC in one command (the seed's nine manual steps), runs `netctl serve`, sends bounded
+# traffic, shows the counters, the Prometheus metrics and the asymmetric conversations with
+# their cause, applies the fix (source routing) and shows the asymmetric bytes stop, then
+# undoes it all — also when a stage fails. DEMO_KEEP=1 keeps the lab, the NIC and serve.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NETCTL=${NETCTL:-bin/netctl}
 PREFIX=${DEMO_PREFIX:-netctl-demo}
+LISTEN=${DEMO_LISTEN:-127.0.0.1:10961}
 HOST=$PREFIX-host C1=netns:$PREFIX-container1
 SEED=(--bridge docker0 --address 172.17.0.99/24 --gateway 172.17.0.1 --default-route)
-stage="" total=10 n=0
+LOG=$(mktemp -t netctl-demo-serve.XXXXXX)
+stage="" total=11 n=0 serve_pid=""
 
 bold() { n=$((n + 1)); stage="$*"; printf '\n\033[1m== %d/%d %s\033[0m\n' "$n" "$total" "$*"; }
 run()  { printf '$ %s\n' "$*"; "$@"; }
+asym_bytes() {
+  curl -fsS "http://$LISTEN/metrics" | awk -v c="$PREFIX-container1" \
+    'index($0, "netctl_asymmetric_bytes_total{container=\"" c "\",in_interface=\"eth0\",out_interface=\"eth1\"}") == 1 {print $2}'
+}
+
+stop_serve() {
+  if [ -n "$serve_pid" ] && kill -0 "$serve_pid" 2>/dev/null; then
+    kill -TERM "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+  fi
+  serve_pid=""
+}
 
 cleanup() {
   rc=$?
   if [ $rc -ne 0 ]; then
     printf '\ndemo: FAILED at stage "%s" (exit %d); cleaning up\n' "$stage" "$rc" >&2
+    [ -s "$LOG" ] && { echo "--- netctl serve's log:" >&2; tail -20 "$LOG" >&2; }
   fi
   if [ "${DEMO_KEEP:-0}" = 1 ] && [ $rc -eq 0 ]; then
-    printf '\ndemo: DEMO_KEEP=1: lab %s kept; remove it with: %s lab down --prefix %s\n' "$PREFIX" "$NETCTL" "$PREFIX"
+    printf '\ndemo: DEMO_KEEP=1: serve (pid %s) at http://%s/ , lab %s kept.\n' "$serve_pid" "$LISTEN" "$PREFIX"
+    printf 'remove with: kill %s; %s -n %s detach; %s -n %s nic del %s; %s lab down --prefix %s\n' \
+      "$serve_pid" "$NETCTL" "$HOST" "$NETCTL" "$HOST" "$C1" "$NETCTL" "$PREFIX"
   else
+    stop_serve
     "$NETCTL" -n "$HOST" detach >/dev/null 2>&1 || true
     "$NETCTL" -n "$HOST" nic del "$C1" >/dev/null 2>&1 || true
     "$NETCTL" lab down --prefix "$PREFIX" >/dev/null 2>&1 || true
+    rm -f "$LOG"
   fi
   exit $rc
 }
@@ -40,15 +60,14 @@ if [ -e "/var/run/netns/$PREFIX-host" ]; then
   "$NETCTL" -n "$HOST" nic del "$C1" >/dev/null 2>&1 || true
   "$NETCTL" lab down --prefix "$PREFIX"
 fi
-run "$NETCTL" lab up --prefix "$PREFIX"
+run "$NETCTL" lab up --prefix "$PREFIX" >/dev/null
 run ip -n "$PREFIX-container1" route
 
 bold "the seed's nine manual steps, as netctl would run them (--dry-run changes nothing)"
 run "$NETCTL" -n "$HOST" nic add "$C1" "${SEED[@]}" --dry-run
 
-bold "the same in one atomic command"
+bold "the same in one atomic command; container1's routing table is now the seed's"
 run "$NETCTL" -n "$HOST" nic add "$C1" "${SEED[@]}"
-echo "container1's routing table is now the seed's:"
 run ip -n "$PREFIX-container1" route
 run "$NETCTL" -n "$HOST" nic list "$C1"
 
@@ -56,15 +75,37 @@ bold "bad input changes nothing: a taken address, a missing bridge"
 run "$NETCTL" -n "$HOST" nic add "$C1" --name eth2 --bridge docker0 --address 172.17.0.3/16 && exit 1 || true
 run "$NETCTL" -n "$HOST" nic add "$C1" --name eth2 --bridge br-missing --address 172.17.0.98/24 && exit 1 || true
 
-bold "tc eBPF counters on every docker0 port (TCX, pinned: they outlive this command)"
-run "$NETCTL" -n "$HOST" attach --bridge docker0
+bold "netctl serve: tc eBPF counters on every docker0 port, /metrics for Prometheus"
+printf '$ %s -n %s serve --web.listen-address %s &\n' "$NETCTL" "$HOST" "$LISTEN"
+"$NETCTL" -n "$HOST" serve --web.listen-address "$LISTEN" >"$LOG" 2>&1 &
+serve_pid=$!
+for _ in $(seq 50); do curl -fsS "http://$LISTEN/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -fsS "http://$LISTEN/healthz" >/dev/null || { echo "serve did not come up"; exit 1; }
+grep -h "port attached" "$LOG" || true
 
-bold "bounded traffic: container2 -> container1, outside <-> container1"
+bold "bounded traffic: container2 -> container1, outside <-> container1, host -> container1"
 run "$NETCTL" lab traffic --prefix "$PREFIX"
+run ip netns exec "$HOST" ping -q -c 5 -i 0.2 172.17.0.2 | tail -2
 
-bold "the counters: requests enter container1 on eth0, its replies leave on eth1"
+bold "what netctl sees: requests enter container1 on eth0, its replies leave on eth1"
 run "$NETCTL" -n "$HOST" status
-run "$NETCTL" -n "$HOST" flows
+printf '$ curl -s http://%s/metrics | grep asymmetric\n' "$LISTEN"
+curl -fsS "http://$LISTEN/metrics" | grep asymmetric | grep -v '^#'
+run "$NETCTL" -n "$HOST" flows --asymmetric
+
+bold "the fix: source routing, so replies leave where requests came in"
+before=$(asym_bytes)
+run "$NETCTL" -n "$HOST" nic del "$C1"
+run "$NETCTL" -n "$HOST" nic add "$C1" "${SEED[@]}" --source-routing
+sleep 0.5
+mid=$(asym_bytes)
+run "$NETCTL" lab traffic --prefix "$PREFIX" >/dev/null
+run ip netns exec "$PREFIX-container2" ping -q -c 20 -i 0.05 172.17.0.2 | tail -1
+after=$(asym_bytes)
+printf 'netctl_asymmetric_bytes_total for %s-container1 eth0 -> eth1: %s before the fix, %s after it, %s after more traffic\n' \
+  "$PREFIX" "$before" "$mid" "$after"
+[ "$mid" = "$after" ] || { echo "demo: asymmetric bytes still grow after the fix"; exit 1; }
+run "$NETCTL" -n "$HOST" flows --asymmetric --idle 2s
 
 if [ "${DEMO_KEEP:-0}" = 1 ]; then
   stage="done"; printf '\ndemo: OK\n'; exit 0
@@ -74,8 +115,9 @@ bold "nic del restores exactly what nic add changed"
 run "$NETCTL" -n "$HOST" nic del "$C1"
 run ip -n "$PREFIX-container1" route
 
-bold "tear down: counters, then the lab"
+bold "tear down: serve, counters, the lab"
+stop_serve
 run "$NETCTL" -n "$HOST" detach
 run "$NETCTL" lab down --prefix "$PREFIX"
 stage="done"
-printf '\ndemo: OK. Next issues grow this demo: Prometheus, the asymmetric-flow detection and the alert.\n'
+printf '\ndemo: OK. Next: the Grafana dashboard, alert rules and packaging (issue 6).\n'
