@@ -48,7 +48,7 @@ func TestEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() { _ = srv.Serve(l) }()
-	defer srv.Close()
+	defer func() { _ = srv.Close() }()
 	base := "http://" + l.Addr().String()
 	for path, want := range map[string]string{
 		"/":        "netctl",
@@ -93,7 +93,7 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 	go func() {
 		_ = web.Serve(l, srv, &web.FlagConfig{WebConfigFile: &cfgPath, WebSystemdSocket: &systemd}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}()
-	defer srv.Close()
+	defer func() { _ = srv.Close() }()
 
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(certPEM)
