@@ -106,6 +106,7 @@ var (
 	asymBytesDesc = prometheus.NewDesc("netctl_asymmetric_bytes_total", "Bytes of asymmetric conversations that left the container on out_interface.", asymLabels, nil)
 
 	attachedDesc           = prometheus.NewDesc("netctl_attached_interfaces", "Interfaces netctl counts.", nil, nil)
+	unobservedDesc         = prometheus.NewDesc("netctl_bridge_ports_unobserved", "Ports of a watched bridge that carry no counters of netctl's: their traffic is invisible (0 normally).", []string{"bridge"}, nil)
 	flowEntriesDesc        = prometheus.NewDesc("netctl_flow_table_entries", "Entries in the kernel's flow tables.", nil, nil)
 	flowCapacityDesc       = prometheus.NewDesc("netctl_flow_table_capacity", "Capacity of the kernel's flow tables.", nil, nil)
 	insertFailedDesc       = prometheus.NewDesc("netctl_flow_insert_failures_total", "Flows the kernel programs could not insert into a flow table.", nil, nil)
@@ -121,7 +122,7 @@ var allDescs = []*prometheus.Desc{
 	ifaceRxBytesDesc, ifaceRxPacketsDesc, ifaceTxBytesDesc, ifaceTxPacketsDesc,
 	flowRxBytesDesc, flowRxPacketsDesc, flowTxBytesDesc, flowTxPacketsDesc,
 	asymFlowsDesc, asymBytesDesc,
-	attachedDesc, flowEntriesDesc, flowCapacityDesc, insertFailedDesc, notParsedDesc,
+	attachedDesc, unobservedDesc, flowEntriesDesc, flowCapacityDesc, insertFailedDesc, notParsedDesc,
 	seriesDroppedDesc, seriesDroppedTotalDesc, snapshotDurDesc, upDesc, scrapeErrorsDesc,
 }
 
@@ -203,6 +204,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(asymBytesDesc, a.Bytes, a.Container, a.InInterface, a.OutInterface)
 	}
 	gauge(attachedDesc, float64(len(snap.Interfaces)))
+	for _, b := range snap.Bridges {
+		ch <- prometheus.MustNewConstMetric(unobservedDesc, prometheus.GaugeValue, float64(b.Unobserved), b.Name)
+	}
 	gauge(flowEntriesDesc, float64(snap.FlowEntries))
 	gauge(flowCapacityDesc, float64(snap.FlowCapacity))
 	counter(insertFailedDesc, v.InsertFailed)

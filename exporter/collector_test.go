@@ -429,3 +429,16 @@ func TestNewRegistry(t *testing.T) {
 		}
 	}
 }
+
+// A watched bridge's unobserved ports are exported per bridge.
+func TestCollectorUnobservedPorts(t *testing.T) {
+	snap := probe.Snapshot{Time: time.Unix(1000, 0), Bridges: []probe.BridgeStatus{{Name: "docker0", Ports: 3, Unobserved: 1}}}
+	c := NewCollector(&collectorSource{snap: snap}, CollectorOptions{Now: func() time.Time { return snap.Time }})
+	want := `# HELP netctl_bridge_ports_unobserved Ports of a watched bridge that carry no counters of netctl's: their traffic is invisible (0 normally).
+# TYPE netctl_bridge_ports_unobserved gauge
+netctl_bridge_ports_unobserved{bridge="docker0"} 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "netctl_bridge_ports_unobserved"); err != nil {
+		t.Error(err)
+	}
+}

@@ -77,6 +77,7 @@ type Datapath struct {
 	mu      sync.Mutex // the watcher and snapshots run concurrently (serve)
 	ports   []Port     // who is behind each registered interface (valid while portsOK)
 	portsOK bool
+	bridges []string // bridges whose ports this datapath attaches to
 }
 
 // mapSet is the loaded programs and pinned maps of one namespace.

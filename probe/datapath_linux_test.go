@@ -588,3 +588,44 @@ type probe1 struct {
 	ifindex int
 	host    string
 }
+
+// A port plugged into the bridge while nothing watched is reported unobserved until
+// netctl attaches to it.
+func TestUnobservedBridgePorts(t *testing.T) {
+	l := dpLab(t)
+	dp, err := Open(l.Host.NS, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dp.Close()
+	if _, err := dp.AttachBridge(context.Background(), "docker0"); err != nil {
+		t.Fatal(err)
+	}
+	unobserved := func() int {
+		s, err := dp.Snapshot(context.Background())
+		if err != nil || len(s.Bridges) != 1 || s.Bridges[0].Name != "docker0" {
+			t.Fatalf("bridges %+v, %v", s.Bridges, err)
+		}
+		return s.Bridges[0].Unobserved
+	}
+	if n := unobserved(); n != 0 {
+		t.Fatalf("%d unobserved ports right after attach", n)
+	}
+	ns := nstest.NewNS(t)
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "veth-late"}, PeerName: "eth0", PeerNamespace: netlink.NsFd(ns.Handle)}
+	if err := l.Host.Netlink.LinkAdd(veth); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Host.Netlink.LinkSetMaster(veth, mustLink(t, l.Host.Netlink, "docker0")); err != nil {
+		t.Fatal(err)
+	}
+	if n := unobserved(); n != 1 {
+		t.Errorf("%d unobserved ports after plugging one in unwatched, want 1", n)
+	}
+	if _, err := dp.AttachBridge(context.Background(), "docker0"); err != nil {
+		t.Fatal(err)
+	}
+	if n := unobserved(); n != 0 {
+		t.Errorf("%d unobserved ports after attaching again, want 0", n)
+	}
+}

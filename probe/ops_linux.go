@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,9 @@ func (d *Datapath) AttachBridge(ctx context.Context, bridge string) ([]Attachmen
 	hs := d.sets[0]
 	if err := d.sweep(); err != nil {
 		return nil, err
+	}
+	if !slices.Contains(d.bridges, bridge) {
+		d.bridges = append(d.bridges, bridge)
 	}
 	ports, err := BridgePorts(hs.nl, bridge)
 	if err != nil {
@@ -211,7 +215,31 @@ func (d *Datapath) Snapshot(ctx context.Context) (Snapshot, error) {
 	if !d.portsOK { // resolved again only after an attach or a port gone
 		d.ports, d.portsOK = d.Ports(ctx), true
 	}
-	return snapshot(sets, d.ports)
+	snap, err := snapshot(sets, d.ports)
+	if err != nil {
+		return snap, err
+	}
+	snap.Bridges = d.bridgeStatus()
+	return snap, nil
+}
+
+// bridgeStatus counts, per watched bridge, the ports without netctl's programs.
+func (d *Datapath) bridgeStatus() []BridgeStatus {
+	var out []BridgeStatus
+	for _, br := range d.bridges {
+		ports, err := BridgePorts(d.sets[0].nl, br)
+		if err != nil {
+			continue // the bridge is gone: nothing to observe
+		}
+		st := BridgeStatus{Name: br, Ports: len(ports)}
+		for _, l := range ports {
+			if !slices.ContainsFunc(d.reg.Ports, func(p regPort) bool { return p.NSInode == 0 && p.Ifindex == l.Attrs().Index }) {
+				st.Unobserved++
+			}
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 func snapshot(sets []mapRefs, ports []Port) (Snapshot, error) {

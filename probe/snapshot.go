@@ -75,6 +75,15 @@ type Snapshot struct {
 	FlowCapacity int                 `json:"flow_capacity"`
 	InsertFailed uint64              `json:"flow_insert_failed"`
 	NotParsed    uint64              `json:"not_parsed"`
+	Bridges      []BridgeStatus      `json:"bridges,omitempty"`
+}
+
+// BridgeStatus says how many ports of a watched bridge carry no counters of netctl's:
+// traffic through them is invisible (0 is the normal state).
+type BridgeStatus struct {
+	Name       string `json:"name"`
+	Ports      int    `json:"ports"`
+	Unobserved int    `json:"unobserved"`
 }
 
 // RawTotals is one totals entry as the kernel keeps it: per (namespace map set, ifindex,
