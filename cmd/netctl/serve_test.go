@@ -256,20 +256,77 @@ func promQuery(t *testing.T, target, container string) {
 		if json.NewDecoder(resp.Body).Decode(&r) != nil || r.Status != "success" {
 			return nil
 		}
+		if r.Data.Result == nil {
+			return []json.RawMessage{}
+		}
 		return r.Data.Result
 	}
 	asym := fmt.Sprintf(`netctl_asymmetric_flows{container=%q,in_interface="eth0",out_interface="eth1"} > 0`, container)
 	rate := `rate(netctl_interface_receive_bytes_total[5s])`
 	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if len(query(asym)) > 0 && len(query(rate)) > 0 {
-			return
-		}
+	for len(query(asym)) == 0 || len(query(rate)) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("Prometheus never answered %q and %q with series\n%s", asym, rate, logs.String())
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	// Every query of the shipped dashboard runs; the interface and asymmetric panels
+	// have data.
+	for _, q := range dashboardQueries(t) {
+		res := query(q.expr)
+		if res == nil {
+			// nil: an error (a query without data returns an empty, non-nil slice)
+			t.Errorf("dashboard panel %q: query %q failed", q.panel, q.expr)
+			continue
+		}
+		if (strings.Contains(q.expr, "netctl_interface_") || strings.Contains(q.expr, "netctl_asymmetric_")) && len(res) == 0 {
+			t.Errorf("dashboard panel %q: query %q has no data", q.panel, q.expr)
+		}
+	}
+}
+
+type panelQuery struct{ panel, expr string }
+
+// dashboardQueries reads deploy/grafana/netctl.json and returns every panel target's
+// expression with the Grafana variables filled in.
+func dashboardQueries(t *testing.T) []panelQuery {
+	t.Helper()
+	b, err := os.ReadFile("../../deploy/grafana/netctl.json")
+	if err != nil {
+		t.Fatalf("dashboard: %v", err)
+	}
+	type panel struct {
+		Title   string
+		Targets []struct{ Expr string }
+		Panels  []json.RawMessage
+	}
+	var dash struct{ Panels []json.RawMessage }
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatalf("dashboard: %v", err)
+	}
+	r := strings.NewReplacer("$__rate_interval", "10s", "$__interval", "2s", "$__range", "1m",
+		"${job}", ".+", "$job", ".+", "${instance}", ".+", "$instance", ".+", "${container}", ".+", "$container", ".+")
+	var out []panelQuery
+	var walk func([]json.RawMessage)
+	walk = func(ps []json.RawMessage) {
+		for _, raw := range ps {
+			var p panel
+			if err := json.Unmarshal(raw, &p); err != nil {
+				t.Fatalf("dashboard panel: %v", err)
+			}
+			for _, tg := range p.Targets {
+				if tg.Expr != "" {
+					out = append(out, panelQuery{p.Title, r.Replace(tg.Expr)})
+				}
+			}
+			walk(p.Panels)
+		}
+	}
+	walk(dash.Panels)
+	if len(out) < 8 {
+		t.Fatalf("dashboard has only %d queries", len(out))
+	}
+	return out
 }
 
 // With a tiny flow table the kernel's LRU evicts flows all the time; no exported counter
