@@ -10,16 +10,39 @@ cd "$(dirname "$0")/.."
 NETCTL=${NETCTL:-bin/netctl}
 PREFIX=${DEMO_PREFIX:-netctl-demo}
 LISTEN=${DEMO_LISTEN:-127.0.0.1:10961}
+PROM=${DEMO_PROM_LISTEN:-127.0.0.1:19090}
+IDLE=${DEMO_IDLE:-15s} # how long a conversation counts as active after its last packet
 HOST=$PREFIX-host C1=netns:$PREFIX-container1
 SEED=(--bridge docker0 --address 172.17.0.99/24 --gateway 172.17.0.1 --default-route)
 LOG=$(mktemp -t netctl-demo-serve.XXXXXX)
-stage="" total=11 n=0 serve_pid=""
+PROMDIR=$(mktemp -d -t netctl-demo-prom.XXXXXX)
+stage="" total=13 n=0 serve_pid="" prom_pid=""
 
 bold() { n=$((n + 1)); stage="$*"; printf '\n\033[1m== %d/%d %s\033[0m\n' "$n" "$total" "$*"; }
 run()  { printf '$ %s\n' "$*"; "$@"; }
 asym_bytes() {
   curl -fsS "http://$LISTEN/metrics" | awk -v c="$PREFIX-container1" \
     'index($0, "netctl_asymmetric_bytes_total{container=\"" c "\",in_interface=\"eth0\",out_interface=\"eth1\"}") == 1 {print $2}'
+}
+
+# alert_state NAME: firing, pending or inactive, as Prometheus's API says.
+alert_state() { curl -fsS "http://$PROM/api/v1/alerts" | scripts/prom-alerts.py state "$1"; }
+
+# wait_alert NAME STATE SECONDS
+wait_alert() {
+  for _ in $(seq "$3"); do
+    [ "$(alert_state "$1")" = "$2" ] && return 0
+    sleep 1
+  done
+  echo "demo: alert $1 did not become $2 within $3 s" >&2
+  return 1
+}
+
+stop_prom() {
+  if [ -n "$prom_pid" ] && kill -0 "$prom_pid" 2>/dev/null; then
+    kill -TERM "$prom_pid"; wait "$prom_pid" 2>/dev/null || true
+  fi
+  prom_pid=""
 }
 
 stop_serve() {
@@ -36,15 +59,17 @@ cleanup() {
     [ -s "$LOG" ] && { echo "--- netctl serve's log:" >&2; tail -20 "$LOG" >&2; }
   fi
   if [ "${DEMO_KEEP:-0}" = 1 ] && [ $rc -eq 0 ]; then
-    printf '\ndemo: DEMO_KEEP=1: serve (pid %s) at http://%s/ , lab %s kept.\n' "$serve_pid" "$LISTEN" "$PREFIX"
-    printf 'remove with: kill %s; %s -n %s detach; %s -n %s nic del %s; %s lab down --prefix %s\n' \
-      "$serve_pid" "$NETCTL" "$HOST" "$NETCTL" "$HOST" "$C1" "$NETCTL" "$PREFIX"
+    printf '\ndemo: DEMO_KEEP=1: netctl serve (pid %s) at http://%s/ , Prometheus (pid %s) at http://%s/ , lab %s kept.\n' \
+      "$serve_pid" "$LISTEN" "$prom_pid" "$PROM" "$PREFIX"
+    printf 'remove with: kill %s %s; %s -n %s detach; %s -n %s nic del %s; %s lab down --prefix %s\n' \
+      "$serve_pid" "$prom_pid" "$NETCTL" "$HOST" "$NETCTL" "$HOST" "$C1" "$NETCTL" "$PREFIX"
   else
+    stop_prom
     stop_serve
     "$NETCTL" -n "$HOST" detach >/dev/null 2>&1 || true
     "$NETCTL" -n "$HOST" nic del "$C1" >/dev/null 2>&1 || true
     "$NETCTL" lab down --prefix "$PREFIX" >/dev/null 2>&1 || true
-    rm -f "$LOG"
+    rm -rf "$LOG" "$PROMDIR"
   fi
   exit $rc
 }
@@ -76,12 +101,27 @@ run "$NETCTL" -n "$HOST" nic add "$C1" --name eth2 --bridge docker0 --address 17
 run "$NETCTL" -n "$HOST" nic add "$C1" --name eth2 --bridge br-missing --address 172.17.0.98/24 && exit 1 || true
 
 bold "netctl serve: tc eBPF counters on every docker0 port, /metrics for Prometheus"
-printf '$ %s -n %s serve --web.listen-address %s &\n' "$NETCTL" "$HOST" "$LISTEN"
-"$NETCTL" -n "$HOST" serve --web.listen-address "$LISTEN" >"$LOG" 2>&1 &
+printf '$ %s -n %s serve --web.listen-address %s --flow-idle-timeout %s &\n' "$NETCTL" "$HOST" "$LISTEN" "$IDLE"
+"$NETCTL" -n "$HOST" serve --web.listen-address "$LISTEN" --flow-idle-timeout "$IDLE" >"$LOG" 2>&1 &
 serve_pid=$!
 for _ in $(seq 50); do curl -fsS "http://$LISTEN/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fsS "http://$LISTEN/healthz" >/dev/null || { echo "serve did not come up"; exit 1; }
 grep -h "port attached" "$LOG" || true
+
+bold "a real Prometheus with the shipped scrape config and alert rules (demo: for: 5s)"
+# The shipped files, with the demo's addresses, a fast scrape and a short for:.
+sed -e "s#localhost:10961#$LISTEN#g; s#127.0.0.1:10961#$LISTEN#g" \
+    -e 's#scrape_interval: .*#scrape_interval: 2s#; s#scrape_timeout: .*#scrape_timeout: 2s#; s#evaluation_interval: .*#evaluation_interval: 2s#' \
+    -e "s#netctl-alerts.yml#$PROMDIR/netctl-alerts.yml#" deploy/prometheus/prometheus.yml >"$PROMDIR/prometheus.yml"
+sed -e 's#for: .*#for: 5s#' deploy/prometheus/netctl-alerts.yml >"$PROMDIR/netctl-alerts.yml"
+run promtool check config "$PROMDIR/prometheus.yml" | tail -1
+printf '$ prometheus --config.file=%s --web.listen-address=%s &\n' "$PROMDIR/prometheus.yml" "$PROM"
+prometheus --config.file="$PROMDIR/prometheus.yml" --storage.tsdb.path="$PROMDIR/data" \
+  --web.listen-address="$PROM" >"$PROMDIR/prometheus.log" 2>&1 &
+prom_pid=$!
+for _ in $(seq 100); do curl -fsS "http://$PROM/-/ready" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -fsS "http://$PROM/-/ready" >/dev/null || { tail -20 "$PROMDIR/prometheus.log"; exit 1; }
+echo "Prometheus ready at http://$PROM/"
 
 bold "bounded traffic: container2 -> container1, outside <-> container1, host -> container1"
 run "$NETCTL" lab traffic --prefix "$PREFIX"
@@ -92,6 +132,11 @@ run "$NETCTL" -n "$HOST" status
 printf '$ curl -s http://%s/metrics | grep asymmetric\n' "$LISTEN"
 curl -fsS "http://$LISTEN/metrics" | grep asymmetric | grep -v '^#'
 run "$NETCTL" -n "$HOST" flows --asymmetric
+
+bold "the alert NetctlAsymmetricRouting, as Prometheus's API reports it"
+wait_alert NetctlAsymmetricRouting firing 60
+printf '$ curl -s http://%s/api/v1/alerts\n' "$PROM"
+curl -fsS "http://$PROM/api/v1/alerts" | scripts/prom-alerts.py list
 
 bold "the fix: source routing, so replies leave where requests came in"
 before=$(asym_bytes)
@@ -106,6 +151,12 @@ printf 'netctl_asymmetric_bytes_total for %s-container1 eth0 -> eth1: %s before 
   "$PREFIX" "$before" "$mid" "$after"
 [ "$mid" = "$after" ] || { echo "demo: asymmetric bytes still grow after the fix"; exit 1; }
 run "$NETCTL" -n "$HOST" flows --asymmetric --idle 2s
+echo "waiting for the old conversations to go idle ($IDLE) and the alert to resolve..."
+for _ in 1 2 3; do # keep traffic flowing meanwhile, all of it symmetric now
+  ip netns exec "$PREFIX-container2" ping -q -c 10 -i 0.2 172.17.0.2 >/dev/null
+done
+wait_alert NetctlAsymmetricRouting inactive 90
+printf 'NetctlAsymmetricRouting: %s (resolved)\n' "$(alert_state NetctlAsymmetricRouting)"
 
 if [ "${DEMO_KEEP:-0}" = 1 ]; then
   stage="done"; printf '\ndemo: OK\n'; exit 0
@@ -115,9 +166,10 @@ bold "nic del restores exactly what nic add changed"
 run "$NETCTL" -n "$HOST" nic del "$C1"
 run ip -n "$PREFIX-container1" route
 
-bold "tear down: serve, counters, the lab"
+bold "tear down: Prometheus, serve, counters, the lab"
+stop_prom
 stop_serve
 run "$NETCTL" -n "$HOST" detach
 run "$NETCTL" lab down --prefix "$PREFIX"
 stage="done"
-printf '\ndemo: OK. Next: the Grafana dashboard, alert rules and packaging (issue 6).\n'
+printf '\ndemo: OK\n'
