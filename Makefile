@@ -13,7 +13,7 @@ GOLANGCI   := $(shell $(GO) env GOPATH)/bin/golangci-lint
 export CGO_ENABLED ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup generate check-generate build test lint bench demo clean
+.PHONY: help setup generate check-generate check-deploy build test lint bench demo clean
 
 help: ## Show this help
 	@awk -v tty=$$([ -t 1 ] && echo 1) 'BEGIN {FS = ":.*## "; c = tty ? "\033[36m" : ""; r = tty ? "\033[0m" : ""} /^[a-zA-Z_-]+:.*## / {printf "  %s%-15s%s %s\n", c, $$1, r, $$2}' $(MAKEFILE_LIST)
@@ -34,6 +34,15 @@ test: setup check-generate build ## Install what is needed, then run every test 
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt: run gofmt -w on:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) test $(RACE) $(TESTFLAGS) ./...
+	@$(MAKE) --no-print-directory check-deploy
+
+# Checks with heavy dependencies live in modules of their own, so the main module stays
+# lean: the dashboard's queries (PromQL parser) and the Kubernetes manifests (API types).
+CHECK_MODULES := deploy/grafana/check deploy/kubernetes/validate
+check-deploy: ## Dashboard and Kubernetes manifest checks (separate Go modules)
+	@set -e; for m in $(CHECK_MODULES); do \
+	  if [ -f $$m/go.mod ]; then (cd $$m && $(GO) test -count=1 ./...); fi; \
+	done
 
 lint: ## gofmt, go vet and golangci-lint (installed by setup --lint)
 	@scripts/setup.sh --lint
