@@ -171,7 +171,7 @@ func (d *Datapath) set(ino uint64, ns netns.NsHandle) (*mapSet, error) {
 		}
 		return nil, err
 	}
-	nl, err := netlink.NewHandleAt(ns)
+	nl, err := handleAt(ns)
 	if err != nil {
 		s.objs.Close()
 		if ino != 0 {
@@ -182,6 +182,20 @@ func (d *Datapath) set(ino uint64, ns netns.NsHandle) (*mapSet, error) {
 	s.nl = nl
 	d.sets[ino] = s
 	return s, nil
+}
+
+// handleAt returns a netlink handle bound to ns. For the namespace netctl runs in it
+// opens a plain socket: binding one to a namespace costs a setns, which needs
+// CAP_SYS_ADMIN even into one's own namespace.
+func handleAt(ns netns.NsHandle) (*netlink.Handle, error) {
+	if self, err := netns.Get(); err == nil {
+		same := self.Equal(ns)
+		self.Close()
+		if same {
+			return netlink.NewHandle()
+		}
+	}
+	return netlink.NewHandleAt(ns)
 }
 
 // loadSet loads the product's programs with maps pinned by name under s.dir/maps.
