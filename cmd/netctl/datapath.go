@@ -126,6 +126,16 @@ func attachIface(ctx context.Context, dp *probe.Datapath, host netns.NsHandle, s
 	return dp.AttachNamed(ctx, c.NS, path, c.Label, name)
 }
 
+// readPinned reads the counters pinned for the host namespace -n selects.
+func readPinned(cmd *cobra.Command, g *globalOptions) (probe.Snapshot, error) {
+	host, _, err := openHost(g)
+	if err != nil {
+		return probe.Snapshot{}, err
+	}
+	defer host.Close()
+	return probe.ReadPinned(cmd.Context(), host)
+}
+
 func newDetachCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "detach",
@@ -167,12 +177,7 @@ container interface, from the container's point of view: RX is traffic into the
 container. It loads and attaches nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			host, _, err := openHost(g)
-			if err != nil {
-				return err
-			}
-			defer host.Close()
-			snap, err := probe.ReadPinned(cmd.Context(), host)
+			snap, err := readPinned(cmd, g)
 			if err != nil {
 				return err
 			}
@@ -214,12 +219,7 @@ inside the container that sends them out (the seed's eth0-in / eth1-out) and the
 			if asym {
 				return runFlowsAsymmetric(cmd, g, idle)
 			}
-			host, _, err := openHost(g)
-			if err != nil {
-				return err
-			}
-			defer host.Close()
-			snap, err := probe.ReadPinned(cmd.Context(), host)
+			snap, err := readPinned(cmd, g)
 			if err != nil {
 				return err
 			}
@@ -249,12 +249,7 @@ func runFlowsAsymmetric(cmd *cobra.Command, g *globalOptions, idle time.Duration
 	if idle < 0 {
 		return fmt.Errorf("invalid --idle %s: want 0 or more", idle)
 	}
-	host, _, err := openHost(g)
-	if err != nil {
-		return err
-	}
-	defer host.Close()
-	snap, err := probe.ReadPinned(cmd.Context(), host)
+	snap, err := readPinned(cmd, g)
 	if err != nil {
 		return err
 	}
