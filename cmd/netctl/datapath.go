@@ -40,27 +40,18 @@ read the pinned maps; 'netctl detach' removes everything.
 direct-action bpf filter where the kernel has no TCX; tcx or tc force one.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := probe.ParseMode(mode)
-			if err != nil {
-				return err
-			}
 			if bridge == "" && len(ifaces) == 0 {
 				return fmt.Errorf("nothing to attach: give --bridge or --iface")
 			}
-			host, _, err := openHost(g)
+			host, dp, done, err := openDatapath(g, mode, flowEntries)
 			if err != nil {
 				return err
 			}
-			defer host.Close()
-			dp, err := probe.Open(host, probe.Options{Mode: m, FlowEntries: flowEntries})
-			if err != nil {
-				return err
-			}
-			defer dp.Close()
-			var done []probe.Attachment
+			defer done()
+			var attached []probe.Attachment
 			if bridge != "" {
 				at, err := dp.AttachBridge(cmd.Context(), bridge)
-				done = append(done, at...)
+				attached = append(attached, at...)
 				if err != nil {
 					return err
 				}
@@ -70,14 +61,14 @@ direct-action bpf filter where the kernel has no TCX; tcx or tc force one.`,
 				if err != nil {
 					return err
 				}
-				done = append(done, a)
+				attached = append(attached, a)
 			}
 			if g.json() {
-				return writeJSON(cmd.OutOrStdout(), done)
+				return writeJSON(cmd.OutOrStdout(), attached)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "CONTAINER\tINTERFACE\tHOST INTERFACE\tBRIDGE\tMODE\tSTATE")
-			for _, a := range done {
+			for _, a := range attached {
 				state := "attached"
 				if a.Adopted {
 					state = "adopted (already attached)"
@@ -87,7 +78,7 @@ direct-action bpf filter where the kernel has no TCX; tcx or tc force one.`,
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			if len(done) == 0 {
+			if len(attached) == 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), "bridge %s has no ports yet; 'netctl serve' attaches new ones as they appear\n", bridge)
 			}
 			return nil
@@ -99,6 +90,25 @@ direct-action bpf filter where the kernel has no TCX; tcx or tc force one.`,
 	f.StringVar(&mode, "attach-mode", string(probe.ModeAuto), "auto (TCX, else tc), tcx or tc")
 	f.Uint32Var(&flowEntries, "flow-entries", 0, "size of the flow table when it is created (default 65536)")
 	return cmd
+}
+
+// openDatapath opens the host namespace -n selects and netctl's datapath in it (adopting
+// pinned maps). done releases both.
+func openDatapath(g *globalOptions, mode string, flowEntries uint32) (netns.NsHandle, *probe.Datapath, func(), error) {
+	m, err := probe.ParseMode(mode)
+	if err != nil {
+		return netns.None(), nil, nil, err
+	}
+	host, _, err := openHost(g)
+	if err != nil {
+		return netns.None(), nil, nil, err
+	}
+	dp, err := probe.Open(host, probe.Options{Mode: m, FlowEntries: flowEntries})
+	if err != nil {
+		host.Close()
+		return netns.None(), nil, nil, err
+	}
+	return host, dp, func() { dp.Close(); host.Close() }, nil
 }
 
 // attachIface attaches one --iface NAME (host namespace) or NAME@CONTAINER.

@@ -44,26 +44,17 @@ or SIGINT it stops serving; the pinned counters keep counting (--detach-on-exit 
 them), and the next serve adopts them, so the exported counters continue.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := probe.ParseMode(mode)
-			if err != nil {
-				return err
-			}
 			if err := web.Validate(webConfig); err != nil {
 				return fmt.Errorf("--web.config.file %s: %w", webConfig, err)
 			}
 			if seriesLimit < 1 {
 				return fmt.Errorf("invalid --flow-series-limit %d: want ≥ 1", seriesLimit)
 			}
-			host, _, err := openHost(g)
+			host, dp, done, err := openDatapath(g, mode, flowEntries)
 			if err != nil {
 				return err
 			}
-			defer host.Close()
-			dp, err := probe.Open(host, probe.Options{Mode: m, FlowEntries: flowEntries})
-			if err != nil {
-				return err
-			}
-			defer dp.Close()
+			defer done()
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 
