@@ -121,6 +121,7 @@ static __always_inline void nc_count_flow_percpu(void *map, struct nc_flow_key *
 			.first_seen_ns = now,
 			.last_seen_ns = now,
 			.tcp_flags = tcp_flags,
+			.flags = (tcp_flags & 0x12) == 0x02 ? NC_FLOW_SYN_NOACK : 0, /* SYN, no ACK */
 		};
 		long err = bpf_map_update_elem(map, key, &first, BPF_NOEXIST);
 
@@ -162,6 +163,7 @@ static __always_inline void nc_count_flow_shared(void *map, struct nc_flow_key *
 			.first_seen_ns = now,
 			.last_seen_ns = now,
 			.tcp_flags = tcp_flags,
+			.flags = (tcp_flags & 0x12) == 0x02 ? NC_FLOW_SYN_NOACK : 0, /* SYN, no ACK */
 		};
 		long err = bpf_map_update_elem(map, key, &first, BPF_NOEXIST);
 

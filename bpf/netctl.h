@@ -65,7 +65,14 @@ struct nc_flow_value {
 	__u64 first_seen_ns; /* bpf_ktime_get_coarse_ns (CLOCK_MONOTONIC, coarse) */
 	__u64 last_seen_ns;
 	__u8 tcp_flags; /* OR of the TCP flags seen (FIN 0x01 … CWR 0x80) */
-	__u8 pad[7];
+	__u8 flags;     /* NC_FLOW_* bits */
+	__u8 pad[6];
 };
+
+/* nc_flow_value.flags: the entry was created by a TCP SYN without ACK, i.e. this
+ * direction is a client's connection request. The OR of the TCP flags cannot tell a
+ * SYN from a SYN-ACK once the ACKs follow; this bit, set only when the entry is
+ * inserted (no cost on the per-packet hit path), tells who connected. */
+#define NC_FLOW_SYN_NOACK 0x01
 
 #endif /* NETCTL_H */

@@ -82,6 +82,7 @@ func cvEnds(f probe.Flow) (local, remote netip.Addr, lport, rport uint16) {
 type Side struct {
 	Seen     bool
 	SYN, ACK bool      // TCP flags seen in this direction
+	SynNoAck bool      // this direction began with a SYN without ACK: the client's
 	First    time.Time // earliest FirstSeen (zero: unknown)
 }
 
@@ -90,6 +91,7 @@ func (s *Side) Add(f probe.Flow) {
 	s.Seen = true
 	s.SYN = s.SYN || f.TCPFlags&cvTCPSYN != 0
 	s.ACK = s.ACK || f.TCPFlags&cvTCPACK != 0
+	s.SynNoAck = s.SynNoAck || f.TCPSynNoAck
 	if !f.FirstSeen.IsZero() && (s.First.IsZero() || f.FirstSeen.Before(s.First)) {
 		s.First = f.FirstSeen
 	}
@@ -117,6 +119,8 @@ func cvEarlier(a, b time.Time) bool { return !a.IsZero() && (b.IsZero() || a.Bef
 func ServiceIsLocal(proto uint8, localPort, remotePort uint16, in, out Side) bool {
 	if proto == cvProtoTCP {
 		switch {
+		case in.SynNoAck != out.SynNoAck: // the datapath saw who sent the bare SYN
+			return in.SynNoAck
 		case in.SYN && out.SYN && cvEarlier(in.First, out.First):
 			return true
 		case in.SYN && out.SYN && cvEarlier(out.First, in.First):

@@ -340,3 +340,19 @@ func TestFindReverses(t *testing.T) {
 		}
 	}
 }
+
+// The datapath's SYN-without-ACK mark decides the TCP service side even when both
+// ports are ephemeral and both directions were first seen in the same clock tick.
+func TestServiceIsLocalSynMark(t *testing.T) {
+	tick := time.Unix(100, 0)
+	client := Side{Seen: true, SYN: true, ACK: true, SynNoAck: true, First: tick}
+	server := Side{Seen: true, SYN: true, ACK: true, First: tick}
+	// The peer connected in: its direction (in) carries the mark.
+	if !ServiceIsLocal(cvProtoTCP, 45000, 51000, client, server) {
+		t.Error("peer's bare SYN came in: the local port must be the service")
+	}
+	// The container connected out, even though its port is the lower one.
+	if ServiceIsLocal(cvProtoTCP, 33000, 51000, server, client) {
+		t.Error("the container's bare SYN went out: the remote port must be the service")
+	}
+}

@@ -77,7 +77,7 @@ func TestStructsMatchC(t *testing.T) {
 		}},
 		{"nc_flow_value", FlowValue{}, netctlNcFlowValue{}, []member{
 			{"packets", "Packets"}, {"bytes", "Bytes"}, {"first_seen_ns", "FirstSeenNs"}, {"last_seen_ns", "LastSeenNs"},
-			{"tcp_flags", "TCPFlags"}, {"pad", "Pad"},
+			{"tcp_flags", "TCPFlags"}, {"flags", "Flags"}, {"pad", "Pad"},
 		}},
 	} {
 		t.Run(s.c, func(t *testing.T) {

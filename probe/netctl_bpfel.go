@@ -40,7 +40,8 @@ type netctlNcFlowValue struct {
 	FirstSeenNs uint64
 	LastSeenNs  uint64
 	TcpFlags    uint8
-	Pad         [7]uint8
+	Flags       uint8
+	Pad         [6]uint8
 }
 
 type netctlNcStat uint32

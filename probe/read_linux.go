@@ -235,6 +235,7 @@ func rawFlow(ino uint64, k *netctlNcFlowKey, per []netctlNcFlowValue) RawFlow {
 		}
 		f.LastNs = max(f.LastNs, v.LastSeenNs)
 		f.TCPFlags |= v.TcpFlags
+		f.SynNoAck = f.SynNoAck || v.Flags&FlowSynNoAck != 0
 	}
 	return f
 }

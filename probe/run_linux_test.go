@@ -109,6 +109,7 @@ func mergeFlow(per []FlowValue) FlowValue {
 		}
 		m.LastSeenNs = max(m.LastSeenNs, v.LastSeenNs)
 		m.TCPFlags |= v.TCPFlags
+		m.Flags |= v.Flags
 	}
 	return m
 }
@@ -157,7 +158,7 @@ func changedFlows(before, after mapState) map[FlowKey]FlowValue {
 	for k, a := range after.flows {
 		b := before.flows[k]
 		if a != b {
-			out[k] = FlowValue{Packets: a.Packets - b.Packets, Bytes: a.Bytes - b.Bytes, TCPFlags: a.TCPFlags &^ b.TCPFlags,
+			out[k] = FlowValue{Packets: a.Packets - b.Packets, Bytes: a.Bytes - b.Bytes, TCPFlags: a.TCPFlags &^ b.TCPFlags, Flags: a.Flags &^ b.Flags,
 				FirstSeenNs: a.FirstSeenNs, LastSeenNs: a.LastSeenNs}
 		}
 	}
@@ -200,6 +201,17 @@ func TestProgramsParseTable(t *testing.T) {
 				}
 				if all := after.flows[want].TCPFlags; all != c.flags|before.flows[want].TCPFlags {
 					t.Errorf("flow tcp flags %#x, want %#x", all, c.flags|before.flows[want].TCPFlags)
+				}
+				// The SYN-without-ACK mark is set when a bare SYN creates the entry, only.
+				wantMark := uint8(0)
+				if _, existed := before.flows[want]; !existed && c.flags&0x12 == 0x02 {
+					wantMark = FlowSynNoAck
+				}
+				if _, existed := before.flows[want]; existed {
+					wantMark = before.flows[want].Flags
+				}
+				if f := after.flows[want].Flags; f != wantMark {
+					t.Errorf("flow flags %#x, want %#x (tcp flags %#x)", f, wantMark, c.flags)
 				}
 				if got.LastSeenNs < t0 || got.LastSeenNs > t1 || got.FirstSeenNs == 0 || got.FirstSeenNs > got.LastSeenNs {
 					t.Errorf("flow first/last seen %d/%d, want first ≤ last within [%d, %d] (coarse monotonic)", got.FirstSeenNs, got.LastSeenNs, t0, t1)

@@ -64,6 +64,8 @@ type Flow struct {
 	FirstSeen     time.Time     `json:"first_seen"`
 	LastSeen      time.Time     `json:"last_seen"`
 	TCPFlags      uint8         `json:"tcp_flags,omitempty"`
+	// TCPSynNoAck: this direction began with a SYN without ACK (a client connecting).
+	TCPSynNoAck bool `json:"tcp_syn_noack,omitempty"`
 }
 
 // Snapshot is everything the maps held at one moment, in plain values.
@@ -109,6 +111,7 @@ type RawFlow struct {
 	FirstNs   uint64 // CLOCK_MONOTONIC (coarse) ns
 	LastNs    uint64
 	TCPFlags  uint8
+	SynNoAck  bool // created by a TCP SYN without ACK
 	Untracked bool // no port known for it (interface gone, not yet cleaned)
 }
 
@@ -171,7 +174,7 @@ func BuildSnapshot(ports []Port, totals []RawTotals, flows []RawFlow, monoNow ui
 			Direction: containerDir(p, f.Dir), Proto: f.Proto, Src: f.Src, Dst: f.Dst,
 			SrcPort: f.Sport, DstPort: f.Dport, Packets: f.Packets, Bytes: f.Bytes,
 			FirstSeen: monoToWall(f.FirstNs, monoNow, now), LastSeen: monoToWall(f.LastNs, monoNow, now),
-			TCPFlags: f.TCPFlags,
+			TCPFlags: f.TCPFlags, TCPSynNoAck: f.SynNoAck,
 		})
 	}
 	return snap

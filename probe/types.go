@@ -93,6 +93,10 @@ type FlowKey struct {
 	Daddr   [16]byte
 }
 
+// FlowSynNoAck mirrors NC_FLOW_SYN_NOACK: the flow entry was created by a TCP SYN without
+// ACK, so this direction is a client's connection request.
+const FlowSynNoAck = 0x01
+
 // FlowValue is one CPU's counters of a flow. Its layout matches struct nc_flow_value.
 // The flows map is per-CPU: a CPU that never saw the flow has an all-zero value.
 type FlowValue struct {
@@ -101,7 +105,8 @@ type FlowValue struct {
 	FirstSeenNs uint64 // CLOCK_MONOTONIC (coarse: tick resolution)
 	LastSeenNs  uint64
 	TCPFlags    uint8 // OR of the TCP flags seen (FIN 0x01 … CWR 0x80)
-	Pad         [7]uint8
+	Flags       uint8 // FlowSynNoAck
+	Pad         [6]uint8
 }
 
 // sumPerCPU adds up the per-CPU copies of one value of a per-CPU map.
