@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
 	"github.com/netctl/netctl/exporter"
@@ -43,25 +46,14 @@ direct-action bpf filter where the kernel has no TCX; tcx or tc force one.`,
 			if bridge == "" && len(ifaces) == 0 {
 				return fmt.Errorf("nothing to attach: give --bridge or --iface")
 			}
-			host, dp, done, err := openDatapath(g, mode, flowEntries)
+			sess, err := openSession(cmd.Context(), g, mode, flowEntries, bridge, ifaces)
 			if err != nil {
 				return err
 			}
-			defer done()
-			var attached []probe.Attachment
-			if bridge != "" {
-				at, err := dp.AttachBridge(cmd.Context(), bridge)
-				attached = append(attached, at...)
-				if err != nil {
-					return err
-				}
-			}
-			for _, spec := range ifaces {
-				a, err := attachIface(cmd.Context(), dp, host, spec)
-				if err != nil {
-					return err
-				}
-				attached = append(attached, a)
+			defer sess.close()
+			attached, err := sess.attach(cmd.Context(), bridge)
+			if err != nil {
+				return err
 			}
 			if g.json() {
 				return writeJSON(cmd.OutOrStdout(), attached)
@@ -92,48 +84,141 @@ direct-action bpf filter where the kernel has no TCX; tcx or tc force one.`,
 	return cmd
 }
 
-// openDatapath opens the host namespace -n selects and netctl's datapath in it (adopting
-// pinned maps). done releases both.
-func openDatapath(g *globalOptions, mode string, flowEntries uint32) (netns.NsHandle, *probe.Datapath, func(), error) {
+// session is an open datapath with everything an attach needs, validated before
+// anything was loaded: the bridge exists, every --iface resolves to an interface.
+type session struct {
+	host    netns.NsHandle
+	dp      *probe.Datapath
+	ifaces  []ifaceTarget
+	fresh   bool // nothing of netctl's was pinned for this host namespace before
+	release []func()
+}
+
+// ifaceTarget is one resolved --iface NAME[@CONTAINER].
+type ifaceTarget struct {
+	spec, name, label, path string
+	ns                      netns.NsHandle
+}
+
+// openSession validates the bridge and the --iface specs, then opens the datapath of
+// the host namespace -n selects (adopting pinned maps).
+func openSession(ctx context.Context, g *globalOptions, mode string, flowEntries uint32, bridge string, specs []string) (*session, error) {
 	m, err := probe.ParseMode(mode)
 	if err != nil {
-		return netns.None(), nil, nil, err
+		return nil, err
 	}
 	host, _, err := openHost(g)
 	if err != nil {
-		return netns.None(), nil, nil, err
+		return nil, err
 	}
-	dp, err := probe.Open(host, probe.Options{Mode: m, FlowEntries: flowEntries})
+	s := &session{host: host}
+	s.release = append(s.release, func() { host.Close() })
+	if err := s.validate(ctx, bridge, specs); err != nil {
+		s.close()
+		return nil, err
+	}
+	ino, err := probe.NSInode(host)
 	if err != nil {
-		host.Close()
-		return netns.None(), nil, nil, err
+		s.close()
+		return nil, err
 	}
-	return host, dp, func() { dp.Close(); host.Close() }, nil
+	_, statErr := os.Stat(probe.PinDir(ino))
+	s.fresh = os.IsNotExist(statErr)
+	if s.dp, err = probe.Open(host, probe.Options{Mode: m, FlowEntries: flowEntries}); err != nil {
+		s.rollback()
+		s.close()
+		return nil, err
+	}
+	return s, nil
 }
 
-// attachIface attaches one --iface NAME (host namespace) or NAME@CONTAINER.
-func attachIface(ctx context.Context, dp *probe.Datapath, host netns.NsHandle, spec string) (probe.Attachment, error) {
-	name, ref, found := strings.Cut(spec, "@")
-	if err := netctl.ValidIfName(name); err != nil {
-		return probe.Attachment{}, fmt.Errorf("invalid --iface %q: %w", spec, err)
-	}
-	if !found {
-		return dp.AttachNamed(ctx, host, "", "host", name)
-	}
-	r, err := netctl.ParseRef(ref, nsutil.Exists)
+func (s *session) validate(ctx context.Context, bridge string, specs []string) error {
+	nl, err := netlink.NewHandleAt(s.host)
 	if err != nil {
-		return probe.Attachment{}, fmt.Errorf("invalid --iface %q: %w", spec, err)
+		return fmt.Errorf("netlink in the host namespace: %w", err)
 	}
-	c, err := netctl.Resolve(ctx, r)
-	if err != nil {
-		return probe.Attachment{}, err
+	defer nl.Close()
+	if bridge != "" {
+		if _, err := probe.BridgePorts(nl, bridge); err != nil {
+			return err
+		}
 	}
-	defer c.Close()
-	path := c.View.Path
-	if c.View.Name != "" {
-		path = nsutil.NamedPath(c.View.Name)
+	for _, spec := range specs {
+		name, ref, found := strings.Cut(spec, "@")
+		if err := netctl.ValidIfName(name); err != nil {
+			return fmt.Errorf("invalid --iface %q: %w", spec, err)
+		}
+		t := ifaceTarget{spec: spec, name: name, label: "host", ns: s.host}
+		if found {
+			r, err := netctl.ParseRef(ref, nsutil.Exists)
+			if err != nil {
+				return fmt.Errorf("invalid --iface %q: %w", spec, err)
+			}
+			c, err := netctl.Resolve(ctx, r)
+			if err != nil {
+				return fmt.Errorf("--iface %s: %w", spec, err)
+			}
+			s.release = append(s.release, c.Close)
+			t.label, t.ns, t.path = c.Label, c.NS, c.View.Path
+			if c.View.Name != "" {
+				t.path = nsutil.NamedPath(c.View.Name)
+			}
+		}
+		tnl, err := netlink.NewHandleAt(t.ns)
+		if err != nil {
+			return fmt.Errorf("--iface %s: %w", spec, err)
+		}
+		_, err = tnl.LinkByName(name)
+		tnl.Close()
+		if err != nil {
+			return fmt.Errorf("--iface %s: interface %s not found in %s", spec, name, t.label)
+		}
+		s.ifaces = append(s.ifaces, t)
 	}
-	return dp.AttachNamed(ctx, c.NS, path, c.Label, name)
+	return nil
+}
+
+// attach attaches the bridge's ports and the --iface targets; on failure it undoes
+// what this session made (when nothing was pinned before it) and returns the error.
+func (s *session) attach(ctx context.Context, bridge string) ([]probe.Attachment, error) {
+	var out []probe.Attachment
+	if bridge != "" {
+		at, err := s.dp.AttachBridge(ctx, bridge)
+		out = append(out, at...)
+		if err != nil {
+			s.rollback()
+			return nil, err
+		}
+	}
+	for _, t := range s.ifaces {
+		a, err := s.dp.AttachNamed(ctx, t.ns, t.path, t.label, t.name)
+		if err != nil {
+			s.rollback()
+			return nil, fmt.Errorf("--iface %s: %w", t.spec, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// rollback removes what a failed attach made: everything, when nothing of netctl's was
+// pinned before the session (otherwise the earlier attachments are left as they were).
+func (s *session) rollback() {
+	if !s.fresh {
+		return
+	}
+	if _, err := probe.Detach(s.host); err != nil {
+		slog.Warn("undo a failed attach", "err", err)
+	}
+}
+
+func (s *session) close() {
+	if s.dp != nil {
+		_ = s.dp.Close()
+	}
+	for i := len(s.release) - 1; i >= 0; i-- {
+		s.release[i]()
+	}
 }
 
 // readPinned reads the counters pinned for the host namespace -n selects.

@@ -79,3 +79,33 @@ func TestAttachStatusFlowsDetach(t *testing.T) {
 		t.Errorf("missing bridge: %v", err)
 	}
 }
+
+// A failed attach changes nothing: bad --iface specs and a missing bridge are refused
+// before anything is loaded, and nothing is pinned.
+func TestAttachBadInputChangesNothing(t *testing.T) {
+	l := cliLab(t)
+	pin, state := probe.PinRoot, probe.StateDir
+	probe.PinRoot, probe.StateDir = filepath.Join("/sys/fs/bpf", nstest.UniqueName("ncbad-")), t.TempDir()
+	t.Cleanup(func() { _ = os.RemoveAll(probe.PinRoot); probe.PinRoot, probe.StateDir = pin, state })
+	h := l.Host.Name
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--iface", "eth9@netns:" + l.Container1.Name}, "interface eth9 not found"},
+		{[]string{"--iface", "eth0@netns:" + l.Container1.Name + "-nope"}, "not found"},
+		{[]string{"--iface", "eth0@pid:999999999"}, "no such process"},
+		{[]string{"--iface", "this-name-is-far-too-long"}, "at most 15"},
+		{[]string{"--bridge", "br-nope"}, "bridge br-nope not found"},
+		{[]string{"--bridge", "veth-c1"}, "not a bridge"},
+		{[]string{"--attach-mode", "xdp"}, "invalid attach mode"},
+	} {
+		_, err := run(t, append([]string{"-n", h, "attach"}, tc.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("attach %v: %v, want one line containing %q", tc.args, err, tc.want)
+		}
+		if ents, _ := os.ReadDir(probe.PinRoot); len(ents) != 0 {
+			t.Fatalf("attach %v left pins: %v", tc.args, ents)
+		}
+	}
+}

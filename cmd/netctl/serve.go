@@ -50,28 +50,19 @@ them), and the next serve adopts them, so the exported counters continue.`,
 			if seriesLimit < 1 {
 				return fmt.Errorf("invalid --flow-series-limit %d: want ≥ 1", seriesLimit)
 			}
-			host, dp, done, err := openDatapath(g, mode, flowEntries)
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			sess, err := openSession(ctx, g, mode, flowEntries, bridge, ifaces)
 			if err != nil {
 				return err
 			}
-			defer done()
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-
-			if bridge != "" {
-				at, err := dp.AttachBridge(ctx, bridge)
-				if err != nil {
-					return err
-				}
-				for _, a := range at {
-					logAttach(a)
-				}
+			defer sess.close()
+			host, dp := sess.host, sess.dp
+			at, err := sess.attach(ctx, bridge)
+			if err != nil {
+				return err
 			}
-			for _, spec := range ifaces {
-				a, err := attachIface(ctx, dp, host, spec)
-				if err != nil {
-					return err
-				}
+			for _, a := range at {
 				logAttach(a)
 			}
 
