@@ -212,6 +212,10 @@ func (d *Datapath) Snapshot(ctx context.Context) (Snapshot, error) {
 	for ino, s := range d.sets {
 		sets = append(sets, mapRefs{ino: ino, totalsIdx: s.objs.TotalsByIndex, totals: s.objs.Totals, flows: s.objs.Flows, stats: s.objs.Stats})
 	}
+	before := slices.Clone(d.reg.Ports)
+	if err := d.reg.reload(); err == nil && !slices.Equal(before, d.reg.Ports) {
+		d.portsOK = false // another netctl (attach --iface) changed the registry
+	}
 	if !d.portsOK { // resolved again only after an attach or a port gone
 		d.ports, d.portsOK = d.Ports(ctx), true
 	}

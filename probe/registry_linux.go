@@ -45,7 +45,11 @@ func registryPath(hostIno uint64) string {
 }
 
 func loadRegistry(hostIno uint64) (*registry, error) {
-	r := &registry{path: registryPath(hostIno)}
+	return loadRegistryFrom(registryPath(hostIno))
+}
+
+func loadRegistryFrom(path string) (*registry, error) {
+	r := &registry{path: path}
 	b, err := os.ReadFile(r.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return r, nil
@@ -77,19 +81,39 @@ func (r *registry) save() error {
 	return nil
 }
 
+// reload reads the file again before a change: another netctl process (attach while
+// serve runs) may have written it since this one read it.
+func (r *registry) reload() error {
+	fresh, err := loadRegistryFrom(r.path)
+	if err != nil {
+		return err
+	}
+	r.Ports, r.Qdiscs = fresh.Ports, fresh.Qdiscs
+	return nil
+}
+
 func (r *registry) addPort(p regPort) error {
+	if err := r.reload(); err != nil {
+		return err
+	}
 	r.Ports = slices.DeleteFunc(r.Ports, func(o regPort) bool { return o.NSInode == p.NSInode && o.Ifindex == p.Ifindex })
 	r.Ports = append(r.Ports, p)
 	return r.save()
 }
 
 func (r *registry) removePort(nsIno uint64, ifindex int) error {
+	if err := r.reload(); err != nil {
+		return err
+	}
 	r.Ports = slices.DeleteFunc(r.Ports, func(o regPort) bool { return o.NSInode == nsIno && o.Ifindex == ifindex })
 	r.Qdiscs = slices.DeleteFunc(r.Qdiscs, func(o regQdisc) bool { return o.NSInode == nsIno && o.Ifindex == ifindex })
 	return r.save()
 }
 
 func (r *registry) addQdisc(nsIno uint64, ifindex int) error {
+	if err := r.reload(); err != nil {
+		return err
+	}
 	r.Qdiscs = append(r.Qdiscs, regQdisc{nsIno, ifindex})
 	return r.save()
 }
