@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -440,5 +441,47 @@ netctl_bridge_ports_unobserved{bridge="docker0"} 1
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "netctl_bridge_ports_unobserved"); err != nil {
 		t.Error(err)
+	}
+}
+
+// The collector's memory survives a restart of serve: an asymmetric conversation that
+// went idle (the kernel no longer says anything new about it) keeps its bytes, and an
+// evicted flow's series keeps its total.
+func TestCollectorStateAcrossRestart(t *testing.T) {
+	idle := time.Minute
+	c, src, clk := newTestCollector(CollectorOptions{FlowIdleTimeout: idle})
+	flows := []probe.Flow{
+		cflow("eth0", probe.Receive, 6, "10.0.0.3", 40000, "172.17.0.2", 80, 5, 500, -time.Minute, 0),
+		cflow("eth1", probe.Transmit, 6, "172.17.0.2", 80, "10.0.0.3", 40000, 4, 1000, -time.Minute, 0),
+	}
+	src.set(probe.Snapshot{Flows: flows}, nil)
+	bk := `netctl_asymmetric_bytes_total{container="c1",in_interface="eth0",out_interface="eth1"}`
+	before := gatherSamples(t, c)
+	if before[bk] != 1000 {
+		t.Fatalf("%s = %v before the restart, want 1000", bk, before[bk])
+	}
+	path := filepath.Join(t.TempDir(), "state.json")
+	if err := c.SaveState(path); err != nil {
+		t.Fatal(err)
+	}
+
+	// A new serve: the flows were evicted meanwhile, so the snapshot has none.
+	c2, src2, clk2 := newTestCollector(CollectorOptions{FlowIdleTimeout: idle})
+	clk2.advance(clk.Now().Sub(ct0) + 10*time.Second)
+	if err := c2.LoadState(path); err != nil {
+		t.Fatal(err)
+	}
+	src2.set(probe.Snapshot{}, nil)
+	after := gatherSamples(t, c2)
+	for k, v := range before {
+		if strings.HasSuffix(strings.SplitN(k, "{", 2)[0], "_total") && after[k] < v {
+			t.Errorf("%s went down across the restart: %v → %v", k, v, after[k])
+		}
+	}
+	if after[bk] != 1000 {
+		t.Errorf("%s = %v after the restart, want 1000", bk, after[bk])
+	}
+	if err := c2.LoadState(filepath.Join(t.TempDir(), "missing.json")); err != nil {
+		t.Errorf("a missing state file: %v", err)
 	}
 }

@@ -351,6 +351,10 @@ func Detach(host netns.NsHandle) (DetachReport, error) {
 	if err := reg.remove(); err != nil {
 		errs = append(errs, err)
 	}
+	// serve's memory of the exported counters goes with the counters.
+	if err := os.Remove(filepath.Join(StateDir, "serve", strconv.FormatUint(ino, 10)+".json")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
 	return rep, errors.Join(errs...)
 }
 

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -89,6 +91,35 @@ them), and the next serve adopts them, so the exported counters continue.`,
 			collector := exporter.NewCollector(dp, exporter.CollectorOptions{
 				FlowSeriesLimit: seriesLimit, FlowIdleTimeout: idle, Logger: slog.Default(),
 			})
+			// The exported counters continue across restarts: the collector's memory is
+			// kept next to the attach registry, saved every 30 s and on the way out.
+			hostIno, err := probe.NSInode(host)
+			if err != nil {
+				return err
+			}
+			statePath := filepath.Join(probe.StateDir, "serve", strconv.FormatUint(hostIno, 10)+".json")
+			if err := collector.LoadState(statePath); err != nil {
+				slog.Warn("exporter state not restored; counters restart from the kernel's values", "err", err)
+			}
+			defer func() {
+				if err := collector.SaveState(statePath); err != nil {
+					slog.Error("save exporter state", "err", err)
+				}
+			}()
+			go func() {
+				t := time.NewTicker(30 * time.Second)
+				defer t.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-t.C:
+						if err := collector.SaveState(statePath); err != nil {
+							slog.Error("save exporter state", "err", err)
+						}
+					}
+				}
+			}()
 			handler, err := exporter.NewHandler(exporter.HandlerOptions{
 				Registry: exporter.NewRegistry(collector, version, revision),
 				Version:  version,

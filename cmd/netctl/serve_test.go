@@ -184,12 +184,19 @@ func TestServeEndToEnd(t *testing.T) {
 	// A real Prometheus scrapes it.
 	promQuery(t, addr, c1)
 
-	// Counters continue across a restart of serve (pinned maps, adopted).
+	// Counters continue across a restart of serve (pinned maps, adopted; the
+	// collector's memory saved and loaded), the asymmetric bytes too.
+	asymBytes := fmt.Sprintf(`netctl_asymmetric_bytes_total{container=%q,in_interface="eth0",out_interface="eth1"}`, c1)
+	ab1 := sample(get(t, "http://"+addr+"/metrics"), asymBytes)
 	stop()
 	pingFrom(t, c2, "172.17.0.2", 30)
 	addr, stop = startServe(t, "-n", h, "--log-level", "warn")
-	if rx2 := sample(get(t, "http://"+addr+"/metrics"), rx); rx2 < rx1+30 {
+	m2 := get(t, "http://"+addr+"/metrics")
+	if rx2 := sample(m2, rx); rx2 < rx1+30 {
 		t.Errorf("after a restart and 30 pings: %s = %v, was %v", rx, rx2, rx1)
+	}
+	if ab2 := sample(m2, asymBytes); ab1 <= 0 || ab2 < ab1 {
+		t.Errorf("after a restart: %s = %v, was %v", asymBytes, ab2, ab1)
 	}
 
 	// The fix: source routing. Asymmetric bytes stop growing while traffic continues.
