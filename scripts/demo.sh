@@ -21,16 +21,20 @@ stage="" total=13 n=0 serve_pid="" prom_pid=""
 bold() { n=$((n + 1)); stage="$*"; printf '\n\033[1m== %d/%d %s\033[0m\n' "$n" "$total" "$*"; }
 run()  { printf '$ %s\n' "$*"; "$@"; }
 asym_bytes() {
-  curl -fsS "http://$LISTEN/metrics" | awk -v c="$PREFIX-container1" \
+  curl -fsS --max-time 5 "http://$LISTEN/metrics" | awk -v c="$PREFIX-container1" \
     'index($0, "netctl_asymmetric_bytes_total{container=\"" c "\",in_interface=\"eth0\",out_interface=\"eth1\"}") == 1 {print $2}'
 }
 
 # alert_state NAME: firing, pending or inactive, as Prometheus's API says.
-alert_state() { curl -fsS "http://$PROM/api/v1/alerts" | scripts/prom-alerts.py state "$1"; }
+alert_state() { curl -fsS --max-time 5 "http://$PROM/api/v1/alerts" | scripts/prom-alerts.py state "$1"; }
+
+# port_free ADDR: nothing listens on ADDR's port yet.
+port_free() { ! ss -Htln "sport = :${1##*:}" | grep -q .; }
 
 # wait_alert NAME STATE SECONDS
 wait_alert() {
   for _ in $(seq "$3"); do
+    kill -0 "$prom_pid" 2>/dev/null || { echo "demo: Prometheus exited:" >&2; tail -5 "$PROMDIR/prometheus.log" >&2; return 1; }
     [ "$(alert_state "$1")" = "$2" ] && return 0
     sleep 1
   done
@@ -75,6 +79,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+stage="free ports"
+for addr in "$LISTEN" "$PROM"; do
+  port_free "$addr" || { echo "demo: $addr is taken; set DEMO_LISTEN / DEMO_PROM_LISTEN to free addresses" >&2; exit 1; }
+done
+
 bold "doctor: what this machine can do"
 run "$NETCTL" doctor || true
 
@@ -104,8 +113,12 @@ bold "netctl serve: tc eBPF counters on every docker0 port, /metrics for Prometh
 printf '$ %s -n %s serve --web.listen-address %s --flow-idle-timeout %s &\n' "$NETCTL" "$HOST" "$LISTEN" "$IDLE"
 "$NETCTL" -n "$HOST" serve --web.listen-address "$LISTEN" --flow-idle-timeout "$IDLE" >"$LOG" 2>&1 &
 serve_pid=$!
-for _ in $(seq 50); do curl -fsS "http://$LISTEN/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS "http://$LISTEN/healthz" >/dev/null || { echo "serve did not come up"; exit 1; }
+for _ in $(seq 50); do
+  kill -0 "$serve_pid" 2>/dev/null || break
+  curl -fsS --max-time 5 "http://$LISTEN/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS --max-time 5 "http://$LISTEN/healthz" >/dev/null || { echo "serve did not come up"; exit 1; }
 grep -h "port attached" "$LOG" || true
 
 bold "a real Prometheus with the shipped scrape config and alert rules (demo: for: 5s)"
@@ -119,8 +132,12 @@ printf '$ prometheus --config.file=%s --web.listen-address=%s &\n' "$PROMDIR/pro
 prometheus --config.file="$PROMDIR/prometheus.yml" --storage.tsdb.path="$PROMDIR/data" \
   --web.listen-address="$PROM" >"$PROMDIR/prometheus.log" 2>&1 &
 prom_pid=$!
-for _ in $(seq 100); do curl -fsS "http://$PROM/-/ready" >/dev/null 2>&1 && break; sleep 0.2; done
-curl -fsS "http://$PROM/-/ready" >/dev/null || { tail -20 "$PROMDIR/prometheus.log"; exit 1; }
+for _ in $(seq 100); do
+  kill -0 "$prom_pid" 2>/dev/null || break
+  curl -fsS --max-time 5 "http://$PROM/-/ready" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+curl -fsS --max-time 5 "http://$PROM/-/ready" >/dev/null || { tail -20 "$PROMDIR/prometheus.log"; exit 1; }
 echo "Prometheus ready at http://$PROM/"
 
 bold "bounded traffic: container2 -> container1, outside <-> container1, host -> container1"
@@ -130,13 +147,13 @@ run ip netns exec "$HOST" ping -q -c 5 -i 0.2 172.17.0.2 | tail -2
 bold "what netctl sees: requests enter container1 on eth0, its replies leave on eth1"
 run "$NETCTL" -n "$HOST" status
 printf '$ curl -s http://%s/metrics | grep asymmetric\n' "$LISTEN"
-curl -fsS "http://$LISTEN/metrics" | grep asymmetric | grep -v '^#'
+curl -fsS --max-time 5 "http://$LISTEN/metrics" | grep asymmetric | grep -v '^#'
 run "$NETCTL" -n "$HOST" flows --asymmetric
 
 bold "the alert NetctlAsymmetricRouting, as Prometheus's API reports it"
 wait_alert NetctlAsymmetricRouting firing 60
 printf '$ curl -s http://%s/api/v1/alerts\n' "$PROM"
-curl -fsS "http://$PROM/api/v1/alerts" | scripts/prom-alerts.py list
+curl -fsS --max-time 5 "http://$PROM/api/v1/alerts" | scripts/prom-alerts.py list
 
 bold "the fix: source routing, so replies leave where requests came in"
 before=$(asym_bytes)
