@@ -55,7 +55,8 @@ type Collector struct {
 	scrapeErrors uint64
 	failing      bool   // the last read failed
 	dropping     bool   // the last scrape dropped flow series
-	droppedTotal uint64 // flow series left out by the limit, summed over scrapes
+	droppedTotal uint64             // flow series that began to be left out by the limit
+	droppedNow   map[seriesKey]bool // series the last scrape left out
 }
 
 // NewCollector returns a Collector over src.
@@ -112,7 +113,7 @@ var (
 	insertFailedDesc       = prometheus.NewDesc("netctl_flow_insert_failures_total", "Flows the kernel programs could not insert into a flow table.", nil, nil)
 	notParsedDesc          = prometheus.NewDesc("netctl_packets_not_parsed_total", "Packets counted on their interface but not parsed into a flow.", nil, nil)
 	seriesDroppedDesc      = prometheus.NewDesc("netctl_flow_series_dropped", "Flow series left out of this scrape by the flow series limit.", nil, nil)
-	seriesDroppedTotalDesc = prometheus.NewDesc("netctl_flow_series_dropped_total", "Flow series left out by the flow series limit, summed over all scrapes.", nil, nil)
+	seriesDroppedTotalDesc = prometheus.NewDesc("netctl_flow_series_dropped_total", "Flow series the flow series limit began to leave out, each counted once.", nil, nil)
 	snapshotDurDesc        = prometheus.NewDesc("netctl_snapshot_duration_seconds", "Time the last read of the kernel's maps took.", nil, nil)
 	upDesc                 = prometheus.NewDesc("netctl_up", "Whether the last read of the kernel's maps succeeded.", nil, nil)
 	scrapeErrorsDesc       = prometheus.NewDesc("netctl_scrape_errors_total", "Reads of the kernel's maps that failed.", nil, nil)
@@ -167,11 +168,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	idle := c.opts.FlowIdleTimeout
 	v := c.st.apply(snap, DetectAsymmetric(snap.Flows, now, idle), now, idle)
 	series, dropped := limitSeries(v.Series, c.opts.FlowSeriesLimit)
+	c.countDropped(v.Series, series)
 	if (dropped > 0) != c.dropping {
 		log.Info("flow series limit", "limit", c.opts.FlowSeriesLimit, "series", len(v.Series), "dropped", dropped)
 	}
 	c.dropping = dropped > 0
-	c.droppedTotal += uint64(dropped)
 
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
@@ -213,4 +214,28 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(notParsedDesc, v.NotParsed)
 	gauge(seriesDroppedDesc, float64(dropped))
 	counter(seriesDroppedTotalDesc, c.droppedTotal)
+}
+
+// countDropped counts each flow series once when the limit starts leaving it out (it
+// counts again only after it was kept in between), so the total does not grow with the
+// number of scrapes or scrapers.
+func (c *Collector) countDropped(all, kept []seriesView) {
+	if len(all) == len(kept) {
+		c.droppedNow = nil
+		return
+	}
+	in := make(map[seriesKey]bool, len(kept))
+	for _, s := range kept {
+		in[s.seriesKey] = true
+	}
+	now := make(map[seriesKey]bool, len(all)-len(kept))
+	for _, s := range all {
+		if !in[s.seriesKey] {
+			now[s.seriesKey] = true
+			if !c.droppedNow[s.seriesKey] {
+				c.droppedTotal++
+			}
+		}
+	}
+	c.droppedNow = now
 }

@@ -139,7 +139,7 @@ netctl_flow_receive_packets_total{container="c1",interface="eth0",local="172.17.
 # HELP netctl_flow_series_dropped Flow series left out of this scrape by the flow series limit.
 # TYPE netctl_flow_series_dropped gauge
 netctl_flow_series_dropped 0
-# HELP netctl_flow_series_dropped_total Flow series left out by the flow series limit, summed over all scrapes.
+# HELP netctl_flow_series_dropped_total Flow series the flow series limit began to leave out, each counted once.
 # TYPE netctl_flow_series_dropped_total counter
 netctl_flow_series_dropped_total 0
 # HELP netctl_flow_table_capacity Capacity of the kernel's flow tables.
@@ -270,8 +270,12 @@ func TestCollectorSeriesLimit(t *testing.T) {
 	if fmt.Sprint(kept) != fmt.Sprint(want) {
 		t.Errorf("kept %v, want %v", kept, want)
 	}
-	if got["netctl_flow_series_dropped{}"] != 3 || got["netctl_flow_series_dropped_total{}"] < 3 {
+	if got["netctl_flow_series_dropped{}"] != 3 || got["netctl_flow_series_dropped_total{}"] != 3 {
 		t.Errorf("dropped %v (total %v), want 3", got["netctl_flow_series_dropped{}"], got["netctl_flow_series_dropped_total{}"])
+	}
+	// Scraped again with the same series: the same 3 are dropped, counted once.
+	if again := gatherSamples(t, c); again["netctl_flow_series_dropped_total{}"] != 3 {
+		t.Errorf("a second scrape counted the dropped series again: total %v, want 3", again["netctl_flow_series_dropped_total{}"])
 	}
 }
 
