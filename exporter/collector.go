@@ -53,8 +53,8 @@ type Collector struct {
 	mu           sync.Mutex
 	st           *state
 	scrapeErrors uint64
-	failing      bool   // the last read failed
-	dropping     bool   // the last scrape dropped flow series
+	failing      bool               // the last read failed
+	dropping     bool               // the last scrape dropped flow series
 	droppedTotal uint64             // flow series that began to be left out by the limit
 	droppedNow   map[seriesKey]bool // series the last scrape left out
 }
