@@ -22,6 +22,8 @@ import (
 // AttachBridge attaches to every port of bridge in the host namespace and records them.
 // Interfaces that went away while no watcher ran are forgotten first.
 func (d *Datapath) AttachBridge(ctx context.Context, bridge string) ([]Attachment, error) {
+	d.mu.Lock() // serve calls it again (catching up after a watch failure) while scrapes run
+	defer d.mu.Unlock()
 	hs := d.sets[0]
 	if err := d.sweep(); err != nil {
 		return nil, err

@@ -70,22 +70,7 @@ them), and the next serve adopts them, so the exported counters continue.`,
 
 			var watchErr atomic.Pointer[error]
 			if bridge != "" {
-				go func() {
-					err := dp.Watch(ctx, bridge, func(e probe.Event) {
-						switch e.Kind {
-						case "attached":
-							slog.Info("port attached", "container", e.Port.Container, "interface", e.Port.Interface, "host_interface", e.Port.HostInterface, "mode", e.Port.Mode)
-						case "gone":
-							slog.Info("port gone", "host_interface", e.Port.HostInterface, "ifindex", e.Port.Ifindex)
-						default:
-							slog.Error("watch", "host_interface", e.Port.HostInterface, "err", e.Error)
-						}
-					})
-					if err != nil {
-						slog.Error("watching links stopped", "err", err)
-						watchErr.Store(&err)
-					}
-				}()
+				go watchBridge(ctx, dp, bridge, &watchErr)
 			}
 
 			collector := exporter.NewCollector(dp, exporter.CollectorOptions{
@@ -183,6 +168,42 @@ them), and the next serve adopts them, so the exported counters continue.`,
 	f.BoolVar(&systemdSocket, "web.systemd-socket", false, "use systemd socket activation listeners instead of --web.listen-address")
 	f.BoolVar(&detach, "detach-on-exit", false, "remove the programs, links and pins when serve stops")
 	return cmd
+}
+
+// watchBridge keeps the bridge's ports attached until ctx ends. When the link
+// subscription fails it reports the error through /healthz, waits a little, catches up
+// (ports that came or went meanwhile) and watches again.
+func watchBridge(ctx context.Context, dp *probe.Datapath, bridge string, watchErr *atomic.Pointer[error]) {
+	for backoff := time.Second; ; backoff = min(2*backoff, time.Minute) {
+		err := dp.Watch(ctx, bridge, func(e probe.Event) {
+			switch e.Kind {
+			case "attached":
+				slog.Info("port attached", "container", e.Port.Container, "interface", e.Port.Interface, "host_interface", e.Port.HostInterface, "mode", e.Port.Mode)
+			case "gone":
+				slog.Info("port gone", "host_interface", e.Port.HostInterface, "ifindex", e.Port.Ifindex)
+			default:
+				slog.Error("watch", "host_interface", e.Port.HostInterface, "err", e.Error)
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			err = errors.New("link watch ended")
+		}
+		slog.Error("watching links stopped; retrying", "err", err, "in", backoff)
+		watchErr.Store(&err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		if _, err := dp.AttachBridge(ctx, bridge); err != nil {
+			slog.Error("catch up with the bridge's ports", "err", err)
+			continue
+		}
+		watchErr.Store(nil)
+	}
 }
 
 func logAttach(a probe.Attachment) {
