@@ -11,6 +11,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/internal/nlutil"
 	"github.com/netctl/netctl/internal/nsutil"
 )
 
@@ -137,7 +138,7 @@ func (e *Env) do(s Step) error {
 		if err != nil {
 			return fmt.Errorf("find %s in %s: %w", s.Link, e.Ctr.Label, err)
 		}
-		a := &netlink.Addr{IPNet: ipNetOf(s.Address)}
+		a := &netlink.Addr{IPNet: nlutil.IPNet(s.Address)}
 		if s.Address.Addr().Is4() && s.Address.Bits() < 31 {
 			a.Broadcast = lastAddr(s.Address).AsSlice()
 		}
@@ -232,7 +233,7 @@ func (e *Env) undo(s Step) error {
 		if err != nil {
 			return err
 		}
-		return ignore(e.CtrNL.AddrDel(l, &netlink.Addr{IPNet: ipNetOf(s.Address)}), unix.EADDRNOTAVAIL, unix.ENODEV)
+		return ignore(e.CtrNL.AddrDel(l, &netlink.Addr{IPNet: nlutil.IPNet(s.Address)}), unix.EADDRNOTAVAIL, unix.ENODEV)
 	case StepSysctl:
 		return nsutil.Do(e.Ctr.NS, func() error {
 			err := os.WriteFile(sysctlPath(s.Key), []byte(s.Old), 0o644)
@@ -300,7 +301,7 @@ func (e *Env) route(rs RouteSpec) (*netlink.Route, error) {
 	}
 	r := &netlink.Route{
 		LinkIndex: l.Attrs().Index,
-		Dst:       ipNetOf(rs.Dst),
+		Dst:       nlutil.IPNet(rs.Dst),
 		Table:     rs.Table,
 		Priority:  rs.Metric,
 		Protocol:  netlink.RouteProtocol(rs.Protocol),
@@ -321,7 +322,7 @@ func (e *Env) route(rs RouteSpec) (*netlink.Route, error) {
 
 func rule(rs RuleSpec) *netlink.Rule {
 	r := netlink.NewRule()
-	r.Src = ipNetOf(rs.Src)
+	r.Src = nlutil.IPNet(rs.Src)
 	r.Table = rs.Table
 	r.Priority = rs.Priority
 	r.Family = netlink.FAMILY_V4
@@ -340,7 +341,7 @@ func (e *Env) waitDAD(link string, timeout time.Duration) error {
 	}
 	deadline := time.Now().Add(timeout)
 	for {
-		addrs, err := dump(func() ([]netlink.Addr, error) { return e.CtrNL.AddrList(l, netlink.FAMILY_V6) })
+		addrs, err := nlutil.Dump(func() ([]netlink.Addr, error) { return e.CtrNL.AddrList(l, netlink.FAMILY_V6) })
 		if err != nil {
 			return fmt.Errorf("list IPv6 addresses of %s: %w", link, err)
 		}

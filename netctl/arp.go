@@ -11,6 +11,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/internal/nlutil"
 	"github.com/netctl/netctl/internal/nsutil"
 )
 
@@ -184,13 +185,13 @@ func NAFrom(frame []byte, target netip.Addr) (net.HardwareAddr, bool) {
 // host on the bridge answers for: ARP probes for IPv4, DAD neighbour solicitations for
 // IPv6 (the container's own DAD, StepWaitDAD, catches them too where it is on).
 func (e *Env) checkAddressesFree(spec Spec, wait time.Duration) error {
-	hostAddrs, err := dump(func() ([]netlink.Addr, error) { return e.HostNL.AddrList(nil, netlink.FAMILY_ALL) })
+	hostAddrs, err := nlutil.Dump(func() ([]netlink.Addr, error) { return e.HostNL.AddrList(nil, netlink.FAMILY_ALL) })
 	if err != nil {
 		return fmt.Errorf("list host addresses: %w", err)
 	}
 	for _, p := range spec.Addresses {
 		for _, ha := range hostAddrs {
-			if hp, ok := prefixOf(ha.IPNet); ok && hp.Addr() == p.Addr() {
+			if hp, ok := nlutil.Prefix(ha.IPNet); ok && hp.Addr() == p.Addr() {
 				return fmt.Errorf("address %s is already used in the host namespace", p.Addr())
 			}
 		}

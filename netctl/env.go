@@ -3,8 +3,6 @@ package netctl
 import (
 	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +11,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/internal/nlutil"
 	"github.com/netctl/netctl/internal/nsutil"
 )
 
@@ -59,23 +58,10 @@ func (e *Env) Close() {
 	e.Ctr.Close()
 }
 
-// dump retries a netlink dump that the kernel interrupted because the table changed.
-func dump[T any](f func() (T, error)) (T, error) {
-	var v T
-	var err error
-	for range 10 {
-		v, err = f()
-		if !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return v, err
-		}
-	}
-	return v, err
-}
-
 // ObserveContainerLinks lists the container's interfaces with their addresses and the
 // bridge their host-side veth peer is plugged into.
 func (e *Env) ObserveContainerLinks() ([]ObservedLink, error) {
-	links, err := dump(e.CtrNL.LinkList)
+	links, err := nlutil.Dump(e.CtrNL.LinkList)
 	if err != nil {
 		return nil, fmt.Errorf("list links in %s: %w", e.Ctr.Label, err)
 	}
@@ -83,12 +69,12 @@ func (e *Env) ObserveContainerLinks() ([]ObservedLink, error) {
 	out := make([]ObservedLink, 0, len(links))
 	for _, l := range links {
 		ol := ObservedLink{Name: l.Attrs().Name}
-		addrs, err := dump(func() ([]netlink.Addr, error) { return e.CtrNL.AddrList(l, netlink.FAMILY_ALL) })
+		addrs, err := nlutil.Dump(func() ([]netlink.Addr, error) { return e.CtrNL.AddrList(l, netlink.FAMILY_ALL) })
 		if err != nil {
 			return nil, fmt.Errorf("list addresses of %s in %s: %w", ol.Name, e.Ctr.Label, err)
 		}
 		for _, a := range addrs {
-			if p, ok := prefixOf(a.IPNet); ok {
+			if p, ok := nlutil.Prefix(a.IPNet); ok {
 				ol.Addrs = append(ol.Addrs, p)
 			}
 		}
@@ -126,14 +112,14 @@ func (e *Env) Observe(spec Spec) (Observed, error) {
 		return obs, err
 	}
 	names := map[int]string{}
-	links, err := dump(e.CtrNL.LinkList)
+	links, err := nlutil.Dump(e.CtrNL.LinkList)
 	if err != nil {
 		return obs, fmt.Errorf("list links in %s: %w", e.Ctr.Label, err)
 	}
 	for _, l := range links {
 		names[l.Attrs().Index] = l.Attrs().Name
 	}
-	routes, err := dump(func() ([]netlink.Route, error) {
+	routes, err := nlutil.Dump(func() ([]netlink.Route, error) {
 		return e.CtrNL.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: 0}, netlink.RT_FILTER_TABLE)
 	})
 	if err != nil {
@@ -147,7 +133,7 @@ func (e *Env) Observe(spec Spec) (Observed, error) {
 			obs.DefaultRoutes = append(obs.DefaultRoutes, rs)
 		}
 	}
-	rules, err := dump(func() ([]netlink.Rule, error) { return e.CtrNL.RuleList(netlink.FAMILY_ALL) })
+	rules, err := nlutil.Dump(func() ([]netlink.Rule, error) { return e.CtrNL.RuleList(netlink.FAMILY_ALL) })
 	if err != nil {
 		return obs, fmt.Errorf("list rules in %s: %w", e.Ctr.Label, err)
 	}
@@ -183,7 +169,7 @@ func (e *Env) Observe(spec Spec) (Observed, error) {
 	} else if !isNotFound(err) {
 		return obs, fmt.Errorf("look up bridge %s: %w", spec.Bridge, err)
 	}
-	hostLinks, err := dump(e.HostNL.LinkList)
+	hostLinks, err := nlutil.Dump(e.HostNL.LinkList)
 	if err != nil {
 		return obs, fmt.Errorf("list links in the host namespace: %w", err)
 	}
@@ -219,37 +205,11 @@ func sysctlPath(key string) string {
 	return filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
 }
 
-func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
-	if n == nil {
-		return netip.Prefix{}, false
-	}
-	a, ok := netip.AddrFromSlice(n.IP)
-	if !ok {
-		return netip.Prefix{}, false
-	}
-	ones, _ := n.Mask.Size()
-	return netip.PrefixFrom(a.Unmap(), ones), true
-}
-
-func ipNetOf(p netip.Prefix) *net.IPNet {
-	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
-}
-
 func routeSpecOf(r netlink.Route, names map[int]string) RouteSpec {
 	rs := RouteSpec{Dev: names[r.LinkIndex], Table: r.Table, Metric: r.Priority, Protocol: int(r.Protocol), Scope: int(r.Scope)}
-	if p, ok := prefixOf(r.Dst); ok {
-		rs.Dst = p
-	} else if r.Family == netlink.FAMILY_V6 {
-		rs.Dst = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
-	} else {
-		rs.Dst = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
-	}
-	if a, ok := netip.AddrFromSlice(r.Gw); ok {
-		rs.Gateway = a.Unmap()
-	}
-	if a, ok := netip.AddrFromSlice(r.Src); ok {
-		rs.Src = a.Unmap()
-	}
+	rs.Dst = nlutil.Dst(r, r.Family)
+	rs.Gateway, _ = nlutil.Addr(r.Gw)
+	rs.Src, _ = nlutil.Addr(r.Src)
 	if rs.Table == mainTable {
 		rs.Table = 0
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/netctl/netctl/internal/docker"
+	"github.com/netctl/netctl/internal/nlutil"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -33,12 +34,12 @@ func (e *Env) ListInterfaces() ([]Interface, error) {
 		return nil, err
 	}
 	owners := map[string]bool{}
-	routes, err := dump(func() ([]netlink.Route, error) { return e.CtrNL.RouteList(nil, netlink.FAMILY_ALL) })
+	routes, err := nlutil.Dump(func() ([]netlink.Route, error) { return e.CtrNL.RouteList(nil, netlink.FAMILY_ALL) })
 	if err != nil {
 		return nil, fmt.Errorf("list routes in %s: %w", e.Ctr.Label, err)
 	}
 	for _, r := range routes {
-		if d, ok := prefixOf(r.Dst); (!ok || d.Bits() == 0) && r.LinkIndex > 0 {
+		if d, ok := nlutil.Prefix(r.Dst); (!ok || d.Bits() == 0) && r.LinkIndex > 0 {
 			if l, err := e.CtrNL.LinkByIndex(r.LinkIndex); err == nil {
 				owners[l.Attrs().Name] = true
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/netctl/netctl/internal/docker"
+	"github.com/netctl/netctl/internal/nlutil"
 )
 
 // namespace is a network namespace netctl can name.
@@ -141,13 +142,7 @@ func BridgePorts(hostNL *netlink.Handle, bridge string) ([]netlink.Link, error) 
 	if br.Type() != "bridge" {
 		return nil, fmt.Errorf("%s is not a bridge", bridge)
 	}
-	var links []netlink.Link
-	for range 10 {
-		links, err = hostNL.LinkList()
-		if !errors.Is(err, netlink.ErrDumpInterrupted) {
-			break
-		}
-	}
+	links, err := nlutil.Dump(hostNL.LinkList)
 	if err != nil {
 		return nil, fmt.Errorf("list links: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/netctl/netctl/internal/nlutil"
 	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/internal/nsutil"
 )
@@ -83,7 +84,7 @@ func labNamespaces(t *testing.T, prefix string) []string {
 // rootLinks is the link list of the test's own (root) namespace: names and indexes.
 func rootLinks(t *testing.T) []string {
 	t.Helper()
-	links, err := dump(netlink.LinkList)
+	links, err := nlutil.Dump(netlink.LinkList)
 	if err != nil {
 		t.Fatalf("list root links: %v", err)
 	}

@@ -1,7 +1,6 @@
 package lab
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -10,6 +9,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/internal/nlutil"
 	"github.com/netctl/netctl/internal/nsutil"
 )
 
@@ -92,11 +92,11 @@ func readNamespace(n *Namespace) (*NamespaceStatus, error) {
 	dis, err := nsutil.ReadSysctl(n.NS, "net/ipv6/conf/all/disable_ipv6")
 	st.IPv6Disabled = err != nil || dis == "1" // no IPv6 in the kernel counts as disabled
 
-	links, err := dump(n.Netlink.LinkList)
+	links, err := nlutil.Dump(n.Netlink.LinkList)
 	if err != nil {
 		return nil, fmt.Errorf("list links: %w", err)
 	}
-	addrs, err := dump(func() ([]netlink.Addr, error) { return n.Netlink.AddrList(nil, netlink.FAMILY_ALL) })
+	addrs, err := nlutil.Dump(func() ([]netlink.Addr, error) { return n.Netlink.AddrList(nil, netlink.FAMILY_ALL) })
 	if err != nil {
 		return nil, fmt.Errorf("list addresses: %w", err)
 	}
@@ -116,7 +116,7 @@ func readNamespace(n *Namespace) (*NamespaceStatus, error) {
 		}
 		for _, ad := range addrs {
 			if ad.LinkIndex == a.Index && ad.IPNet != nil {
-				if p, ok := prefixOf(ad.IPNet); ok {
+				if p, ok := nlutil.Prefix(ad.IPNet); ok {
 					is.Addresses = append(is.Addresses, p)
 				}
 			}
@@ -128,7 +128,7 @@ func readNamespace(n *Namespace) (*NamespaceStatus, error) {
 
 	st.Routes = []RouteStatus{}
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-		routes, err := dump(func() ([]netlink.Route, error) {
+		routes, err := nlutil.Dump(func() ([]netlink.Route, error) {
 			return n.Netlink.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
 		})
 		if err != nil {
@@ -164,46 +164,8 @@ func bridges(ifs []InterfaceStatus) []BridgeStatus {
 
 func routeStatus(r netlink.Route, fam int, names map[int]string) RouteStatus {
 	rs := RouteStatus{Dev: names[r.LinkIndex]}
-	if p, ok := prefixOf(r.Dst); ok {
-		rs.Dst = p
-	} else if fam == netlink.FAMILY_V6 {
-		rs.Dst = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
-	} else {
-		rs.Dst = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
-	}
-	if a, ok := netip.AddrFromSlice(r.Gw); ok {
-		rs.Gateway = a.Unmap()
-	}
-	if a, ok := netip.AddrFromSlice(r.Src); ok {
-		rs.Src = a.Unmap()
-	}
+	rs.Dst = nlutil.Dst(r, fam)
+	rs.Gateway, _ = nlutil.Addr(r.Gw)
+	rs.Src, _ = nlutil.Addr(r.Src)
 	return rs
-}
-
-// prefixOf converts a netlink address or destination, keeping the host bits.
-func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
-	if n == nil {
-		return netip.Prefix{}, false
-	}
-	a, ok := netip.AddrFromSlice(n.IP)
-	if !ok {
-		return netip.Prefix{}, false
-	}
-	ones, _ := n.Mask.Size()
-	return netip.PrefixFrom(a.Unmap(), ones), true
-}
-
-// dump runs a netlink dump, retrying a few times when the kernel reports that the dump
-// was interrupted by a concurrent change (the results are then inconsistent).
-func dump[T any](f func() ([]T, error)) ([]T, error) {
-	const tries = 5
-	var err error
-	for range tries {
-		var v []T
-		v, err = f()
-		if !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return v, err
-		}
-	}
-	return nil, fmt.Errorf("%d tries: %w", tries, err)
 }
