@@ -1,0 +1,54 @@
+package state
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestWriteJSONRoundTripAndAtomic(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a", "b", "rec.json")
+	type rec struct{ N int }
+	if err := WriteJSON(p, rec{1}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSON(p, rec{2}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var got rec
+	if err := ReadJSON(p, &got); err != nil || got.N != 2 {
+		t.Fatalf("ReadJSON = %+v, %v; want N=2", got, err)
+	}
+	st, err := os.Stat(p)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode = %v, %v; want 0600", st.Mode(), err)
+	}
+	ents, _ := os.ReadDir(filepath.Dir(p))
+	if len(ents) != 1 {
+		t.Fatalf("folder holds %d entries, want only the record (no temporary left)", len(ents))
+	}
+}
+
+func TestReadJSONMissing(t *testing.T) {
+	t.Parallel()
+	var v struct{}
+	if err := ReadJSON(filepath.Join(t.TempDir(), "none.json"), &v); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("err = %v, want os.ErrNotExist", err)
+	}
+}
+
+func TestRoots(t *testing.T) {
+	t.Setenv("NETCTL_STATE_DIR", "")
+	t.Setenv("NETCTL_BPF_DIR", "")
+	if Dir() != DefaultDir || BPFDir() != DefaultBPFDir {
+		t.Fatalf("defaults: %s %s", Dir(), BPFDir())
+	}
+	t.Setenv("NETCTL_STATE_DIR", "/x")
+	t.Setenv("NETCTL_BPF_DIR", "/y")
+	if Dir() != "/x" || BPFDir() != "/y" {
+		t.Fatalf("env: %s %s", Dir(), BPFDir())
+	}
+}
