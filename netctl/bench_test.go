@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/netctl/netctl/internal/nstest"
-	"github.com/netctl/netctl/netctl/lab"
+	"github.com/netctl/netctl/internal/lab"
 )
 
 // seedScript is the seed's nine manual commands (brctl addif written as ip link set

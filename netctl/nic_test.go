@@ -14,7 +14,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/netctl/netctl/internal/nstest"
-	"github.com/netctl/netctl/netctl/lab"
+	"github.com/netctl/netctl/internal/lab"
 )
 
 // testLab builds the seed's lab under a unique prefix and removes it when the test ends.

@@ -21,7 +21,7 @@ import (
 	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/internal/nsutil"
 	"github.com/netctl/netctl/netctl"
-	"github.com/netctl/netctl/netctl/lab"
+	"github.com/netctl/netctl/internal/lab"
 )
 
 // dpLab is the seed's lab with container1's eth1 added, and netctl's pins and registry

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/netctl/netctl/internal/nstest"
-	"github.com/netctl/netctl/netctl/lab"
+	"github.com/netctl/netctl/internal/lab"
 	"github.com/netctl/netctl/probe"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/netctl/netctl/exporter"
 	"github.com/netctl/netctl/internal/nstest"
-	"github.com/netctl/netctl/netctl/lab"
+	"github.com/netctl/netctl/internal/lab"
 	"github.com/netctl/netctl/probe"
 )
 

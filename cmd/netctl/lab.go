@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netctl/netctl/netctl/lab"
+	"github.com/netctl/netctl/internal/lab"
 )
 
 func newLabCmd(g *globalOptions) *cobra.Command {

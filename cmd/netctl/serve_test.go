@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/netctl/netctl/internal/nstest"
-	"github.com/netctl/netctl/netctl/lab"
+	"github.com/netctl/netctl/internal/lab"
 	"github.com/netctl/netctl/probe"
 )
 
