@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/internal/lab"
+	"github.com/netctl/netctl/internal/nstest"
 )
 
 // seedScript is the seed's nine manual commands (brctl addif written as ip link set

@@ -13,8 +13,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/internal/lab"
+	"github.com/netctl/netctl/internal/nstest"
 )
 
 // testLab builds the seed's lab under a unique prefix and removes it when the test ends.

@@ -18,10 +18,10 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"github.com/netctl/netctl/internal/lab"
 	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/internal/nsutil"
 	"github.com/netctl/netctl/netctl"
-	"github.com/netctl/netctl/internal/lab"
 )
 
 // dpLab is the seed's lab with container1's eth1 added, and netctl's pins and registry

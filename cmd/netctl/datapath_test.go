@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/internal/lab"
+	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/probe"
 )
 

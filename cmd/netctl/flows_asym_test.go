@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/netctl/netctl/exporter"
-	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/internal/lab"
+	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/probe"
 )
 

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netctl/netctl/internal/lab"
 	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/netctl"
-	"github.com/netctl/netctl/internal/lab"
 )
 
 // TestMain lets a test run the CLI in a child process (e.g. with fewer privileges):

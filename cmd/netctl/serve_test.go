@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/internal/lab"
+	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/probe"
 )
 
