@@ -290,8 +290,8 @@ func (e *Env) undo(s Step) error {
 
 var errNoDev = errors.New("no such device")
 
-// route turns a RouteSpec into a netlink route in the container namespace.
-func (e *Env) route(rs RouteSpec) (*netlink.Route, error) {
+// route turns a route into a netlink route in the container namespace.
+func (e *Env) route(rs nlutil.Route) (*netlink.Route, error) {
 	l, err := e.CtrNL.LinkByName(rs.Dev)
 	if isNotFound(err) {
 		return nil, fmt.Errorf("route %s: %s: %w", rs, rs.Dev, errNoDev)

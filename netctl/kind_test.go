@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+
+	"github.com/netctl/netctl/internal/nlutil"
 )
 
 // Every step kind renders its commands and undo commands as iproute2 and sysctl would
@@ -38,12 +40,12 @@ func TestStepCommandsEveryKind(t *testing.T) {
 		{Step{Kind: StepWaitDAD, NS: InContainer, Link: "eth1"},
 			[]string{"# wait until eth1's IPv6 addresses leave the tentative state (DAD)"},
 			nil},
-		{Step{Kind: StepRouteDel, NS: InContainer, Route: &RouteSpec{Dst: netip.MustParsePrefix("::/0"),
+		{Step{Kind: StepRouteDel, NS: InContainer, Route: &nlutil.Route{Dst: netip.MustParsePrefix("::/0"),
 			Gateway: netip.MustParseAddr("fd17::1"), Dev: "eth0", Metric: 1024}},
 			[]string{in + "ip route del default via fd17::1 dev eth0 metric 1024"},
 			[]string{in + "ip route add default via fd17::1 dev eth0 metric 1024"}},
-		{Step{Kind: StepRouteAdd, NS: InContainer, Route: &RouteSpec{Dst: netip.MustParsePrefix("172.17.0.0/16"),
-			Dev: "eth0", Src: netip.MustParseAddr("172.17.0.2"), Table: 101, Scope: scopeLink}},
+		{Step{Kind: StepRouteAdd, NS: InContainer, Route: &nlutil.Route{Dst: netip.MustParsePrefix("172.17.0.0/16"),
+			Dev: "eth0", Src: netip.MustParseAddr("172.17.0.2"), Table: 101, Scope: nlutil.ScopeLink}},
 			[]string{in + "ip route add 172.17.0.0/16 dev eth0 table 101 scope link src 172.17.0.2"},
 			[]string{in + "ip route del 172.17.0.0/16 dev eth0 table 101 scope link src 172.17.0.2"}},
 		{Step{Kind: StepRuleAdd, NS: InContainer, Rule: &RuleSpec{Src: netip.MustParsePrefix("fd17::2/128"), Table: 102, Priority: 10002}},

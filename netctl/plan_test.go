@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/netctl/netctl/internal/nlutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
@@ -21,7 +23,7 @@ func seedObserved() Observed {
 			{Name: "lo", Addrs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8")}},
 			{Name: "eth0", Addrs: []netip.Prefix{netip.MustParsePrefix("172.17.0.2/16")}, OnBridge: "docker0"},
 		},
-		DefaultRoutes: []RouteSpec{{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("172.17.0.1"), Dev: "eth0"}},
+		DefaultRoutes: []nlutil.Route{{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("172.17.0.1"), Dev: "eth0"}},
 		Sysctls: map[string]string{
 			"net.ipv4.conf.all.arp_ignore": "0", "net.ipv4.conf.all.arp_announce": "0",
 			"net.ipv4.conf.eth0.arp_ignore": "0", "net.ipv4.conf.eth0.arp_announce": "0",
@@ -219,7 +221,7 @@ func TestPlanJSONGolden(t *testing.T) {
 	spec.MAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x99}
 	obs := seedObserved()
 	obs.Links[1].Addrs = append(obs.Links[1].Addrs, netip.MustParsePrefix("fd17::2/64"))
-	obs.DefaultRoutes = append(obs.DefaultRoutes, RouteSpec{Dst: netip.MustParsePrefix("::/0"),
+	obs.DefaultRoutes = append(obs.DefaultRoutes, nlutil.Route{Dst: netip.MustParsePrefix("::/0"),
 		Gateway: netip.MustParseAddr("fd17::1"), Dev: "eth0", Metric: 1024, Protocol: 3})
 	p, err := BuildPlan(spec, obs, "veth-host")
 	if err != nil {
