@@ -13,6 +13,7 @@ import (
 func TestStepCommandsEveryKind(t *testing.T) {
 	host, ctr := NSView{Name: "h"}, NSView{Path: "/proc/42/ns/net"}
 	in := "nsenter --net=/proc/42/ns/net "
+	covered := map[string]bool{}
 	for _, tc := range []struct {
 		step Step
 		cmd  []string
@@ -55,6 +56,7 @@ func TestStepCommandsEveryKind(t *testing.T) {
 			[]string{"# unknown step bogus"},
 			nil},
 	} {
+		covered[tc.step.Kind] = true
 		if got := tc.step.Commands(host, ctr); !slices.Equal(got, tc.cmd) {
 			t.Errorf("%s commands:\n got %q\nwant %q", tc.step.Kind, got, tc.cmd)
 		}
@@ -62,5 +64,29 @@ func TestStepCommandsEveryKind(t *testing.T) {
 		if !slices.Equal(got, tc.undo) || (got == nil) != (tc.undo == nil) {
 			t.Errorf("%s undo commands:\n got %q\nwant %q", tc.step.Kind, got, tc.undo)
 		}
+	}
+	for k := range kinds {
+		if !covered[k] {
+			t.Errorf("kind %s has no case here", k)
+		}
+	}
+}
+
+// Each kind is whole: a change and its command, and an undo exactly when it has an
+// undo command.
+func TestKindsComplete(t *testing.T) {
+	for _, name := range []string{StepVeth, StepAddr, StepSysctl, StepLinkUp, StepHostPort, StepWaitDAD, StepRouteDel, StepRouteAdd, StepRuleAdd} {
+		k, ok := kinds[name]
+		switch {
+		case !ok:
+			t.Errorf("step kind %s is not in kinds", name)
+		case k.do == nil || k.cmd == nil:
+			t.Errorf("kind %s lacks its change or its command", name)
+		case (k.undo == nil) != (k.undoCmd == nil):
+			t.Errorf("kind %s: undo and undo command disagree", name)
+		}
+	}
+	if len(kinds) != 9 {
+		t.Errorf("%d kinds, want the 9 step constants", len(kinds))
 	}
 }

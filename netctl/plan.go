@@ -15,7 +15,8 @@ const (
 	InContainer = "container"
 )
 
-// Step kinds. Each kind has one action and one undo (see apply.go).
+// Step kinds, as records store them. Each is one entry of kinds (kind.go): its change,
+// its undo, and the commands of both.
 const (
 	StepVeth     = "veth"      // create the veth pair, peer born in the container
 	StepAddr     = "addr"      // add an address to the container end
