@@ -36,17 +36,7 @@ func dpLab(t *testing.T) *lab.Lab {
 		_ = os.RemoveAll(PinRoot)
 		PinRoot, StateDir = pin, state
 	})
-	prefix := nstest.UniqueName("pt")
-	l, err := lab.Up(context.Background(), lab.Options{Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		l.Close()
-		if _, err := lab.Down(prefix); err != nil {
-			t.Errorf("lab down: %v", err)
-		}
-	})
+	l := lab.ForTest(t, lab.Options{})
 	c, err := netctl.Resolve(context.Background(), netctl.Ref{Kind: netctl.RefNetns, Value: l.Container1.Name})
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vishvananda/netlink"
 
@@ -22,34 +21,22 @@ import (
 	"github.com/netctl/netctl/internal/nsutil"
 )
 
-// newPrefix returns a prefix no other test or process uses, and makes sure the lab is
-// removed when the test ends, even if it fails.
-func newPrefix(t *testing.T) string {
+// newPrefix returns a prefix no other test or process uses and a record folder of the
+// test's own, for tests that run Up themselves, and makes sure the lab is removed when
+// the test ends, even if it fails.
+func newPrefix(t *testing.T) (dir, prefix string) {
 	t.Helper()
 	nstest.RequireRoot(t)
-	prefix := nstest.UniqueName("lt")
+	dir, prefix = t.TempDir(), nstest.UniqueName("lt")
 	t.Cleanup(func() {
-		if _, err := Down(prefix); err != nil {
+		if _, err := Down(dir, prefix); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
 		if left := labNamespaces(t, prefix); len(left) > 0 {
 			t.Errorf("cleanup: namespaces left behind: %v", left)
 		}
 	})
-	return prefix
-}
-
-func upLab(t *testing.T, ipv6 bool) *Lab {
-	t.Helper()
-	prefix := newPrefix(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	l, err := Up(ctx, Options{Prefix: prefix, IPv6: ipv6})
-	if err != nil {
-		t.Fatalf("up: %v", err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l
+	return dir, prefix
 }
 
 // netnsList is `ip netns list`, names only.
@@ -96,20 +83,20 @@ func rootLinks(t *testing.T) []string {
 	return out
 }
 
-func recordExists(prefix string) bool {
-	_, err := os.Stat(recordPath(prefix))
+func recordExists(dir, prefix string) bool {
+	_, err := os.Stat(recordPath(dir, prefix))
 	return err == nil
 }
 
 // assertGone checks that nothing of the lab is left: no namespace of its prefix, no
 // record, and the root namespace's links exactly as before.
-func assertGone(t *testing.T, prefix string, linksBefore []string) {
+func assertGone(t *testing.T, dir, prefix string, linksBefore []string) {
 	t.Helper()
 	if left := labNamespaces(t, prefix); len(left) > 0 {
 		t.Errorf("namespaces left behind: %v", left)
 	}
-	if recordExists(prefix) {
-		t.Errorf("record %s left behind", recordPath(prefix))
+	if recordExists(dir, prefix) {
+		t.Errorf("record %s left behind", recordPath(dir, prefix))
 	}
 	if after := rootLinks(t); !slices.Equal(after, linksBefore) {
 		t.Errorf("root namespace links changed:\nbefore %v\nafter  %v", linksBefore, after)
@@ -140,9 +127,10 @@ func hasRoute(ns NamespaceStatus, dst, via, dev string) bool {
 
 func TestUpBuildsTopology(t *testing.T) {
 	t.Parallel()
-	l := upLab(t, false)
+	dir := t.TempDir()
+	l := ForTest(t, Options{Dir: dir})
 	prefix := l.Spec.Prefix
-	top, err := Status(prefix)
+	top, err := Status(dir, prefix)
 	if err != nil {
 		t.Fatalf("status: %v", err)
 	}
@@ -238,7 +226,7 @@ func TestUpBuildsTopology(t *testing.T) {
 
 func TestUpIPv6(t *testing.T) {
 	t.Parallel()
-	l := upLab(t, true)
+	l := ForTest(t, Options{IPv6: true})
 	top, err := l.Topology()
 	if err != nil {
 		t.Fatal(err)
@@ -279,7 +267,7 @@ func TestUpIPv6(t *testing.T) {
 
 func TestTrafficExactCounts(t *testing.T) {
 	t.Parallel()
-	l := upLab(t, false)
+	l := ForTest(t, Options{})
 	opts := TrafficOptions{Count: 7, Size: 100, TCPBytes: 300_000}
 	r, err := l.Traffic(context.Background(), opts)
 	if err != nil {
@@ -339,17 +327,18 @@ func TestTrafficExactCounts(t *testing.T) {
 
 func TestUpTwiceFailsAndKeepsFirst(t *testing.T) {
 	t.Parallel()
-	l := upLab(t, false)
+	dir := t.TempDir()
+	l := ForTest(t, Options{Dir: dir})
 	before, err := l.Topology()
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Up(context.Background(), Options{Prefix: l.Spec.Prefix})
+	_, err = Up(context.Background(), Options{Prefix: l.Spec.Prefix, Dir: dir})
 	want := fmt.Sprintf("lab %s already exists; run 'netctl lab down --prefix %s' first", l.Spec.Prefix, l.Spec.Prefix)
 	if err == nil || err.Error() != want {
 		t.Fatalf("second up: %v, want %q", err, want)
 	}
-	after, err := Status(l.Spec.Prefix)
+	after, err := Status(dir, l.Spec.Prefix)
 	if err != nil {
 		t.Fatalf("status after second up: %v", err)
 	}
@@ -366,24 +355,24 @@ func TestUpTwiceFailsAndKeepsFirst(t *testing.T) {
 // their own at the same time, so the global list is compared by what must be in it),
 // and restores the root namespace's links exactly; a second Down is a no-op.
 func TestDownRestoresEverything(t *testing.T) {
-	prefix := newPrefix(t)
+	dir, prefix := newPrefix(t)
 	sentinel := nstest.NewNS(t) // someone else's namespace: down must leave it
 	linksBefore := rootLinks(t)
-	l, err := Up(context.Background(), Options{Prefix: prefix, IPv6: true})
+	l, err := Up(context.Background(), Options{Prefix: prefix, IPv6: true, Dir: dir})
 	if err != nil {
 		t.Fatalf("up: %v", err)
 	}
 	if got := labNamespaces(t, prefix); len(got) != 4 {
 		t.Errorf("after up: lab namespaces %v, want 4", got)
 	}
-	if !recordExists(prefix) {
-		t.Errorf("after up: no record at %s", recordPath(prefix))
+	if !recordExists(dir, prefix) {
+		t.Errorf("after up: no record at %s", recordPath(dir, prefix))
 	}
 	if after := rootLinks(t); !slices.Equal(after, linksBefore) {
 		t.Errorf("up changed the root namespace's links:\nbefore %v\nafter  %v", linksBefore, after)
 	}
 	l.Close()
-	removed, err := Down(prefix)
+	removed, err := Down(dir, prefix)
 	if err != nil || !removed {
 		t.Fatalf("down = %v, %v; want true, nil", removed, err)
 	}
@@ -393,12 +382,12 @@ func TestDownRestoresEverything(t *testing.T) {
 	if !slices.Contains(netnsList(t), sentinel.Name) {
 		t.Errorf("down removed %s, a namespace the lab did not make", sentinel.Name)
 	}
-	assertGone(t, prefix, linksBefore)
-	removed, err = Down(prefix)
+	assertGone(t, dir, prefix, linksBefore)
+	removed, err = Down(dir, prefix)
 	if err != nil || removed {
 		t.Errorf("second down = %v, %v; want false, nil", removed, err)
 	}
-	if _, err := Status(prefix); !errors.Is(err, ErrNoLab) {
+	if _, err := Status(dir, prefix); !errors.Is(err, ErrNoLab) {
 		t.Errorf("status after down: %v, want ErrNoLab", err)
 	}
 }
@@ -407,8 +396,8 @@ func TestDownRestoresEverything(t *testing.T) {
 // of the same name stays.
 func TestDownLeavesForeignNamespace(t *testing.T) {
 	t.Parallel()
-	prefix := newPrefix(t)
-	l, err := Up(context.Background(), Options{Prefix: prefix})
+	dir, prefix := newPrefix(t)
+	l, err := Up(context.Background(), Options{Prefix: prefix, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,20 +412,21 @@ func TestDownLeavesForeignNamespace(t *testing.T) {
 	}
 	defer h.Close()
 	t.Cleanup(func() { _ = nsutil.DeleteNamed(name) })
-	if _, err := Open(prefix); err == nil || !strings.Contains(err.Error(), "not the one 'lab up' made") {
+	if _, err := Open(dir, prefix); err == nil || !strings.Contains(err.Error(), "not the one 'lab up' made") {
 		t.Errorf("open with a replaced namespace: %v", err)
 	}
-	if removed, err := Down(prefix); err != nil || !removed {
+	if removed, err := Down(dir, prefix); err != nil || !removed {
 		t.Fatalf("down = %v, %v", removed, err)
 	}
 	if got := labNamespaces(t, prefix); !slices.Equal(got, []string{name}) {
 		t.Errorf("after down: %v, want only the user's %s", got, name)
 	}
-	dev, ino, err := nsID(name)
+	now, err := nsutil.OpenNamed(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hdev, hino, _ := handleID(h); dev != hdev || ino != hino {
+	defer now.Close()
+	if !now.Equal(h) {
 		t.Error("the user's namespace was replaced")
 	}
 }
@@ -444,7 +434,7 @@ func TestDownLeavesForeignNamespace(t *testing.T) {
 // Up refuses a prefix whose namespace name is taken by someone else, and changes nothing.
 func TestUpRefusesTakenName(t *testing.T) {
 	t.Parallel()
-	prefix := newPrefix(t)
+	dir, prefix := newPrefix(t)
 	name := NamespaceName(prefix, RoleContainer2)
 	h, err := nsutil.CreateNamed(name)
 	if err != nil {
@@ -452,17 +442,17 @@ func TestUpRefusesTakenName(t *testing.T) {
 	}
 	defer h.Close()
 	t.Cleanup(func() { _ = nsutil.DeleteNamed(name) })
-	_, err = Up(context.Background(), Options{Prefix: prefix})
+	_, err = Up(context.Background(), Options{Prefix: prefix, Dir: dir})
 	if err == nil || !strings.Contains(err.Error(), "netns "+name+" already exists") {
 		t.Fatalf("up over a taken name: %v", err)
 	}
 	if got := labNamespaces(t, prefix); !slices.Equal(got, []string{name}) {
 		t.Errorf("after failed up: %v, want only %s", got, name)
 	}
-	if recordExists(prefix) {
+	if recordExists(dir, prefix) {
 		t.Error("failed up left its record")
 	}
-	if removed, err := Down(prefix); removed || err != nil {
+	if removed, err := Down(dir, prefix); removed || err != nil {
 		t.Errorf("down after failed up = %v, %v; want false, nil", removed, err)
 	}
 	if !nsutil.Exists(name) {
@@ -476,7 +466,7 @@ func TestUpFailureRollsBack(t *testing.T) {
 	nstest.RequireRoot(t)
 	s, _ := NewSpec("x", false)
 	steps := plan(s)
-	vethC2 := slices.IndexFunc(steps, func(st step) bool { return st.op == opAddVeth && st.peerNS == RoleContainer2 })
+	vethC2 := slices.IndexFunc(steps, func(st step) bool { return strings.HasSuffix(st.cmd, "type veth peer name eth0 netns x-container2") })
 	for _, tc := range []struct {
 		name string
 		at   int
@@ -486,7 +476,7 @@ func TestUpFailureRollsBack(t *testing.T) {
 		{"last route", len(steps) - 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			prefix := newPrefix(t)
+			dir, prefix := newPrefix(t)
 			linksBefore := rootLinks(t)
 			hook := func(i int, st step) error {
 				if i == tc.at {
@@ -494,22 +484,22 @@ func TestUpFailureRollsBack(t *testing.T) {
 				}
 				return nil
 			}
-			_, err := Up(context.Background(), Options{Prefix: prefix, beforeStep: hook})
-			wantStep := fmt.Sprintf("step %d/%d (%s)", tc.at+1, len(steps), steps[tc.at].describe(mustSpec(t, prefix)))
+			_, err := Up(context.Background(), Options{Prefix: prefix, Dir: dir, beforeStep: hook})
+			wantStep := fmt.Sprintf("step %d/%d (%s)", tc.at+1, len(steps), plan(mustSpec(t, prefix))[tc.at].cmd)
 			if err == nil || !strings.Contains(err.Error(), wantStep) || !strings.Contains(err.Error(), "injected failure") {
 				t.Fatalf("up: %v, want the error to name %q", err, wantStep)
 			}
-			assertGone(t, prefix, linksBefore)
+			assertGone(t, dir, prefix, linksBefore)
 		})
 	}
 	// A real kernel failure: the outside namespace's name gets taken while Up runs.
 	t.Run("name taken during up", func(t *testing.T) {
-		prefix := newPrefix(t)
+		dir, prefix := newPrefix(t)
 		linksBefore := rootLinks(t)
 		name := NamespaceName(prefix, RoleOutside)
 		t.Cleanup(func() { _ = nsutil.DeleteNamed(name) })
 		hook := func(_ int, st step) error {
-			if st.op == opCreateNS && st.ns == RoleOutside {
+			if st.cmd == "ip netns add "+name {
 				h, err := nsutil.CreateNamed(name)
 				if err != nil {
 					return err
@@ -518,7 +508,7 @@ func TestUpFailureRollsBack(t *testing.T) {
 			}
 			return nil
 		}
-		_, err := Up(context.Background(), Options{Prefix: prefix, beforeStep: hook})
+		_, err := Up(context.Background(), Options{Prefix: prefix, Dir: dir, beforeStep: hook})
 		if err == nil || !strings.Contains(err.Error(), "ip netns add "+name) || !errors.Is(err, os.ErrExist) {
 			t.Fatalf("up: %v, want a failed 'ip netns add %s'", err, name)
 		}
@@ -528,11 +518,11 @@ func TestUpFailureRollsBack(t *testing.T) {
 		if err := nsutil.DeleteNamed(name); err != nil {
 			t.Fatal(err)
 		}
-		assertGone(t, prefix, linksBefore)
+		assertGone(t, dir, prefix, linksBefore)
 	})
 	// A cancelled context stops Up before the next step and undoes the rest.
 	t.Run("cancelled", func(t *testing.T) {
-		prefix := newPrefix(t)
+		dir, prefix := newPrefix(t)
 		linksBefore := rootLinks(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		hook := func(i int, _ step) error {
@@ -541,12 +531,12 @@ func TestUpFailureRollsBack(t *testing.T) {
 			}
 			return nil
 		}
-		_, err := Up(ctx, Options{Prefix: prefix, beforeStep: hook})
+		_, err := Up(ctx, Options{Prefix: prefix, Dir: dir, beforeStep: hook})
 		cancel()
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("up: %v, want context.Canceled", err)
 		}
-		assertGone(t, prefix, linksBefore)
+		assertGone(t, dir, prefix, linksBefore)
 	})
 }
 
@@ -561,8 +551,9 @@ func mustSpec(t *testing.T, prefix string) Spec {
 
 func TestStatusJSONRoundTrip(t *testing.T) {
 	t.Parallel()
-	l := upLab(t, false)
-	top, err := Status(l.Spec.Prefix)
+	dir := t.TempDir()
+	l := ForTest(t, Options{Dir: dir})
+	top, err := Status(dir, l.Spec.Prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -586,18 +577,18 @@ func TestStatusJSONRoundTrip(t *testing.T) {
 
 func TestStatusMissingLab(t *testing.T) {
 	t.Parallel()
-	prefix := newPrefix(t)
-	_, err := Status(prefix)
+	dir, prefix := newPrefix(t)
+	_, err := Status(dir, prefix)
 	if !errors.Is(err, ErrNoLab) || !strings.Contains(err.Error(), "netctl lab up --prefix "+prefix) {
 		t.Errorf("status of a missing lab: %v", err)
 	}
-	if _, err := Status("bad/prefix"); err == nil || !strings.Contains(err.Error(), "'/'") {
+	if _, err := Status(dir, "bad/prefix"); err == nil || !strings.Contains(err.Error(), "'/'") {
 		t.Errorf("status of an invalid prefix: %v", err)
 	}
-	if _, err := Down("bad/prefix"); err == nil {
+	if _, err := Down(dir, "bad/prefix"); err == nil {
 		t.Error("down of an invalid prefix succeeded")
 	}
-	if _, err := Up(context.Background(), Options{Prefix: "-x"}); err == nil {
+	if _, err := Up(context.Background(), Options{Prefix: "-x", Dir: dir}); err == nil {
 		t.Error("up of an invalid prefix succeeded")
 	}
 }
@@ -606,7 +597,7 @@ func TestStatusMissingLab(t *testing.T) {
 // reachable from the test's own namespace, which has no route to 172.17.0.0/16 via the lab.
 func TestTrafficTargetsOnlyLab(t *testing.T) {
 	t.Parallel()
-	l := upLab(t, false)
+	l := ForTest(t, Options{})
 	for _, f := range flows(l.Spec) {
 		ok := false
 		for _, n := range l.Namespaces() {
