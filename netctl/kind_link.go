@@ -47,17 +47,12 @@ var vethKind = kind{
 		return nil
 	},
 	undo: func(e *Env, s Step) error {
-		l, err := e.HostNL.LinkByName(s.Link)
-		if isNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if !e.isOurVeth(l, s.Alias, s.Peer) {
-			return fmt.Errorf("%s is not the veth netctl made (alias %q): left alone", s.Link, l.Attrs().Alias)
-		}
-		return ignore(e.HostNL.LinkDel(l), unix.ENODEV)
+		return undoOnLink(e.HostNL, s.Link, func(l netlink.Link) error {
+			if !e.isOurVeth(l, s.Alias, s.Peer) {
+				return fmt.Errorf("%s is not the veth netctl made (alias %q): left alone", s.Link, l.Attrs().Alias)
+			}
+			return ignore(e.HostNL.LinkDel(l), unix.ENODEV)
+		})
 	},
 	cmd: func(s Step, v, ctr NSView) []string {
 		peer := "name " + s.Peer + fmt.Sprintf(" mtu %d", s.MTU)
@@ -92,14 +87,9 @@ var addrKind = kind{
 		return nil
 	},
 	undo: func(e *Env, s Step) error {
-		l, err := e.CtrNL.LinkByName(s.Link)
-		if isNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return ignore(e.CtrNL.AddrDel(l, &netlink.Addr{IPNet: nlutil.IPNet(s.Address)}), unix.EADDRNOTAVAIL, unix.ENODEV)
+		return undoOnLink(e.CtrNL, s.Link, func(l netlink.Link) error {
+			return ignore(e.CtrNL.AddrDel(l, &netlink.Addr{IPNet: nlutil.IPNet(s.Address)}), unix.EADDRNOTAVAIL, unix.ENODEV)
+		})
 	},
 	cmd: func(s Step, v, _ NSView) []string {
 		extra := ""
@@ -151,14 +141,7 @@ var linkUpKind = kind{
 		return nil
 	},
 	undo: func(e *Env, s Step) error {
-		l, err := e.CtrNL.LinkByName(s.Link)
-		if isNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return ignore(e.CtrNL.LinkSetDown(l), unix.ENODEV)
+		return undoOnLink(e.CtrNL, s.Link, func(l netlink.Link) error { return ignore(e.CtrNL.LinkSetDown(l), unix.ENODEV) })
 	},
 	cmd:          func(s Step, v, _ NSView) []string { return []string{v.IP("link set %s up", s.Link)} },
 	undoCmd:      func(s Step, v NSView) []string { return []string{v.IP("link set %s down", s.Link)} },
@@ -186,14 +169,7 @@ var hostPortKind = kind{
 		return nil
 	},
 	undo: func(e *Env, s Step) error {
-		l, err := e.HostNL.LinkByName(s.Link)
-		if isNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return ignore(e.HostNL.LinkSetNoMaster(l), unix.ENODEV)
+		return undoOnLink(e.HostNL, s.Link, func(l netlink.Link) error { return ignore(e.HostNL.LinkSetNoMaster(l), unix.ENODEV) })
 	},
 	cmd: func(s Step, v, _ NSView) []string {
 		return []string{v.IP("link set %s master %s", s.Link, s.Bridge), v.IP("link set %s up", s.Link)}
@@ -208,6 +184,19 @@ var waitDADKind = kind{
 	cmd: func(s Step, _, _ NSView) []string {
 		return []string{"# wait until " + s.Link + "'s IPv6 addresses leave the tentative state (DAD)"}
 	},
+}
+
+// undoOnLink runs undo on the link called name: a link already gone took with it what
+// the step did, so there is nothing to undo.
+func undoOnLink(nl *netlink.Handle, name string, undo func(netlink.Link) error) error {
+	l, err := nl.LinkByName(name)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return undo(l)
 }
 
 // waitDAD waits until no IPv6 address of link is tentative; a failed DAD means another
