@@ -5,9 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
+	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/internal/nlutil"
 	"github.com/netctl/netctl/internal/nsutil"
 )
 
@@ -23,8 +28,9 @@ type Options struct {
 
 // Up builds the lab described by NewSpec(opts.Prefix, opts.IPv6) and returns handles to
 // it. It is atomic: if any step fails, everything made so far is removed and the error
-// names the failing step. It fails without changing anything if a lab with the prefix
-// exists or if one of the namespace names is taken.
+// names the failing step. It returns once every interface it set up has carrier. It
+// fails without changing anything if a lab with the prefix exists or if one of the
+// namespace names is taken.
 func Up(ctx context.Context, opts Options) (*Lab, error) {
 	prefix := opts.Prefix
 	if prefix == "" {
@@ -61,11 +67,46 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 		}
 		slog.Debug("lab up", "step", st.cmd)
 	}
+	if err := b.lab.waitRunning(ctx, 5*time.Second); err != nil {
+		return nil, errors.Join(fmt.Errorf("lab up %s: %w", prefix, err), b.rollback())
+	}
 	rec.Complete = true
 	if err := saveRecord(opts.Dir, rec); err != nil {
 		return nil, errors.Join(fmt.Errorf("lab up %s: %w", prefix, err), b.rollback())
 	}
 	return b.lab, nil
+}
+
+// waitRunning waits until every interface that is up is also running (has carrier). The
+// kernel turns a veth's carrier on a moment after both ends are up; a lab read at once
+// should look as it will a moment later.
+func (l *Lab) waitRunning(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var waiting []string
+		for _, n := range l.Namespaces() {
+			links, err := nlutil.Dump(n.Netlink.LinkList)
+			if err != nil {
+				return fmt.Errorf("list links in netns %s: %w", n.Name, err)
+			}
+			for _, k := range links {
+				if a := k.Attrs(); a.Flags&net.FlagUp != 0 && a.RawFlags&unix.IFF_RUNNING == 0 {
+					waiting = append(waiting, n.Name+"/"+a.Name)
+				}
+			}
+		}
+		switch {
+		case len(waiting) == 0:
+			return nil
+		case time.Now().After(deadline):
+			return fmt.Errorf("no carrier after %s on %s", timeout, strings.Join(waiting, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // builder applies steps and remembers what it made so that it can undo it.
