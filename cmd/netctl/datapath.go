@@ -17,7 +17,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
-	"github.com/netctl/netctl/exporter"
+	"github.com/netctl/netctl/internal/analysis"
 	"github.com/netctl/netctl/internal/nsutil"
 	"github.com/netctl/netctl/netctl"
 	"github.com/netctl/netctl/probe"
@@ -348,11 +348,11 @@ func runFlowsAsymmetric(cmd *cobra.Command, g *globalOptions, idle time.Duration
 	if err != nil {
 		return err
 	}
-	convs := exporter.DetectAsymmetric(snap.Flows, snap.Time, idle)
-	exporter.FillReasons(convs)
+	convs := analysis.DetectAsymmetric(snap.Flows, snap.Time, idle)
+	analysis.FillReasons(convs)
 	if g.json() {
 		if convs == nil {
-			convs = []exporter.Conversation{}
+			convs = []analysis.Conversation{}
 		}
 		return writeJSON(cmd.OutOrStdout(), convs)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netctl/netctl/exporter"
+	"github.com/netctl/netctl/internal/analysis"
 	"github.com/netctl/netctl/probe"
 )
 
@@ -215,10 +216,10 @@ func logAttach(a probe.Attachment) {
 }
 
 // asymmetric returns the snapshot's asymmetric conversations with their reasons.
-func asymmetric(snap probe.Snapshot, idle time.Duration) []exporter.Conversation {
-	conv := exporter.DetectAsymmetric(snap.Flows, snap.Time, idle)
+func asymmetric(snap probe.Snapshot, idle time.Duration) []analysis.Conversation {
+	conv := analysis.DetectAsymmetric(snap.Flows, snap.Time, idle)
 	for i := range conv {
-		conv[i].Reason = exporter.RouteReason(conv[i])
+		conv[i].Reason = analysis.RouteReason(conv[i])
 	}
 	return conv
 }
