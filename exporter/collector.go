@@ -16,7 +16,7 @@ import (
 // Defaults of CollectorOptions.
 const (
 	DefaultFlowSeriesLimit = 1000
-	DefaultFlowIdleTimeout = 5 * time.Minute
+	DefaultFlowIdleTimeout = analysis.DefaultIdle
 	DefaultSnapshotTimeout = 10 * time.Second
 )
 

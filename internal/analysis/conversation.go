@@ -30,6 +30,11 @@ type Conversation struct {
 	NetnsPath    string     `json:"-"`
 }
 
+// DefaultIdle is how long a conversation stays active without traffic, unless told
+// otherwise: DetectAsymmetric's idle for `netctl flows --asymmetric` and the exporter's
+// flow idle timeout.
+const DefaultIdle = 5 * time.Minute
+
 // Initiator values.
 const (
 	InitiatorRemote = "remote"
