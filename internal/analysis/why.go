@@ -12,8 +12,10 @@ import (
 // c.OutInterface, given matched, the route the kernel picks for them (to c.Remote from
 // c.Local), and table, the routes of the table matched came from. It names the route
 // via c.InInterface that matched beat (the longest prefix via it that contains
-// c.Remote) and the fix. It is pure; RouteReason feeds it from the kernel.
+// c.Remote) and the fix. Routes read as `ip route` prints them, without the preferred
+// source, scope and protocol. It is pure; RouteReason feeds it from the kernel.
 func ExplainRoute(c Conversation, matched nlutil.Route, table []nlutil.Route) string {
+	matched = bare(matched)
 	var b strings.Builder
 	if c.Initiator == InitiatorLocal {
 		fmt.Fprintf(&b, "out %s, replies in %s: ", c.OutInterface, c.InInterface)
@@ -47,7 +49,7 @@ func ExplainRoute(c Conversation, matched nlutil.Route, table []nlutil.Route) st
 	} else {
 		b.WriteString(matched.String())
 	}
-	other := beaten
+	other := bare(beaten)
 	other.Dev = "" // "eth0's 172.17.0.0/16"
 	switch {
 	case !found && matched.IsDefault():
@@ -64,6 +66,13 @@ func ExplainRoute(c Conversation, matched nlutil.Route, table []nlutil.Route) st
 	fmt.Fprintf(&b, "; fix: netctl nic add --source-routing, or ip rule add from %s lookup T with %s's routes in table T",
 		c.Local, c.InInterface)
 	return b.String()
+}
+
+// bare is a route as the explanation names it: what decides where packets go (prefix,
+// gateway, device, table, metric), without the preferred source, scope and protocol.
+func bare(r nlutil.Route) nlutil.Route {
+	r.Src, r.Scope, r.Protocol = netip.Addr{}, 0, 0
+	return r
 }
 
 // matchedEntry returns the table entry behind a route lookup whose answer is chosen: fib,

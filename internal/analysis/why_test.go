@@ -29,7 +29,7 @@ func TestExplainRoute(t *testing.T) {
 		want    string
 	}{
 		{"the seed's /24 beats eth0's /16", conv("172.17.0.3", InitiatorRemote), seed[1], seed,
-			"in eth0, replies out eth1: 172.17.0.0/24 dev eth1 src 172.17.0.99 is more specific than eth0's 172.17.0.0/16 src 172.17.0.2" + fix},
+			"in eth0, replies out eth1: 172.17.0.0/24 dev eth1 is more specific than eth0's 172.17.0.0/16" + fix},
 		{"the default route moved", conv("198.51.100.2", InitiatorRemote), seed[0], seed,
 			"in eth0, replies out eth1: default via 172.17.0.1 dev eth1 (the default route moved to eth1; no route via eth0 covers 198.51.100.2)" + fix},
 		{"the container connected out", conv("198.51.100.2", InitiatorLocal), seed[0], seed,
@@ -42,6 +42,10 @@ func TestExplainRoute(t *testing.T) {
 		{"a rule picked another table", conv("172.17.0.3", InitiatorRemote), nlutil.Route{Dst: pfx("0.0.0.0/0"), Gateway: addr("172.17.0.1"), Dev: "eth1", Table: 100},
 			[]nlutil.Route{{Dst: pfx("0.0.0.0/0"), Gateway: addr("172.17.0.1"), Dev: "eth1", Table: 100}},
 			"in eth0, replies out eth1: a rule sends it to table 100: default via 172.17.0.1 dev eth1 table 100 (the default route moved to eth1; no route via eth0 covers 172.17.0.3)" + fix},
+		{"a rule's table, with metric, source and scope", conv("172.17.0.3", InitiatorRemote),
+			nlutil.Route{Dst: pfx("172.17.0.0/24"), Dev: "eth1", Table: 100, Metric: 50, Src: addr("172.17.0.99"), Scope: nlutil.ScopeLink},
+			[]nlutil.Route{{Dst: pfx("172.17.0.0/16"), Dev: "eth0", Table: 100, Metric: 10, Src: addr("172.17.0.2"), Scope: nlutil.ScopeLink}},
+			"in eth0, replies out eth1: a rule sends it to table 100: 172.17.0.0/24 dev eth1 table 100 metric 50 is more specific than eth0's 172.17.0.0/16 table 100 metric 10" + fix},
 		{"fixed since", conv("172.17.0.3", InitiatorRemote), nlutil.Route{Dst: pfx("172.17.0.0/16"), Dev: "eth0", Table: 100}, nil,
 			"in eth0, replies out eth1: the route from 172.17.0.2 to 172.17.0.3 is now 172.17.0.0/16 dev eth0 table 100, via eth0 (fixed since, or another source address answered)"},
 		{"a third interface now", conv("172.17.0.3", InitiatorRemote), nlutil.Route{Dst: pfx("172.17.0.0/28"), Dev: "eth2"}, nil,
