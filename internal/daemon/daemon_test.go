@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -29,17 +28,6 @@ func testPaths(t *testing.T) string {
 	probe.PinRoot, probe.StateDir = filepath.Join("/sys/fs/bpf", nstest.UniqueName("ncd-")), t.TempDir()
 	t.Cleanup(func() { _ = os.RemoveAll(probe.PinRoot); probe.PinRoot, probe.StateDir = pin, st })
 	return probe.StateDir
-}
-
-// freeAddr returns a loopback address with a port nobody listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // start runs d until the returned stop is called; stop returns Run's error.
@@ -117,7 +105,7 @@ func TestRun(t *testing.T) {
 		Version:   "v-test", Revision: "r-test",
 		Logger: slog.New(slog.DiscardHandler),
 	}
-	addr := freeAddr(t)
+	addr := nstest.FreeAddr(t)
 	opts.ListenAddresses = []string{addr}
 	d, err := New(opts)
 	if err != nil {
@@ -156,7 +144,7 @@ func TestRun(t *testing.T) {
 
 	// Again, detaching on exit: the pins and the memory go.
 	opts.DetachOnExit = true
-	addr = freeAddr(t)
+	addr = nstest.FreeAddr(t)
 	opts.ListenAddresses = []string{addr}
 	if d, err = New(opts); err != nil {
 		t.Fatal(err)
