@@ -104,24 +104,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.logAttach(a)
 		}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	if d.opts.Bridge != "" {
-		wg.Go(func() { d.watch(ctx) })
-	}
-
 	statePath := StatePath(d.opts.StateDir, d.hostIno)
 	if err := d.collector.LoadState(statePath); err != nil {
 		d.log.Warn("exporter state not restored; counters restart from the kernel's values", "err", err)
 	}
-	var saver sync.WaitGroup
-	saver.Go(func() { d.saveEvery(ctx, statePath) })
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	if d.opts.Bridge != "" {
+		wg.Go(func() { d.watch(ctx) })
+	}
+	wg.Go(func() { d.saveEvery(ctx, statePath) })
 
 	err := d.serve(ctx)
 	cancel()
-	saver.Wait()
+	wg.Wait() // the watcher and the saver are done before the last save or the detach
 	if err != nil || !d.opts.DetachOnExit {
 		if err := d.collector.SaveState(statePath); err != nil {
 			d.log.Error("save exporter state", "err", err)
