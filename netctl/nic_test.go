@@ -13,11 +13,12 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/netctl/netctl/internal/lab"
+	"github.com/netctl/netctl/internal/lab/labtest"
 	"github.com/netctl/netctl/internal/nstest"
 )
 
 // testLab builds the seed's lab for the test (lab.ForTest).
-func testLab(t *testing.T, ipv6 bool) *lab.Lab { return lab.ForTest(t, lab.Options{IPv6: ipv6}) }
+func testLab(t *testing.T, ipv6 bool) *lab.Lab { return labtest.New(t, lab.Options{IPv6: ipv6}) }
 
 // withStateDir points the records at a fresh folder for the test (tests in this package
 // run sequentially, so swapping the package variable is safe).

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/netctl/netctl/internal/lab"
+	"github.com/netctl/netctl/internal/lab/labtest"
 	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/netctl"
 )
@@ -30,7 +31,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func cliLab(t *testing.T) *lab.Lab { return lab.ForTest(t, lab.Options{}) }
+func cliLab(t *testing.T) *lab.Lab { return labtest.New(t, lab.Options{}) }
 
 func cliState(t *testing.T, l *lab.Lab) string {
 	return nstest.State(t, l.Host.Name) + nstest.State(t, l.Container1.Name) + nstest.State(t, l.Container2.Name)

@@ -14,7 +14,7 @@
 // (nsutil.Handle) and through nsutil.Do for sysctls and sockets. Up records what it made
 // in a folder of records (Options.Dir, by default DefaultDir: "lab" under the state
 // root), and Down removes exactly that. Up needs no step engine: deleting the namespaces
-// it made undoes all of it at once. ForTest brings a lab up for one test.
+// it made undoes all of it at once. Tests bring a lab up with labtest.New.
 //
 // Kernel features needed: network namespaces, veth, bridge, IPv4 (and IPv6 for labs made
 // with it), raw ICMP sockets for the traffic generator. Every operation needs root
