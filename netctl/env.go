@@ -28,7 +28,7 @@ type Env struct {
 // NewEnv binds netlink handles to the host namespace and the container's. host is not
 // closed by Env.Close; the container is.
 func NewEnv(host netns.NsHandle, hostView NSView, ctr *Container) (*Env, error) {
-	hostIno, err := Inode(host)
+	hostIno, err := nsutil.Inode(host)
 	if err != nil {
 		return nil, err
 	}
@@ -39,11 +39,11 @@ func NewEnv(host netns.NsHandle, hostView NSView, ctr *Container) (*Env, error) 
 	if err != nil {
 		return nil, err
 	}
-	hnl, err := netlink.NewHandleAt(host)
+	hnl, err := nsutil.Handle(host)
 	if err != nil {
 		return nil, fmt.Errorf("netlink in host namespace: %w", err)
 	}
-	cnl, err := netlink.NewHandleAt(ctr.NS)
+	cnl, err := nsutil.Handle(ctr.NS)
 	if err != nil {
 		hnl.Close()
 		return nil, fmt.Errorf("netlink in %s: %w", ctr.Label, err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/netctl/netctl/internal/docker"
 	"github.com/netctl/netctl/internal/nlutil"
+	"github.com/netctl/netctl/internal/nsutil"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -70,13 +71,13 @@ func (e *Env) ListInterfaces() ([]Interface, error) {
 // the engine answers), named namespaces under /var/run/netns and Docker's namespace
 // files, each namespace once (Docker names first), the host namespace left out.
 func AllContainers(ctx context.Context, host netns.NsHandle) ([]*Container, error) {
-	hostIno, err := Inode(host)
+	hostIno, err := nsutil.Inode(host)
 	if err != nil {
 		return nil, err
 	}
 	seen := map[uint64]bool{hostIno: true}
 	if self, err := netns.Get(); err == nil { // the namespace netctl runs in is no container
-		if ino, err := Inode(self); err == nil {
+		if ino, err := nsutil.Inode(self); err == nil {
 			seen[ino] = true
 		}
 		self.Close()

@@ -102,15 +102,6 @@ func (o *productObjects) Close() error {
 	return errors.Join(o.NetctlIngress.Close(), o.NetctlEgress.Close(), o.netctlMaps.Close())
 }
 
-// NSInode returns the inode of a namespace.
-func NSInode(h netns.NsHandle) (uint64, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(int(h), &st); err != nil {
-		return 0, fmt.Errorf("stat namespace: %w", err)
-	}
-	return st.Ino, nil
-}
-
 // PinDir is the folder of the host namespace whose inode is hostIno.
 func PinDir(hostIno uint64) string { return filepath.Join(PinRoot, strconv.FormatUint(hostIno, 10)) }
 
@@ -121,7 +112,7 @@ func Open(host netns.NsHandle, opts Options) (*Datapath, error) {
 	if opts.Mode == "" {
 		opts.Mode = ModeAuto
 	}
-	ino, err := NSInode(host)
+	ino, err := nsutil.Inode(host)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +162,7 @@ func (d *Datapath) set(ino uint64, ns netns.NsHandle) (*mapSet, error) {
 		}
 		return nil, err
 	}
-	nl, err := handleAt(ns)
+	nl, err := nsutil.Handle(ns)
 	if err != nil {
 		s.objs.Close()
 		if ino != 0 {
@@ -182,20 +173,6 @@ func (d *Datapath) set(ino uint64, ns netns.NsHandle) (*mapSet, error) {
 	s.nl = nl
 	d.sets[ino] = s
 	return s, nil
-}
-
-// handleAt returns a netlink handle bound to ns. For the namespace netctl runs in it
-// opens a plain socket: binding one to a namespace costs a setns, which needs
-// CAP_SYS_ADMIN even into one's own namespace.
-func handleAt(ns netns.NsHandle) (*netlink.Handle, error) {
-	if self, err := netns.Get(); err == nil {
-		same := self.Equal(ns)
-		self.Close()
-		if same {
-			return netlink.NewHandle()
-		}
-	}
-	return netlink.NewHandleAt(ns)
 }
 
 // loadSet loads the product's programs with maps pinned by name under s.dir/maps.
@@ -243,7 +220,7 @@ func (d *Datapath) AttachHost(ifindex int) (mode Mode, adopted bool, err error) 
 // AttachIn attaches both programs to an interface inside another namespace, with its
 // own map set.
 func (d *Datapath) AttachIn(ns netns.NsHandle, ifindex int) (mode Mode, adopted bool, nsIno uint64, err error) {
-	ino, err := NSInode(ns)
+	ino, err := nsutil.Inode(ns)
 	if err != nil {
 		return "", false, 0, err
 	}

@@ -255,7 +255,7 @@ func TestPinnedLifecycle(t *testing.T) {
 
 func mustIno(t *testing.T, h netns.NsHandle) uint64 {
 	t.Helper()
-	ino, err := NSInode(h)
+	ino, err := nsutil.Inode(h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func progsOn(t *testing.T, ns string) int {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	nl, err := netlink.NewHandleAt(h)
+	nl, err := nsutil.Handle(h)
 	if err != nil {
 		t.Fatal(err)
 	}

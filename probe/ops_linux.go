@@ -17,6 +17,8 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/netctl/netctl/internal/nsutil"
 )
 
 // AttachBridge attaches to every port of bridge in the host namespace and records them.
@@ -70,7 +72,7 @@ func (d *Datapath) attachHostLink(namer *Namer, l netlink.Link) (Attachment, err
 // is then a host port) or a container's, where its own sense is kept. label names the
 // container, nsPath opens its namespace again later (status, detach).
 func (d *Datapath) AttachNamed(ctx context.Context, ns netns.NsHandle, nsPath, label, ifname string) (Attachment, error) {
-	ino, err := NSInode(ns)
+	ino, err := nsutil.Inode(ns)
 	if err != nil {
 		return Attachment{}, err
 	}
@@ -81,7 +83,7 @@ func (d *Datapath) AttachNamed(ctx context.Context, ns netns.NsHandle, nsPath, l
 		}
 		return d.AttachHostLink(ctx, l)
 	}
-	nl, err := netlink.NewHandleAt(ns)
+	nl, err := nsutil.Handle(ns)
 	if err != nil {
 		return Attachment{}, fmt.Errorf("netlink in %s: %w", label, err)
 	}
@@ -262,7 +264,7 @@ func snapshot(sets []mapRefs, ports []Port) (Snapshot, error) {
 // ReadPinned reads the counters that netctl pinned for host namespace host, without
 // loading or attaching anything (netctl status, netctl flows).
 func ReadPinned(ctx context.Context, host netns.NsHandle) (Snapshot, error) {
-	ino, err := NSInode(host)
+	ino, err := nsutil.Inode(host)
 	if err != nil {
 		return Snapshot{}, err
 	}
@@ -279,7 +281,7 @@ func ReadPinned(ctx context.Context, host netns.NsHandle) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, err
 	}
-	nl, err := netlink.NewHandleAt(host)
+	nl, err := nsutil.Handle(host)
 	if err != nil {
 		return Snapshot{}, err
 	}
@@ -299,7 +301,7 @@ type DetachReport struct {
 // namespace host, and nothing else. Nothing to remove is success.
 func Detach(host netns.NsHandle) (DetachReport, error) {
 	var rep DetachReport
-	ino, err := NSInode(host)
+	ino, err := nsutil.Inode(host)
 	if err != nil {
 		return rep, err
 	}
@@ -368,12 +370,12 @@ func detachTC(host netns.NsHandle, rp regPort, createdQdisc bool) (filters, qdis
 			return 0, 0, nil // the namespace is gone, and its filters with it
 		}
 		defer h.Close()
-		if ino, _ := NSInode(h); ino != rp.NSInode {
+		if ino, _ := nsutil.Inode(h); ino != rp.NSInode {
 			return 0, 0, nil
 		}
 		ns = h
 	}
-	nl, err := netlink.NewHandleAt(ns)
+	nl, err := nsutil.Handle(ns)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/netctl/netctl/internal/docker"
 	"github.com/netctl/netctl/internal/nlutil"
+	"github.com/netctl/netctl/internal/nsutil"
 )
 
 // namespace is a network namespace netctl can name.
@@ -44,7 +45,7 @@ func NewNamer(ctx context.Context, hostNL *netlink.Handle) *Namer {
 			return
 		}
 		defer h.Close()
-		ino, err := NSInode(h)
+		ino, err := nsutil.Inode(h)
 		if err != nil {
 			return
 		}
@@ -118,7 +119,7 @@ func (n *Namer) HostPort(l netlink.Link) Port {
 	p.Container, p.NetnsPath = ns.label, ns.path
 	p.Interface = fmt.Sprintf("if%d", l.Attrs().ParentIndex)
 	if h, err := netns.GetFromPath(ns.path); err == nil {
-		if nl, err := netlink.NewHandleAt(h); err == nil {
+		if nl, err := nsutil.Handle(h); err == nil {
 			if peer, err := nl.LinkByIndex(l.Attrs().ParentIndex); err == nil {
 				p.Interface = peer.Attrs().Name
 			}

@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
 	"github.com/netctl/netctl/internal/nsutil"
@@ -111,7 +110,7 @@ func openSession(ctx context.Context, g *globalOptions, mode string, flowEntries
 		s.close()
 		return nil, err
 	}
-	ino, err := probe.NSInode(host)
+	ino, err := nsutil.Inode(host)
 	if err != nil {
 		s.close()
 		return nil, err
@@ -127,7 +126,7 @@ func openSession(ctx context.Context, g *globalOptions, mode string, flowEntries
 }
 
 func (s *session) validate(ctx context.Context, bridge string, specs []string) error {
-	nl, err := netlink.NewHandleAt(s.host)
+	nl, err := nsutil.Handle(s.host)
 	if err != nil {
 		return fmt.Errorf("netlink in the host namespace: %w", err)
 	}
@@ -158,7 +157,7 @@ func (s *session) validate(ctx context.Context, bridge string, specs []string) e
 				t.path = nsutil.NamedPath(c.View.Name)
 			}
 		}
-		tnl, err := netlink.NewHandleAt(t.ns)
+		tnl, err := nsutil.Handle(t.ns)
 		if err != nil {
 			return fmt.Errorf("--iface %s: %w", spec, err)
 		}

@@ -54,7 +54,7 @@ func NewNS(t testing.TB) *NS {
 			t.Errorf("cleanup netns %s: %v", name, err)
 		}
 	})
-	nl, err := netlink.NewHandleAt(h)
+	nl, err := nsutil.Handle(h)
 	if err != nil {
 		t.Fatalf("netlink handle in %s: %v", name, err)
 	}
