@@ -2,7 +2,6 @@ package netctl
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/internal/state"
 )
 
 // StateDir holds what netctl changed, so any later process can undo it. It is under
@@ -33,19 +34,7 @@ func recordPath(cookie uint64, name string) string {
 
 // WriteRecord stores r atomically (write to a temporary file, then rename).
 func WriteRecord(r Record) error {
-	p := recordPath(r.Plan.NSCookie, r.Plan.Spec.Name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return fmt.Errorf("write record: %w", err)
-	}
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("write record: %w", err)
-	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("write record: %w", err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
+	if err := state.WriteJSON(recordPath(r.Plan.NSCookie, r.Plan.Spec.Name), r, 0o600); err != nil {
 		return fmt.Errorf("write record: %w", err)
 	}
 	return nil
@@ -54,13 +43,9 @@ func WriteRecord(r Record) error {
 // ReadRecord loads the record of NIC name in the namespace with that cookie; it returns
 // os.ErrNotExist when there is none.
 func ReadRecord(cookie uint64, name string) (*Record, error) {
-	b, err := os.ReadFile(recordPath(cookie, name))
-	if err != nil {
-		return nil, err
-	}
 	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("read record %s: %w", recordPath(cookie, name), err)
+	if err := state.ReadJSON(recordPath(cookie, name), &r); err != nil {
+		return nil, err
 	}
 	return &r, nil
 }

@@ -4,13 +4,14 @@ package probe
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+
+	"github.com/netctl/netctl/internal/state"
 )
 
 // StateDir holds the registry of what netctl attached, per host namespace: the
@@ -50,32 +51,18 @@ func loadRegistry(hostIno uint64) (*registry, error) {
 
 func loadRegistryFrom(path string) (*registry, error) {
 	r := &registry{path: path}
-	b, err := os.ReadFile(r.path)
+	err := state.ReadJSON(path, r)
 	if errors.Is(err, os.ErrNotExist) {
 		return r, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read attach registry: %w", err)
 	}
-	if err := json.Unmarshal(b, r); err != nil {
-		return nil, fmt.Errorf("read attach registry %s: %w", r.path, err)
-	}
 	return r, nil
 }
 
 func (r *registry) save() error {
-	if err := os.MkdirAll(filepath.Dir(r.path), 0o700); err != nil {
-		return fmt.Errorf("write attach registry: %w", err)
-	}
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := r.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("write attach registry: %w", err)
-	}
-	if err := os.Rename(tmp, r.path); err != nil {
+	if err := state.WriteJSON(r.path, r, 0o600); err != nil {
 		return fmt.Errorf("write attach registry: %w", err)
 	}
 	return nil
