@@ -18,11 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/internal/nsutil"
+	"github.com/netctl/netctl/internal/state"
 )
-
-// PinRoot is where netctl pins its maps and links: one folder per host namespace
-// (named by the namespace's inode), mode 0700. NETCTL_BPF_DIR overrides it (tests).
-var PinRoot = cmp.Or(os.Getenv("NETCTL_BPF_DIR"), "/sys/fs/bpf/netctl")
 
 // Mode is how programs are attached.
 type Mode string
@@ -58,10 +55,25 @@ const (
 	mapsSubdir  = "maps"
 )
 
-// Options tune Open.
+// Options tune Open and say where the datapath keeps its files; ReadPinned, HasPins
+// and Detach use only the roots.
 type Options struct {
 	Mode        Mode   // default ModeAuto
 	FlowEntries uint32 // size of the flow table of a new map set (0: the object's default)
+	// BPFDir is the pin root: one folder per host namespace, named by the namespace's
+	// inode, mode 0700. "" means state.BPFDir().
+	BPFDir string
+	// StateDir is the state root: the attach registry of each host namespace is
+	// StateDir/attach/<inode>.json. "" means state.Dir().
+	StateDir string
+}
+
+// bpfDir is the pin root.
+func (o Options) bpfDir() string { return cmp.Or(o.BPFDir, state.BPFDir()) }
+
+// pinDir is the folder of the host namespace whose inode is hostIno.
+func (o Options) pinDir(hostIno uint64) string {
+	return filepath.Join(o.bpfDir(), strconv.FormatUint(hostIno, 10))
 }
 
 // Datapath is netctl's programs and pinned maps for one host namespace: one map set for
@@ -102,9 +114,6 @@ func (o *productObjects) Close() error {
 	return errors.Join(o.NetctlIngress.Close(), o.NetctlEgress.Close(), o.netctlMaps.Close())
 }
 
-// PinDir is the folder of the host namespace whose inode is hostIno.
-func PinDir(hostIno uint64) string { return filepath.Join(PinRoot, strconv.FormatUint(hostIno, 10)) }
-
 // Open loads the programs for the host namespace host, adopting the maps pinned by an
 // earlier netctl (so counters continue) or creating and pinning new ones. It attaches
 // nothing. host stays owned by the caller.
@@ -116,8 +125,8 @@ func Open(host netns.NsHandle, opts Options) (*Datapath, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Datapath{host: host, hostIno: ino, dir: PinDir(ino), opts: opts, sets: map[uint64]*mapSet{}}
-	if d.reg, err = loadRegistry(ino); err != nil {
+	d := &Datapath{host: host, hostIno: ino, dir: opts.pinDir(ino), opts: opts, sets: map[uint64]*mapSet{}}
+	if d.reg, err = loadRegistry(opts.registryPath(ino)); err != nil {
 		return nil, err
 	}
 	if _, err := d.set(0, host); err != nil {
@@ -125,6 +134,10 @@ func Open(host netns.NsHandle, opts Options) (*Datapath, error) {
 	}
 	return d, nil
 }
+
+// Options returns the options the datapath was opened with: its roots for ReadPinned,
+// HasPins and Detach.
+func (d *Datapath) Options() Options { return d.opts }
 
 // Close releases this process's handles. Pinned maps, pinned links and tc filters stay:
 // the counters go on without netctl running.

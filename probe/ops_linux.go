@@ -261,14 +261,14 @@ func snapshot(sets []mapRefs, ports []Port) (Snapshot, error) {
 	return snap, nil
 }
 
-// ReadPinned reads the counters that netctl pinned for host namespace host, without
-// loading or attaching anything (netctl status, netctl flows).
-func ReadPinned(ctx context.Context, host netns.NsHandle) (Snapshot, error) {
+// ReadPinned reads the counters that netctl pinned for host namespace host under
+// opts' roots, without loading or attaching anything (netctl status, netctl flows).
+func ReadPinned(ctx context.Context, host netns.NsHandle, opts Options) (Snapshot, error) {
 	ino, err := nsutil.Inode(host)
 	if err != nil {
 		return Snapshot{}, err
 	}
-	sets, err := pinnedSets(ino)
+	sets, err := pinnedSets(opts.pinDir(ino))
 	if err != nil {
 		return Snapshot{}, err
 	}
@@ -277,7 +277,7 @@ func ReadPinned(ctx context.Context, host netns.NsHandle) (Snapshot, error) {
 			s.close()
 		}
 	}()
-	reg, err := loadRegistry(ino)
+	reg, err := loadRegistry(opts.registryPath(ino))
 	if err != nil {
 		return Snapshot{}, err
 	}
@@ -297,20 +297,38 @@ type DetachReport struct {
 	Pins    int `json:"pins"`    // pinned maps and folders
 }
 
+// HasPins reports whether netctl pinned anything for host namespace host under opts'
+// pin root: counters an earlier attach or serve left, which a new one adopts.
+func HasPins(host netns.NsHandle, opts Options) (bool, error) {
+	ino, err := nsutil.Inode(host)
+	if err != nil {
+		return false, err
+	}
+	_, err = os.Stat(opts.pinDir(ino))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look for pins: %w", err)
+	}
+	return true, nil
+}
+
 // Detach removes every program, link, filter, qdisc and pin netctl made for host
-// namespace host, and nothing else. Nothing to remove is success.
-func Detach(host netns.NsHandle) (DetachReport, error) {
+// namespace host under opts' roots, and its attach registry, and nothing else. Nothing
+// to remove is success.
+func Detach(host netns.NsHandle, opts Options) (DetachReport, error) {
 	var rep DetachReport
 	ino, err := nsutil.Inode(host)
 	if err != nil {
 		return rep, err
 	}
-	reg, err := loadRegistry(ino)
+	reg, err := loadRegistry(opts.registryPath(ino))
 	if err != nil {
 		return rep, err
 	}
 	var errs []error
-	root := PinDir(ino)
+	root := opts.pinDir(ino)
 	// TCX links: unpinning the last reference detaches.
 	_ = filepath.WalkDir(root, func(p string, e os.DirEntry, err error) error {
 		if err != nil || e.IsDir() || filepath.Base(filepath.Dir(p)) != linksSubdir {
@@ -351,12 +369,8 @@ func Detach(host netns.NsHandle) (DetachReport, error) {
 	if err := os.RemoveAll(root); err != nil {
 		errs = append(errs, fmt.Errorf("remove pins: %w", err))
 	}
-	_ = os.Remove(PinRoot) // only when no other host namespace has pins
+	_ = os.Remove(opts.bpfDir()) // only when no other host namespace has pins
 	if err := reg.remove(); err != nil {
-		errs = append(errs, err)
-	}
-	// serve's memory of the exported counters goes with the counters.
-	if err := os.Remove(filepath.Join(StateDir, "serve", strconv.FormatUint(ino, 10)+".json")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
 	return rep, errors.Join(errs...)

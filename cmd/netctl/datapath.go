@@ -2,15 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"github.com/vishvananda/netns"
 
+	"github.com/netctl/netctl/internal/daemon"
 	"github.com/netctl/netctl/internal/nsutil"
 	"github.com/netctl/netctl/netctl"
 	"github.com/netctl/netctl/probe"
@@ -81,6 +82,7 @@ direct-action bpf filter where the kernel has no TCX; tcx or tc force one.`,
 // anything was loaded: the bridge exists, every --iface resolves to an interface.
 type session struct {
 	host    netns.NsHandle
+	opts    probe.Options
 	dp      *probe.Datapath
 	ifaces  []ifaceTarget
 	fresh   bool // nothing of netctl's was pinned for this host namespace before
@@ -110,14 +112,15 @@ func openSession(ctx context.Context, g *globalOptions, mode string, flowEntries
 		s.close()
 		return nil, err
 	}
-	ino, err := nsutil.Inode(host)
+	s.opts = g.probeOptions()
+	s.opts.Mode, s.opts.FlowEntries = m, flowEntries
+	pinned, err := probe.HasPins(host, s.opts)
 	if err != nil {
 		s.close()
 		return nil, err
 	}
-	_, statErr := os.Stat(probe.PinDir(ino))
-	s.fresh = os.IsNotExist(statErr)
-	if s.dp, err = probe.Open(host, probe.Options{Mode: m, FlowEntries: flowEntries}); err != nil {
+	s.fresh = !pinned
+	if s.dp, err = probe.Open(host, s.opts); err != nil {
 		s.rollback()
 		s.close()
 		return nil, err
@@ -200,7 +203,7 @@ func (s *session) rollback() {
 	if !s.fresh {
 		return
 	}
-	if _, err := probe.Detach(s.host); err != nil {
+	if _, err := probe.Detach(s.host, s.opts); err != nil {
 		slog.Warn("undo a failed attach", "err", err)
 	}
 }
@@ -214,6 +217,11 @@ func (s *session) close() {
 	}
 }
 
+// probeOptions are the datapath's roots: where it pins and keeps its registry.
+func (g *globalOptions) probeOptions() probe.Options {
+	return probe.Options{BPFDir: g.bpfDir, StateDir: g.stateDir}
+}
+
 // readPinned reads the counters pinned for the host namespace -n selects.
 func readPinned(cmd *cobra.Command, g *globalOptions) (probe.Snapshot, error) {
 	host, _, err := openHost(g)
@@ -221,7 +229,7 @@ func readPinned(cmd *cobra.Command, g *globalOptions) (probe.Snapshot, error) {
 		return probe.Snapshot{}, err
 	}
 	defer host.Close()
-	return probe.ReadPinned(cmd.Context(), host)
+	return probe.ReadPinned(cmd.Context(), host, g.probeOptions())
 }
 
 func newDetachCmd(g *globalOptions) *cobra.Command {
@@ -239,8 +247,13 @@ are left alone. Nothing to remove is success.`,
 				return err
 			}
 			defer host.Close()
-			rep, err := probe.Detach(host)
+			ino, err := nsutil.Inode(host)
 			if err != nil {
+				return err
+			}
+			rep, err := probe.Detach(host, g.probeOptions())
+			// serve's memory of the exported counters goes with the counters.
+			if err := errors.Join(err, daemon.RemoveState(g.stateDir, ino)); err != nil {
 				return err
 			}
 			if g.json() {
