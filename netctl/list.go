@@ -48,8 +48,8 @@ func (e *Env) ListInterfaces() ([]Interface, error) {
 	}
 	e.pruneStale()
 	var ours []string
-	for _, name := range Records(e.Ctr.Cookie) {
-		if r, err := ReadRecord(e.Ctr.Cookie, name); err == nil && e.recordLive(r) {
+	for _, name := range e.store.names(e.Ctr.Cookie) {
+		if r, err := e.store.read(e.Ctr.Cookie, name); err == nil && e.recordLive(r) {
 			ours = append(ours, name)
 		}
 	}

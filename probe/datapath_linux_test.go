@@ -34,14 +34,11 @@ func dpLab(t *testing.T) (*lab.Lab, Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := netctl.NewEnv(l.Host.NS, netctl.NSView{Name: l.Host.Name}, c)
+	e, err := netctl.NewEnv(l.Host.NS, netctl.NSView{Name: l.Host.Name}, c, netctl.EnvOptions{StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	old := netctl.StateDir
-	netctl.StateDir = t.TempDir()
-	defer func() { netctl.StateDir = old }()
 	spec := netctl.Spec{Name: "eth1", Bridge: "docker0", Addresses: []netip.Prefix{netip.MustParsePrefix("172.17.0.99/24")},
 		Gateway: netip.MustParseAddr("172.17.0.1"), DefaultRoute: true}
 	if _, err := e.Add(spec, netctl.AddOptions{ARPProbeWait: -1}); err != nil {
@@ -99,8 +96,10 @@ func sub(a, b InterfaceCounters) [4]uint64 {
 // Every per-interface counter moves exactly as the container-side interface's own kernel
 // statistics, over a ping flood and TCP streams, in both attach modes.
 func TestCountersExact(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []Mode{ModeTCX, ModeTC} {
 		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
 			l, opts := dpLab(t)
 			dp, err := Open(l.Host.NS, withMode(opts, mode))
 			if err != nil {
@@ -160,8 +159,10 @@ func TestCountersExact(t *testing.T) {
 
 // Counters outlive the process; a second attach adopts; detach removes everything.
 func TestPinnedLifecycle(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []Mode{ModeTCX, ModeTC} {
 		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
 			l, opts := dpLab(t)
 			// A user's own clsact qdisc and filter on one port: detach must keep them.
 			userFilter := []string{"netns", "exec", l.Host.Name, "tc", "filter", "add", "dev", "veth-c2", "ingress", "pref", "7", "u32", "match", "u32", "0", "0"}
@@ -415,6 +416,7 @@ func TestWatchNewAndGonePorts(t *testing.T) {
 // An interface attached inside a container keeps its own sense and its own map set; the
 // same interface also counted on its host veth is reported once, from the host side.
 func TestAttachInsideContainer(t *testing.T) {
+	t.Parallel()
 	l, opts := dpLab(t)
 	dp, err := Open(l.Host.NS, opts)
 	if err != nil {
@@ -467,6 +469,7 @@ func TestAttachInsideContainer(t *testing.T) {
 // A port whose peer is a Docker container is named by the container's Docker name, and
 // the in-container interface name is found.
 func TestPortOfDockerContainerNamed(t *testing.T) {
+	t.Parallel()
 	nstest.RequireDocker(t)
 	l, opts := dpLab(t)
 	name := nstest.DockerRun(t, true, "--network", "none")
@@ -474,14 +477,11 @@ func TestPortOfDockerContainerNamed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := netctl.NewEnv(l.Host.NS, netctl.NSView{Name: l.Host.Name}, c)
+	e, err := netctl.NewEnv(l.Host.NS, netctl.NSView{Name: l.Host.Name}, c, netctl.EnvOptions{StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	old := netctl.StateDir
-	netctl.StateDir = t.TempDir()
-	defer func() { netctl.StateDir = old }()
 	spec := netctl.Spec{Name: "eth7", Bridge: "docker0", Addresses: []netip.Prefix{netip.MustParsePrefix("172.17.0.77/16")}}
 	p, err := e.Add(spec, netctl.AddOptions{ARPProbeWait: -1})
 	if err != nil {
@@ -523,6 +523,7 @@ func mustLink(t *testing.T, nl *netlink.Handle, name string) netlink.Link {
 // A port that went away while nothing watched is forgotten at the next attach: no pins,
 // no registry entry.
 func TestAttachSweepsGonePorts(t *testing.T) {
+	t.Parallel()
 	l, opts := dpLab(t)
 	dp, err := Open(l.Host.NS, opts)
 	if err != nil {
@@ -575,6 +576,7 @@ type probe1 struct {
 // A port plugged into the bridge while nothing watched is reported unobserved until
 // netctl attaches to it.
 func TestUnobservedBridgePorts(t *testing.T) {
+	t.Parallel()
 	l, opts := dpLab(t)
 	dp, err := Open(l.Host.NS, opts)
 	if err != nil {
