@@ -4,12 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 
-	"github.com/netctl/netctl/internal/docker"
 	"github.com/netctl/netctl/internal/nlutil"
 	"github.com/netctl/netctl/internal/nsutil"
 
@@ -67,9 +63,9 @@ func (e *Env) ListInterfaces() ([]Interface, error) {
 	return out, nil
 }
 
-// AllContainers resolves every container netctl can see: running Docker containers (when
-// the engine answers), named namespaces under /var/run/netns and Docker's namespace
-// files, each namespace once (Docker names first), the host namespace left out.
+// AllContainers resolves every container netctl can see, as nsutil.List finds them
+// (running Docker containers when the engine answers, named namespaces, Docker's
+// namespace files): each namespace once, by its best name, the host namespace left out.
 func AllContainers(ctx context.Context, host netns.NsHandle) ([]*Container, error) {
 	hostIno, err := nsutil.Inode(host)
 	if err != nil {
@@ -94,26 +90,14 @@ func AllContainers(ctx context.Context, host netns.NsHandle) ([]*Container, erro
 		seen[c.Inode] = true
 		out = append(out, c)
 	}
-	if sock, err := docker.Socket(); err == nil {
-		if list, err := docker.NewClient(sock).List(ctx); err == nil {
-			for _, d := range list {
-				if d.CheckUsable() == nil {
-					keep(Resolve(ctx, Ref{RefDocker, d.ID}))
-				}
-			}
-		}
-	}
-	for _, dir := range []string{"/var/run/netns", "/var/run/docker/netns"} {
-		ents, _ := os.ReadDir(dir)
-		for _, ent := range ents {
-			if strings.HasPrefix(ent.Name(), ".") {
-				continue
-			}
-			if dir == "/var/run/netns" {
-				keep(Resolve(ctx, Ref{RefNetns, ent.Name()}))
-			} else {
-				keep(Resolve(ctx, Ref{RefPath, filepath.Join(dir, ent.Name())}))
-			}
+	for _, e := range nsutil.List(ctx, nsutil.ListOptions{}) {
+		switch e.Source {
+		case nsutil.FromDocker:
+			keep(Resolve(ctx, Ref{RefDocker, e.ID})) // inspected again: a restart in between is caught
+		case nsutil.FromNamed:
+			keep(Resolve(ctx, Ref{RefNetns, e.Name}))
+		case nsutil.FromDockerDir:
+			keep(Resolve(ctx, Ref{RefPath, e.Path}))
 		}
 	}
 	return out, nil
