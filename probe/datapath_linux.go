@@ -50,7 +50,7 @@ const (
 // and Detach use only the roots.
 type Options struct {
 	Mode        Mode   // default ModeAuto
-	FlowEntries uint32 // size of the flow table of a new map set (0: the object's default)
+	FlowEntries uint32 // size of the flow table of a new map set (0: DefaultFlowEntries)
 	// BPFDir is the pin root: one folder per host namespace, named by the namespace's
 	// inode, mode 0700. "" means state.BPFDir().
 	BPFDir string

@@ -74,7 +74,7 @@ direct-action bpf filter where the kernel has no TCX; tcx or tc force one.`,
 	f.StringVar(&bridge, "bridge", "docker0", "bridge whose ports to attach to, in the host namespace (\"\" for none)")
 	f.StringArrayVar(&ifaces, "iface", nil, "also attach to NAME (host namespace) or NAME@CONTAINER (repeatable)")
 	f.StringVar(&mode, "attach-mode", string(probe.ModeAuto), "auto (TCX, else tc), tcx or tc")
-	f.Uint32Var(&flowEntries, "flow-entries", 0, "size of the flow table when it is created (default 65536)")
+	f.Uint32Var(&flowEntries, "flow-entries", probe.DefaultFlowEntries, "size of the flow table when it is created")
 	return cmd
 }
 
