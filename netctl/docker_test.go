@@ -71,6 +71,7 @@ func TestResolveDocker(t *testing.T) {
 // nic add and del on a real Docker container, with the lab's host namespace as host (so
 // the machine's own docker0 is never touched).
 func TestNicOnDockerContainer(t *testing.T) {
+	t.Parallel()
 	requireDocker(t)
 	l := testLab(t, false)
 	name := dockerRun(t, true, "--network", "none")

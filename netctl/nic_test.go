@@ -79,6 +79,7 @@ func txPackets(t *testing.T, nl *netlink.Handle, ifname string) uint64 {
 
 // The seed in one command, and back.
 func TestSeedAddDel(t *testing.T) {
+	t.Parallel()
 	l := testLab(t, false)
 	before := labState(t, l)
 	e := envFor(t, l, l.Container1)
@@ -142,6 +143,7 @@ func TestSeedAddDel(t *testing.T) {
 
 // A failure injected before each step leaves nothing behind.
 func TestAddFaultInjection(t *testing.T) {
+	t.Parallel()
 	l := testLab(t, false)
 	e := envFor(t, l, l.Container1)
 	spec := seedSpecLab()
@@ -190,6 +192,7 @@ func stepKind(p Plan, k int) string {
 }
 
 func TestDryRunIsInert(t *testing.T) {
+	t.Parallel()
 	l := testLab(t, false)
 	e := envFor(t, l, l.Container1)
 	before := labState(t, l)
@@ -209,6 +212,7 @@ func TestDryRunIsInert(t *testing.T) {
 // Without source routing replies to container2 leave on eth1 (the seed's asymmetry);
 // with it they leave on eth0, where the requests came in.
 func TestSourceRouting(t *testing.T) {
+	t.Parallel()
 	for _, sr := range []bool{false, true} {
 		t.Run(fmt.Sprintf("source-routing=%v", sr), func(t *testing.T) {
 			l := testLab(t, false)
@@ -240,6 +244,7 @@ func TestSourceRouting(t *testing.T) {
 
 // With the ARP guard, container2 keeps reaching 172.17.0.2 on eth0's MAC.
 func TestARPGuard(t *testing.T) {
+	t.Parallel()
 	l := testLab(t, false)
 	e := envFor(t, l, l.Container1)
 	if _, err := e.Add(seedSpecLab(), AddOptions{}); err != nil {
@@ -276,6 +281,7 @@ func TestARPGuard(t *testing.T) {
 }
 
 func TestIPv6Address(t *testing.T) {
+	t.Parallel()
 	l := testLab(t, true)
 	before := labState(t, l)
 	e := envFor(t, l, l.Container1)
@@ -309,6 +315,7 @@ func TestIPv6Address(t *testing.T) {
 
 // Two adds at once on one container: one wins, the other fails clearly, one NIC results.
 func TestConcurrentAdd(t *testing.T) {
+	t.Parallel()
 	l := testLab(t, false)
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
@@ -341,6 +348,7 @@ func TestConcurrentAdd(t *testing.T) {
 // A record whose veth vanished (the container was recreated) must not make del touch
 // the namespace.
 func TestDelStaleRecord(t *testing.T) {
+	t.Parallel()
 	l := testLab(t, false)
 	e := envFor(t, l, l.Container1)
 	p, err := e.Add(seedSpecLab(), AddOptions{})
@@ -365,6 +373,7 @@ func TestDelStaleRecord(t *testing.T) {
 // Two NICs, removed in the order they were added: the ARP guard stays while the second
 // needs it, the default route ends where it was before either, and the state is exact.
 func TestTwoNICsRemovedOutOfOrder(t *testing.T) {
+	t.Parallel()
 	l := testLab(t, false)
 	before := labState(t, l)
 	e := envFor(t, l, l.Container1)
@@ -398,6 +407,7 @@ func TestTwoNICsRemovedOutOfOrder(t *testing.T) {
 
 // nic del with another host namespace than add's is refused and changes nothing.
 func TestDelNeedsTheSameHost(t *testing.T) {
+	t.Parallel()
 	l := testLab(t, false)
 	e := envFor(t, l, l.Container1)
 	if _, err := e.Add(seedSpecLab(), AddOptions{}); err != nil {
@@ -425,6 +435,7 @@ func TestDelNeedsTheSameHost(t *testing.T) {
 // An IPv6 address another host on the bridge owns is refused before any change, even
 // where the container's own DAD is off (the lab turns it off).
 func TestIPv6DuplicateRefused(t *testing.T) {
+	t.Parallel()
 	l := testLab(t, true)
 	before := labState(t, l)
 	e := envFor(t, l, l.Container1)
