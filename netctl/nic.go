@@ -18,6 +18,18 @@ var LockTimeout = 10 * time.Second
 // microseconds; raise it for a bridge with a slow uplink.
 const DefaultARPProbeWait = 100 * time.Millisecond
 
+// MaxARPProbeWait bounds the ARP probe's wait: Add holds the container's lock while it
+// waits, and a bridge whose hosts take longer to answer is broken anyway.
+const MaxARPProbeWait = 5 * time.Second
+
+// CheckARPProbeWait checks a --arp-probe-wait value: 0 (no probe) up to MaxARPProbeWait.
+func CheckARPProbeWait(d time.Duration) error {
+	if d < 0 || d > MaxARPProbeWait {
+		return fmt.Errorf("invalid --arp-probe-wait %s: want 0 (no probe) to %s", d, MaxARPProbeWait)
+	}
+	return nil
+}
+
 // AddOptions tune Add.
 type AddOptions struct {
 	DryRun bool
@@ -53,6 +65,9 @@ func (e *Env) Plan(spec Spec) (Plan, error) {
 // records the plan, applies it, and on any failure undoes what it did and removes the
 // record. With DryRun it returns the plan and changes nothing.
 func (e *Env) Add(spec Spec, opt AddOptions) (Plan, error) {
+	if opt.ARPProbeWait > MaxARPProbeWait {
+		return Plan{}, CheckARPProbeWait(opt.ARPProbeWait)
+	}
 	if opt.DryRun {
 		return e.Plan(spec)
 	}
