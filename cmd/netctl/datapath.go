@@ -40,6 +40,9 @@ direct-action bpf filter where the kernel has no TCX; tcx or tc force one.`,
 			if bridge == "" && len(ifaces) == 0 {
 				return fmt.Errorf("nothing to attach: give --bridge or --iface")
 			}
+			if err := probe.CheckFlowEntries(flowEntries); err != nil {
+				return err
+			}
 			sess, err := openSession(cmd.Context(), g, mode, flowEntries, bridge, ifaces)
 			if err != nil {
 				return err

@@ -138,6 +138,9 @@ named netns if /var/run/netns/WORD exists, else a Docker container).`,
 			if err := spec.Validate(); err != nil {
 				return err
 			}
+			if err := netctl.CheckARPProbeWait(arpWait); err != nil {
+				return err
+			}
 			env, done, err := openEnv(cmd, g, args[0])
 			if err != nil {
 				return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -45,6 +46,9 @@ and exports per-interface traffic and flows to Prometheus, flagging asymmetric r
 			case "table", "json":
 			default:
 				return fmt.Errorf("invalid --output %q: want table or json", g.output)
+			}
+			if f := cmd.Flags().Lookup("netns"); f != nil && f.Changed && g.netns == "" {
+				return errors.New("invalid --netns '': give a namespace name or path, or leave -n out for the current namespace")
 			}
 			var lvl slog.Level
 			if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {

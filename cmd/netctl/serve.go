@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -47,6 +48,9 @@ them), and the next serve adopts them, so the exported counters continue.`,
 			}
 			if seriesLimit < 1 {
 				return fmt.Errorf("invalid --flow-series-limit %d: want ≥ 1", seriesLimit)
+			}
+			if err := cmp.Or(probe.CheckFlowEntries(flowEntries), daemon.CheckFlowIdleTimeout(idle)); err != nil {
+				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
