@@ -1,5 +1,6 @@
 // Package state is the one home for where netctl keeps what outlives a process: the
-// roots of its state and pin folders, and the atomic file write every record uses.
+// roots of its state and pin folders, the atomic file write every record uses, and the
+// lock files that serialise changes (removed when released).
 //
 // Nothing here knows what a record means; the packages that own a record (the NIC
 // records, the attach registry, the exporter's memory, the lab's record) choose its path
