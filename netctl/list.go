@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"slices"
 
 	"github.com/netctl/netctl/internal/nlutil"
 	"github.com/netctl/netctl/internal/nsutil"
@@ -22,6 +21,9 @@ type Interface struct {
 	Bridge       string         `json:"bridge,omitempty"`
 	DefaultRoute bool           `json:"default_route"` // owns a default route of the main table
 	ByNetctl     bool           `json:"by_netctl"`
+	// Incomplete: netctl's add (or del) of it was interrupted (killed); the next
+	// nic add rolls it back and redoes it, nic del finishes the rollback.
+	Incomplete bool `json:"incomplete,omitempty"`
 }
 
 // ListInterfaces describes the container's interfaces (loopback left out).
@@ -42,11 +44,14 @@ func (e *Env) ListInterfaces() ([]Interface, error) {
 			}
 		}
 	}
-	e.pruneStale()
-	var ours []string
+	if unlock, err := e.store.lock(e.Ctr.Cookie, 0); err == nil { // busy: another netctl prunes
+		e.pruneStale()
+		unlock()
+	}
+	ours := map[string]*Record{}
 	for _, name := range e.store.names(e.Ctr.Cookie) {
 		if r, err := e.store.read(e.Ctr.Cookie, name); err == nil && e.recordLive(r) {
-			ours = append(ours, name)
+			ours[name] = r
 		}
 	}
 	var out []Interface
@@ -54,10 +59,11 @@ func (e *Env) ListInterfaces() ([]Interface, error) {
 		if l.Name == "lo" {
 			continue
 		}
+		r := ours[l.Name]
 		out = append(out, Interface{
 			Container: e.Ctr.Label, Interface: l.Name, Addresses: l.Addrs,
 			HostPeer: l.HostPeer, Bridge: l.OnBridge, DefaultRoute: owners[l.Name],
-			ByNetctl: slices.Contains(ours, l.Name),
+			ByNetctl: r != nil, Incomplete: r != nil && !r.Complete,
 		})
 	}
 	return out, nil
