@@ -251,7 +251,8 @@ Nothing to remove is success (exit 0). An interface netctl did not make is left 
 			}
 			if res.Removed {
 				fmt.Fprintf(cmd.OutOrStdout(), "removed %s from %s (host side %s); undid %d changes\n", name, env.Ctr.Label, res.Host, res.Restored)
-			} else {
+			}
+			if res.Note != "" {
 				fmt.Fprintln(cmd.OutOrStdout(), res.Note)
 			}
 			return nil
@@ -268,7 +269,8 @@ func newNicListCmd(g *globalOptions) *cobra.Command {
 		Long: `list shows each interface of one container, or of every container netctl can see
 (running Docker containers, /var/run/netns, /var/run/docker/netns): its addresses, the
 host-side veth peer and the bridge it is plugged into, whether it owns the default
-route, and whether netctl made it.`,
+route, and whether netctl made it ("incomplete" when netctl was interrupted while adding or
+removing it: the next 'nic add' rolls it back and adds it again, 'nic del' removes it).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := requireNetAdmin("nic list"); err != nil {
@@ -317,7 +319,7 @@ route, and whether netctl made it.`,
 			fmt.Fprintln(tw, "CONTAINER\tINTERFACE\tADDRESSES\tHOST PEER\tBRIDGE\tDEFAULT ROUTE\tBY NETCTL")
 			for _, r := range rows {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Container, r.Interface, orDash(joinPrefixes(r.Addresses)),
-					orDash(r.HostPeer), orDash(r.Bridge), yesNo(r.DefaultRoute), yesNo(r.ByNetctl))
+					orDash(r.HostPeer), orDash(r.Bridge), yesNo(r.DefaultRoute), byNetctl(r))
 			}
 			return tw.Flush()
 		},
@@ -329,6 +331,14 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// byNetctl is the BY NETCTL cell of an interface.
+func byNetctl(r netctl.Interface) string {
+	if r.Incomplete {
+		return "incomplete (interrupted: nic add redoes it, nic del removes it)"
+	}
+	return yesNo(r.ByNetctl)
 }
 
 func yesNo(b bool) string {
