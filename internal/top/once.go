@@ -1,0 +1,55 @@
+package top
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Text renders one frame for `netctl top --once`: a title, every interface, the flows
+// fastest first (at most maxFlows, 0: all), every problem with its why and fix, and the
+// kinds of problem not checked. Lines are at most width cells.
+func Text(f Frame, title string, width, maxFlows int, st Styles) string {
+	width = max(width, 20)
+	m := Model{frame: f, styles: st, hist: map[string][]float64{}}
+	m.sortBy[ViewFlows] = columnIndex(flowCols, "B/s")
+	var out []string
+	out = append(out, fmt.Sprintf("%s · %s · %s · rates over %s", st.Title.Render("netctl top"), title, f.Time.Format("15:04:05"), f.Interval.Round(10*time.Millisecond)))
+
+	ifs := m.ifaceRows()
+	out = append(out, "", st.Title.Render("Interfaces"))
+	out = append(out, table(st, ifaceCols[:len(ifaceCols)-1], ifs, width, len(ifs)+1, 0, false, -1, "no interfaces counted", nil)...)
+
+	fl := m.flowRows()
+	shown := len(fl)
+	if maxFlows > 0 && shown > maxFlows {
+		shown = maxFlows
+	}
+	heading := "Flows by rate"
+	if shown < len(fl) {
+		heading = fmt.Sprintf("Flows by rate (top %d of %d)", shown, len(fl))
+	}
+	out = append(out, "", st.Title.Render(heading))
+	out = append(out, table(st, flowCols, fl, width, shown+1, m.sortBy[ViewFlows], false, -1, "no flows", nil)...)
+
+	pr := m.problemRows()
+	out = append(out, "", st.Title.Render("Problems"))
+	if len(pr) == 0 {
+		msg := "no problems found"
+		if len(f.Checked) > 0 {
+			msg += " (checked: " + kindLabels(f.Checked) + ")"
+		}
+		out = append(out, msg)
+	}
+	for _, p := range pr {
+		d := problemDetail(st, p, width)
+		out = append(out, d[0])
+		for _, l := range d[1:] {
+			out = append(out, "  "+l)
+		}
+	}
+	if len(f.NotChecked) > 0 {
+		out = append(out, wrap("not checked (no signal yet): "+kindLabels(f.NotChecked), width, 2)...)
+	}
+	return strings.Join(out, "\n") + "\n"
+}
