@@ -83,7 +83,8 @@ func New(ctx context.Context, opts Options) Model {
 	}
 	m := Model{ctx: ctx, src: opts.Source, interval: opts.Interval, title: opts.Title,
 		hist: map[string][]float64{}, help: help.New(), styles: NewStyles(opts.Color), width: 80, height: 24}
-	m.sortBy[ViewFlows] = columnIndex(flowCols, "B/s") // largest first
+	m.sortBy[ViewFlows] = columnIndex(flowCols, "B/s")        // largest first
+	m.sortBy[ViewProblems] = columnIndex(problemCols, "SEEN") // most recent first
 	m.filter = textinput.New()
 	m.filter.Prompt = "filter: "
 	m.filter.Placeholder = "container"

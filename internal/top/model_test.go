@@ -19,6 +19,7 @@ func labSamples() (Sample, Sample) {
 		Fix:    "netctl nic add --source-routing, or ip rule add from 172.17.0.2 lookup T with eth0's routes in table T"}
 	asym2 := asym
 	asym2.Subject, asym2.Reason = "icmp 172.17.0.2 ⇄ 198.51.100.2 id 9", "in eth0, replies out eth1: default via 172.17.0.1 dev eth1"
+	asym.LastSeen, asym2.LastSeen = t0.Add(time.Second), t0.Add(-30*time.Second)
 	a := Sample{Time: t0,
 		Interfaces: []Interface{
 			iface("lab-container1", "eth0", 0, 0, 0, 0),

@@ -2,6 +2,7 @@ package top
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -13,6 +14,7 @@ func Text(f Frame, title string, width, maxFlows int, st Styles) string {
 	width = max(width, 20)
 	m := Model{frame: f, styles: st, hist: map[string][]float64{}}
 	m.sortBy[ViewFlows] = columnIndex(flowCols, "B/s")
+	m.sortBy[ViewProblems] = columnIndex(problemCols, "SEEN")
 	var out []string
 	out = append(out, fmt.Sprintf("%s · %s · %s · rates over %s", st.Title.Render("netctl top"), title, f.Time.Format("15:04:05"), f.Interval.Round(10*time.Millisecond)))
 
@@ -41,15 +43,39 @@ func Text(f Frame, title string, width, maxFlows int, st Styles) string {
 		}
 		out = append(out, msg)
 	}
-	for _, p := range pr {
-		d := problemDetail(st, p, width)
-		out = append(out, d[0])
-		for _, l := range d[1:] {
-			out = append(out, "  "+l)
-		}
+	if len(pr) > 0 {
+		out = append(out, table(st, problemCols, pr, width, len(pr)+1, m.sortBy[ViewProblems], false, -1, "", nil)...)
+		out = append(out, reasons(pr, width)...)
 	}
 	if len(f.NotChecked) > 0 {
 		out = append(out, wrap("not checked (no signal yet): "+kindLabels(f.NotChecked), width, 2)...)
 	}
 	return strings.Join(out, "\n") + "\n"
+}
+
+// reasons lists each distinct why once, with how many problems it explains, then each
+// distinct fix once.
+func reasons(pr []ProblemRate, width int) []string {
+	var whys, fixes []string
+	count := map[string]int{}
+	for _, p := range pr {
+		if count[p.Reason]++; count[p.Reason] == 1 {
+			whys = append(whys, p.Reason)
+		}
+		if p.Fix != "" && !slices.Contains(fixes, p.Fix) {
+			fixes = append(fixes, p.Fix)
+		}
+	}
+	var out []string
+	for _, w := range whys {
+		n := ""
+		if count[w] > 1 {
+			n = fmt.Sprintf(" (%d of them)", count[w])
+		}
+		out = append(out, wrap("why: "+w+n, width, 5)...)
+	}
+	for _, f := range fixes {
+		out = append(out, wrap("fix: "+f, width, 5)...)
+	}
+	return out
 }

@@ -53,11 +53,13 @@ type ProblemRate struct {
 	Problem
 	BytesRate float64 `json:"bytes_per_second"`
 	Known     bool    `json:"rate_known"`
+	age       string  // since LastSeen, at the frame's time
 }
 
 // Rates turns two samples into a frame: cur's counters with their rates per second since
 // prev. A row that prev lacks (new, or no prev at all: a zero Sample) and every row when
-// the interval is not positive have no rate (Known false, rates 0). A counter lower than
+// the interval is not positive have no rate (Known false, rates 0), except a flow whose
+// FirstSeen is after prev: it counts from 0. A counter lower than
 // in prev was reset (pins re-created, a flow evicted and seen again) and counts from 0,
 // as Prometheus's rate() does. Rows of prev that cur lacks are gone. It is pure.
 func Rates(prev, cur Sample) Frame {
@@ -92,7 +94,11 @@ func Rates(prev, cur Sample) Frame {
 	fls := index(prev.Flows, Flow.key)
 	for _, c := range cur.Flows {
 		r := FlowRate{Flow: c}
-		if p, ok := fls[c.key()]; ok && dt > 0 {
+		p, ok := fls[c.key()]
+		if !ok && !c.FirstSeen.IsZero() && !c.FirstSeen.Before(prev.Time) {
+			p, ok = Flow{}, true // began since prev: from 0
+		}
+		if ok && dt > 0 {
 			r.Known = true
 			r.BytesRate, r.PacketsRate = rate(p.Bytes, c.Bytes, dt), rate(p.Packets, c.Packets, dt)
 		}
@@ -100,7 +106,7 @@ func Rates(prev, cur Sample) Frame {
 	}
 	pbs := index(prev.Problems, Problem.key)
 	for _, c := range cur.Problems {
-		r := ProblemRate{Problem: c}
+		r := ProblemRate{Problem: c, age: age(cur.Time, c.LastSeen)}
 		if p, ok := pbs[c.key()]; ok && dt > 0 {
 			r.Known = true
 			r.BytesRate = rate(p.Bytes, c.Bytes, dt)

@@ -36,6 +36,10 @@ func TestRates(t *testing.T) {
 		Flows: []Flow{
 			{Container: "c1", Interface: "eth0", Direction: Receive, Proto: "tcp", Src: "a:1", Dst: "b:2", Packets: 8, Bytes: 1200},
 			{Container: "c1", Interface: "eth0", Direction: Transmit, Proto: "tcp", Src: "b:2", Dst: "a:1", Packets: 1, Bytes: 60},
+			// New, begun after prev: all of it is in the interval.
+			{Container: "c1", Interface: "eth1", Direction: Transmit, Proto: "tcp", Src: "b:2", Dst: "a:1", Packets: 3, Bytes: 300, FirstSeen: t0.Add(time.Second)},
+			// New to this sample but begun before prev (evicted, re-read): unknown.
+			{Container: "c1", Interface: "eth1", Direction: Receive, Proto: "tcp", Src: "a:1", Dst: "b:2", Packets: 3, Bytes: 300, FirstSeen: t0.Add(-time.Second)},
 		},
 		Problems: []Problem{{Kind: KindAsymmetric, Container: "c1", Subject: "icmp a ⇄ b", Where: "eth0→eth1", Bytes: 300}},
 		Checked:  []Kind{KindAsymmetric},
@@ -70,7 +74,8 @@ func TestRates(t *testing.T) {
 				r.RxBytesRate, r.RxPacketsRate, r.TxBytesRate, r.TxPacketsRate, w)
 		}
 	}
-	if len(f.Flows) != 2 || !f.Flows[0].Known || f.Flows[0].BytesRate != 400 || f.Flows[0].PacketsRate != 2 || f.Flows[1].Known {
+	if len(f.Flows) != 4 || !f.Flows[0].Known || f.Flows[0].BytesRate != 400 || f.Flows[0].PacketsRate != 2 || f.Flows[1].Known ||
+		!f.Flows[2].Known || f.Flows[2].BytesRate != 150 || f.Flows[2].PacketsRate != 1.5 || f.Flows[3].Known {
 		t.Errorf("flows: %+v", f.Flows)
 	}
 	if len(f.Problems) != 1 || !f.Problems[0].Known || f.Problems[0].BytesRate != 100 {

@@ -64,6 +64,9 @@ type Flow struct {
 	Dst       string `json:"dst"`
 	Packets   uint64 `json:"packets"`
 	Bytes     uint64 `json:"bytes"`
+	// FirstSeen is when the flow's first packet was counted (zero: unknown). A flow new
+	// since the last sample that began after it has a rate: all of it is in between.
+	FirstSeen time.Time `json:"first_seen,omitzero"`
 }
 
 func (f Flow) key() string {
@@ -115,6 +118,8 @@ type Problem struct {
 	Bytes  uint64 `json:"bytes"`
 	Reason string `json:"reason"`
 	Fix    string `json:"fix,omitempty"`
+	// LastSeen is when the problem was last seen happening (zero: unknown).
+	LastSeen time.Time `json:"last_seen,omitzero"`
 }
 
 func (p Problem) key() string {

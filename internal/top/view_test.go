@@ -88,11 +88,17 @@ func TestText(t *testing.T) {
 	out := ansi.Strip(Text(Rates(a, b), "netns lab-host", 80, 1, NewStyles(false)))
 	checkSize(t, "--once", out, 80, 100)
 	for _, s := range []string{"netctl top · netns lab-host · 12:00:01 · rates over 1s", "Interfaces", "Flows by rate (top 1 of 2)",
-		"172.17.0.3:40000", "Problems", "lab-container1 asymmetric: icmp 172.17.0.2 ⇄ 172.17.0.3 id 7", "  why: in eth0", "  fix: netctl nic add",
+		"172.17.0.3:40000", "Problems", "\nwhy: in eth0, replies out eth1: 172.17.0.0/24",
+		"why: in eth0, replies out eth1: default via 172.17.0.1 dev eth1\nfix: netctl nic add --source-routing",
 		"not checked"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("--once text lacks %q:\n%s", s, out)
 		}
+	}
+	// Most recently seen first.
+	if !regexp.MustCompile(`lab-container1\s+asymmetric\s+eth0→eth1\s+icmp 172\.17\.0\.2 ⇄ 172\.17\.0\.3 id 7\s+0s\n` +
+		`lab-container1\s+asymmetric\s+eth0→eth1\s+icmp 172\.17\.0\.2 ⇄ 198\.51\.100\.2 id 9\s+31s\n`).MatchString(out) {
+		t.Errorf("--once problems table:\n%s", out)
 	}
 	if strings.Contains(out, "172.17.0.2 id 7\n") || strings.Contains(out, "type 8/0") {
 		t.Errorf("--once shows more flows than asked:\n%s", out)
