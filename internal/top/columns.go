@@ -70,7 +70,7 @@ var problemCols = []column[ProblemRate]{
 		}},
 	{title: "PROBLEM", min: 10, cell: func(r ProblemRate, _ int) string { return string(r.Kind) },
 		cmp: func(a, b ProblemRate) int { return cmp.Compare(a.Kind, b.Kind) }},
-	{title: "WHERE", min: 9, max: 12, cell: func(r ProblemRate, _ int) string { return r.Where }},
+	{title: "WHERE", min: 9, cell: func(r ProblemRate, _ int) string { return r.Where }},
 	{title: "SUBJECT", min: 12, pref: 36, cell: func(r ProblemRate, _ int) string { return r.Subject }},
 	{title: "B/s", min: 6, right: true, desc: true, drop: 1,
 		cell: func(r ProblemRate, _ int) string { return bytesRate(r.BytesRate, r.Known) },
