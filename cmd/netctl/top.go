@@ -113,13 +113,16 @@ type pinnedSource struct {
 
 // Sample reads the pinned maps and finds the asymmetric conversations and their reasons.
 func (s pinnedSource) Sample(ctx context.Context) (top.Sample, error) {
+	start := time.Now()
 	snap, err := probe.ReadPinned(ctx, s.host)
 	if err != nil {
 		return top.Sample{}, err
 	}
 	convs := exporter.DetectAsymmetric(snap.Flows, snap.Time, s.idle)
 	exporter.FillReasons(convs)
-	return topSample(snap, convs), nil
+	out := topSample(snap, convs)
+	out.ReadStart = start
+	return out, nil
 }
 
 // topSample converts a snapshot and its asymmetric conversations into plain values for

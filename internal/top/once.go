@@ -8,7 +8,7 @@ import (
 )
 
 // Text renders one frame for `netctl top --once`: a title, every interface, the flows
-// fastest first (at most maxFlows, 0: all), every problem with its why and fix, and the
+// that moved, fastest first (at most maxFlows, 0: all), every problem with its why and fix, and the
 // kinds of problem not checked. Lines are at most width cells.
 func Text(f Frame, title string, width, maxFlows int, st Styles) string {
 	width = max(width, 20)
@@ -22,17 +22,24 @@ func Text(f Frame, title string, width, maxFlows int, st Styles) string {
 	out = append(out, "", st.Title.Render("Interfaces"))
 	out = append(out, table(st, ifaceCols[:len(ifaceCols)-1], ifs, width, len(ifs)+1, 0, false, -1, "no interfaces counted", nil)...)
 
-	fl := m.flowRows()
-	shown := len(fl)
+	var moved []FlowRate
+	for _, r := range m.flowRows() {
+		if r.BytesRate > 0 {
+			moved = append(moved, r)
+		}
+	}
+	shown := len(moved)
 	if maxFlows > 0 && shown > maxFlows {
 		shown = maxFlows
 	}
-	heading := "Flows by rate"
-	if shown < len(fl) {
-		heading = fmt.Sprintf("Flows by rate (top %d of %d)", shown, len(fl))
+	heading := fmt.Sprintf("Flows by rate: %d of the %d in the table moved", len(moved), len(f.Flows))
+	if shown < len(moved) {
+		heading += fmt.Sprintf(", the fastest %d", shown)
 	}
 	out = append(out, "", st.Title.Render(heading))
-	out = append(out, table(st, flowCols, fl, width, shown+1, m.sortBy[ViewFlows], false, -1, "no flows", nil)...)
+	if shown > 0 {
+		out = append(out, table(st, flowCols, moved, width, shown+1, m.sortBy[ViewFlows], false, -1, "", nil)...)
+	}
 
 	pr := m.problemRows()
 	out = append(out, "", st.Title.Render("Problems"))

@@ -1,6 +1,7 @@
 package top
 
 import (
+	"cmp"
 	"encoding/json"
 	"time"
 )
@@ -56,10 +57,15 @@ type ProblemRate struct {
 	age       string  // since LastSeen, at the frame's time
 }
 
+// clockLag is how far a flow's FirstSeen may lag the true time: the kernel stamps flows
+// with its coarse monotonic clock, up to one tick behind (4 ms at HZ=250, 10 ms at 100).
+const clockLag = 10 * time.Millisecond
+
 // Rates turns two samples into a frame: cur's counters with their rates per second since
 // prev. A row that prev lacks (new, or no prev at all: a zero Sample) and every row when
-// the interval is not positive have no rate (Known false, rates 0), except a flow whose
-// FirstSeen is after prev: it counts from 0. A counter lower than
+// the interval is not positive have no rate (Known false, rates 0), except a flow that
+// began after prev's reading began (FirstSeen, less clockLag): it counts from 0. A
+// counter lower than
 // in prev was reset (pins re-created, a flow evicted and seen again) and counts from 0,
 // as Prometheus's rate() does. Rows of prev that cur lacks are gone. It is pure.
 func Rates(prev, cur Sample) Frame {
@@ -92,10 +98,11 @@ func Rates(prev, cur Sample) Frame {
 		f.Interfaces = append(f.Interfaces, r)
 	}
 	fls := index(prev.Flows, Flow.key)
+	began := cmp.Or(prev.ReadStart, prev.Time).Add(-clockLag)
 	for _, c := range cur.Flows {
 		r := FlowRate{Flow: c}
 		p, ok := fls[c.key()]
-		if !ok && !c.FirstSeen.IsZero() && !c.FirstSeen.Before(prev.Time) {
+		if !ok && !c.FirstSeen.IsZero() && !c.FirstSeen.Before(began) {
 			p, ok = Flow{}, true // began since prev: from 0
 		}
 		if ok && dt > 0 {

@@ -15,7 +15,7 @@ func iface(c, i string, rxB, rxP, txB, txP uint64) Interface {
 }
 
 func TestRates(t *testing.T) {
-	prev := Sample{Time: t0,
+	prev := Sample{Time: t0, ReadStart: t0.Add(-50 * time.Millisecond),
 		Interfaces: []Interface{
 			iface("c1", "eth0", 1000, 10, 0, 0),
 			iface("c1", "eth1", 0, 0, 5000, 50),
@@ -38,8 +38,10 @@ func TestRates(t *testing.T) {
 			{Container: "c1", Interface: "eth0", Direction: Transmit, Proto: "tcp", Src: "b:2", Dst: "a:1", Packets: 1, Bytes: 60},
 			// New, begun after prev: all of it is in the interval.
 			{Container: "c1", Interface: "eth1", Direction: Transmit, Proto: "tcp", Src: "b:2", Dst: "a:1", Packets: 3, Bytes: 300, FirstSeen: t0.Add(time.Second)},
-			// New to this sample but begun before prev (evicted, re-read): unknown.
+			// New to this sample but begun before prev's reading (evicted, re-read): unknown.
 			{Container: "c1", Interface: "eth1", Direction: Receive, Proto: "tcp", Src: "a:1", Dst: "b:2", Packets: 3, Bytes: 300, FirstSeen: t0.Add(-time.Second)},
+			// Begun while prev was being read, and missed by it: all of it is new.
+			{Container: "c1", Interface: "eth2", Direction: Receive, Proto: "tcp", Src: "a:1", Dst: "b:2", Packets: 2, Bytes: 200, FirstSeen: t0.Add(-20 * time.Millisecond)},
 		},
 		Problems: []Problem{{Kind: KindAsymmetric, Container: "c1", Subject: "icmp a ⇄ b", Where: "eth0→eth1", Bytes: 300}},
 		Checked:  []Kind{KindAsymmetric},
@@ -74,8 +76,9 @@ func TestRates(t *testing.T) {
 				r.RxBytesRate, r.RxPacketsRate, r.TxBytesRate, r.TxPacketsRate, w)
 		}
 	}
-	if len(f.Flows) != 4 || !f.Flows[0].Known || f.Flows[0].BytesRate != 400 || f.Flows[0].PacketsRate != 2 || f.Flows[1].Known ||
-		!f.Flows[2].Known || f.Flows[2].BytesRate != 150 || f.Flows[2].PacketsRate != 1.5 || f.Flows[3].Known {
+	if len(f.Flows) != 5 || !f.Flows[0].Known || f.Flows[0].BytesRate != 400 || f.Flows[0].PacketsRate != 2 || f.Flows[1].Known ||
+		!f.Flows[2].Known || f.Flows[2].BytesRate != 150 || f.Flows[2].PacketsRate != 1.5 || f.Flows[3].Known ||
+		!f.Flows[4].Known || f.Flows[4].BytesRate != 100 {
 		t.Errorf("flows: %+v", f.Flows)
 	}
 	if len(f.Problems) != 1 || !f.Problems[0].Known || f.Problems[0].BytesRate != 100 {

@@ -22,7 +22,10 @@ type Source interface {
 // Sample is what a Source read at one moment: cumulative counters and the problems found,
 // in plain values ready to display.
 type Sample struct {
-	Time       time.Time
+	Time time.Time
+	// ReadStart is when the reading began (zero: Time). A flow that began after it and is
+	// missing from this sample was missed by the reading, not older than it.
+	ReadStart  time.Time
 	Interfaces []Interface
 	Flows      []Flow
 	Problems   []Problem

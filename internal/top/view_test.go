@@ -87,7 +87,7 @@ func TestText(t *testing.T) {
 	a, b := labSamples()
 	out := ansi.Strip(Text(Rates(a, b), "netns lab-host", 80, 1, NewStyles(false)))
 	checkSize(t, "--once", out, 80, 100)
-	for _, s := range []string{"netctl top · netns lab-host · 12:00:01 · rates over 1s", "Interfaces", "Flows by rate (top 1 of 2)",
+	for _, s := range []string{"netctl top · netns lab-host · 12:00:01 · rates over 1s", "Interfaces", "Flows by rate: 2 of the 2 in the table moved, the fastest 1",
 		"172.17.0.3:40000", "Problems", "\nwhy: in eth0, replies out eth1: 172.17.0.0/24",
 		"why: in eth0, replies out eth1: default via 172.17.0.1 dev eth1\nfix: netctl nic add --source-routing",
 		"not checked"} {
