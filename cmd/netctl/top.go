@@ -143,9 +143,13 @@ func topSample(snap probe.Snapshot, convs []exporter.Conversation) top.Sample {
 	}
 	for _, c := range convs {
 		reason, fix, _ := strings.Cut(c.Reason, "; fix: ")
+		where := "in " + c.InInterface + "→out " + c.OutInterface // a peer's request, the container's reply
+		if c.Initiator == exporter.InitiatorLocal {
+			where = "out " + c.OutInterface + "→in " + c.InInterface
+		}
 		out.Problems = append(out.Problems, top.Problem{Kind: top.KindAsymmetric, Container: c.Container,
 			Subject: fmt.Sprintf("%s %s ⇄ %s", protoName(c.Proto), convEndpoint(c.Local, c.LocalPort, c.Proto, false), convEndpoint(c.Remote, c.RemotePort, c.Proto, true)),
-			Where:   c.InInterface + "→" + c.OutInterface, Bytes: c.OutBytes, Reason: reason, Fix: fix, LastSeen: c.LastSeen})
+			Where:   where, Bytes: c.OutBytes, Reason: reason, Fix: fix, LastSeen: c.LastSeen})
 	}
 	return out
 }

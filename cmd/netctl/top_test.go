@@ -29,7 +29,7 @@ func TestTopSample(t *testing.T) {
 			SrcPort: 8 << 8, DstPort: 7, Packets: 5, Bytes: 490, FirstSeen: now.Add(-time.Second)}},
 	}
 	convs := []exporter.Conversation{{Container: "c1", Proto: 6, Local: a("172.17.0.2"), LocalPort: 80, Remote: a("172.17.0.3"), RemotePort: 40000,
-		InInterface: "eth0", OutInterface: "eth1", OutBytes: 900, LastSeen: now,
+		Initiator: exporter.InitiatorRemote, InInterface: "eth0", OutInterface: "eth1", OutBytes: 900, LastSeen: now,
 		Reason: "in eth0, replies out eth1: 172.17.0.0/24 dev eth1 is more specific than eth0's 172.17.0.0/16; fix: netctl nic add --source-routing"}}
 	s := topSample(snap, convs)
 	want := top.Interface{Container: "c1", Name: "eth1", HostInterface: "veth9", Bridge: "docker0", RxBytes: 2, RxPackets: 1, TxBytes: 4, TxPackets: 3}
@@ -41,11 +41,15 @@ func TestTopSample(t *testing.T) {
 	if len(s.Flows) != 1 || s.Flows[0] != wantFlow {
 		t.Errorf("flows %+v", s.Flows)
 	}
-	wantProblem := top.Problem{Kind: top.KindAsymmetric, Container: "c1", Subject: "tcp 172.17.0.2:80 ⇄ 172.17.0.3:40000", Where: "eth0→eth1",
+	wantProblem := top.Problem{Kind: top.KindAsymmetric, Container: "c1", Subject: "tcp 172.17.0.2:80 ⇄ 172.17.0.3:40000", Where: "in eth0→out eth1",
 		Bytes: 900, Reason: "in eth0, replies out eth1: 172.17.0.0/24 dev eth1 is more specific than eth0's 172.17.0.0/16",
 		Fix: "netctl nic add --source-routing", LastSeen: now}
 	if len(s.Problems) != 1 || s.Problems[0] != wantProblem {
 		t.Errorf("problems %+v", s.Problems)
+	}
+	convs[0].Initiator = exporter.InitiatorLocal // the container connected out on eth1; the replies come in on eth0
+	if p := topSample(snap, convs).Problems; p[0].Where != "out eth1→in eth0" {
+		t.Errorf("container-initiated: where %q", p[0].Where)
 	}
 	if len(s.Checked) != 1 || s.Checked[0] != top.KindAsymmetric {
 		t.Errorf("checked %v: only asymmetric routes are looked for", s.Checked)
@@ -182,11 +186,13 @@ func lineOf(s, container, ifc string) int {
 	return -1
 }
 
-// problemRow reports whether s has a problems row of container: asymmetric, in eth0, out eth1.
+// problemRow reports whether s has a problems row of container: asymmetric, in on eth0
+// and out on eth1.
 func problemRow(s, container string) bool {
 	for _, line := range strings.Split(s, "\n") {
 		f := strings.Fields(line)
-		if len(f) >= 3 && strings.HasSuffix(container, strings.TrimPrefix(f[0], "…")) && f[1] == "asymmetric" && f[2] == "eth0→eth1" {
+		if len(f) >= 4 && strings.HasSuffix(container, strings.TrimPrefix(f[0], "…")) && f[1] == "asymmetric" &&
+			(f[2]+" "+f[3] == "in eth0→out eth1" || f[2]+" "+f[3] == "out eth1→in eth0") {
 			return true
 		}
 	}

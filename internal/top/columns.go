@@ -2,9 +2,7 @@ package top
 
 import (
 	"cmp"
-	"fmt"
 	"strings"
-	"time"
 )
 
 // ifaceRow is an interface with its recent throughput, for the sparkline.
@@ -59,41 +57,6 @@ var flowCols = []column[FlowRate]{
 	{title: "p/s", min: 5, right: true, desc: true, drop: 1,
 		cell: func(r FlowRate, _ int) string { return countRate(r.PacketsRate, r.Known) },
 		cmp:  func(a, b FlowRate) int { return cmp.Compare(a.PacketsRate, b.PacketsRate) }},
-}
-
-// problemCols are the columns of the problems view.
-var problemCols = []column[ProblemRate]{
-	{title: "CONTAINER", min: 8, pref: 12, max: 14, keepTail: true,
-		cell: func(r ProblemRate, _ int) string { return r.Container },
-		cmp: func(a, b ProblemRate) int {
-			return cmp.Or(cmp.Compare(a.Container, b.Container), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Where, b.Where), cmp.Compare(a.Subject, b.Subject))
-		}},
-	{title: "PROBLEM", min: 10, cell: func(r ProblemRate, _ int) string { return string(r.Kind) },
-		cmp: func(a, b ProblemRate) int { return cmp.Compare(a.Kind, b.Kind) }},
-	{title: "WHERE", min: 9, cell: func(r ProblemRate, _ int) string { return r.Where }},
-	{title: "SUBJECT", min: 12, pref: 36, cell: func(r ProblemRate, _ int) string { return r.Subject }},
-	{title: "B/s", min: 6, right: true, desc: true, drop: 1,
-		cell: func(r ProblemRate, _ int) string { return bytesRate(r.BytesRate, r.Known) },
-		cmp:  func(a, b ProblemRate) int { return cmp.Compare(a.BytesRate, b.BytesRate) }},
-	{title: "SEEN", min: 5, right: true, desc: true,
-		cell: func(r ProblemRate, _ int) string { return r.age },
-		cmp:  func(a, b ProblemRate) int { return a.LastSeen.Compare(b.LastSeen) }},
-}
-
-// age formats how long before now t was, in at most 4 cells (and a sort mark): "0s", "42s", "5m", "3h";
-// "-" when unknown.
-func age(now, t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	d := max(now.Sub(t), 0)
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	}
-	return fmt.Sprintf("%dh", int(d.Hours()))
 }
 
 // matches reports whether a row of container passes the filter (a case-insensitive

@@ -270,9 +270,9 @@ func (m Model) flowRows() []FlowRate {
 	return rows
 }
 
-// problemRows are the problem rows as shown.
-func (m Model) problemRows() []ProblemRate {
-	rows := filtered(m.frame.Problems, func(r ProblemRate) string { return r.Container }, m.filter.Value())
+// problemRows are the problem rows as shown: grouped, filtered and sorted.
+func (m Model) problemRows() []problemGroup {
+	rows := groupProblems(filtered(m.frame.Problems, func(r ProblemRate) string { return r.Container }, m.filter.Value()), m.frame.Time)
 	sortRows(rows, problemCols, m.sortBy[ViewProblems], m.reverse[ViewProblems])
 	return rows
 }

@@ -14,12 +14,14 @@ import (
 // labSamples are two samples one second apart shaped like the seed's aftermath:
 // container1 receives on eth0 and answers on eth1.
 func labSamples() (Sample, Sample) {
-	asym := Problem{Kind: KindAsymmetric, Container: "lab-container1", Subject: "icmp 172.17.0.2 ⇄ 172.17.0.3 id 7", Where: "eth0→eth1",
+	asym := Problem{Kind: KindAsymmetric, Container: "lab-container1", Subject: "icmp 172.17.0.2 ⇄ 172.17.0.3 id 7", Where: "in eth0→out eth1",
 		Reason: "in eth0, replies out eth1: 172.17.0.0/24 dev eth1 is more specific than eth0's 172.17.0.0/16",
 		Fix:    "netctl nic add --source-routing, or ip rule add from 172.17.0.2 lookup T with eth0's routes in table T"}
 	asym2 := asym
 	asym2.Subject, asym2.Reason = "icmp 172.17.0.2 ⇄ 198.51.100.2 id 9", "in eth0, replies out eth1: default via 172.17.0.1 dev eth1"
 	asym.LastSeen, asym2.LastSeen = t0.Add(time.Second), t0.Add(-30*time.Second)
+	asym3 := asym // another conversation, for the same reason
+	asym3.Subject, asym3.LastSeen = "tcp 172.17.0.2:5201 ⇄ 172.17.0.3:40000", t0
 	a := Sample{Time: t0,
 		Interfaces: []Interface{
 			iface("lab-container1", "eth0", 0, 0, 0, 0),
@@ -30,7 +32,7 @@ func labSamples() (Sample, Sample) {
 			{Container: "lab-container1", Interface: "eth0", Direction: Receive, Proto: "icmp", Src: "172.17.0.3 type 8/0", Dst: "172.17.0.2 id 7"},
 			{Container: "lab-container2", Interface: "eth0", Direction: Transmit, Proto: "tcp", Src: "172.17.0.3:40000", Dst: "172.17.0.2:5201"},
 		},
-		Problems: []Problem{asym, asym2},
+		Problems: []Problem{asym, asym2, asym3},
 		Checked:  []Kind{KindAsymmetric},
 	}
 	b := a
@@ -42,8 +44,8 @@ func labSamples() (Sample, Sample) {
 	}
 	b.Flows = []Flow{a.Flows[0], a.Flows[1]}
 	b.Flows[0].Bytes, b.Flows[1].Bytes = 1000, 90_000
-	b.Problems = []Problem{asym, asym2}
-	b.Problems[0].Bytes, b.Problems[1].Bytes = 4000, 100
+	b.Problems = []Problem{asym, asym2, asym3}
+	b.Problems[0].Bytes, b.Problems[1].Bytes, b.Problems[2].Bytes = 4000, 100, 1000
 	return a, b
 }
 

@@ -2,14 +2,13 @@ package top
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
 
 // Text renders one frame for `netctl top --once`: a title, every interface, the flows
-// that moved, fastest first (at most maxFlows, 0: all), every problem with its why and fix, and the
-// kinds of problem not checked. Lines are at most width cells.
+// that moved, fastest first (at most maxFlows, 0: all), the problems grouped by their why
+// and fix, and the kinds of problem not checked. Lines are at most width cells.
 func Text(f Frame, title string, width, maxFlows int, st Styles) string {
 	width = max(width, 20)
 	m := Model{frame: f, styles: st, hist: map[string][]float64{}}
@@ -50,39 +49,11 @@ func Text(f Frame, title string, width, maxFlows int, st Styles) string {
 		}
 		out = append(out, msg)
 	}
-	if len(pr) > 0 {
-		out = append(out, table(st, problemCols, pr, width, len(pr)+1, m.sortBy[ViewProblems], false, -1, "", nil)...)
-		out = append(out, reasons(pr, width)...)
+	for _, g := range pr {
+		out = append(out, groupDetail(st, g, width)...)
 	}
 	if len(f.NotChecked) > 0 {
 		out = append(out, wrap("not checked (no signal yet): "+kindLabels(f.NotChecked), width, 2)...)
 	}
 	return strings.Join(out, "\n") + "\n"
-}
-
-// reasons lists each distinct why once, with how many problems it explains, then each
-// distinct fix once.
-func reasons(pr []ProblemRate, width int) []string {
-	var whys, fixes []string
-	count := map[string]int{}
-	for _, p := range pr {
-		if count[p.Reason]++; count[p.Reason] == 1 {
-			whys = append(whys, p.Reason)
-		}
-		if p.Fix != "" && !slices.Contains(fixes, p.Fix) {
-			fixes = append(fixes, p.Fix)
-		}
-	}
-	var out []string
-	for _, w := range whys {
-		n := ""
-		if count[w] > 1 {
-			n = fmt.Sprintf(" (%d of them)", count[w])
-		}
-		out = append(out, wrap("why: "+w+n, width, 5)...)
-	}
-	for _, f := range fixes {
-		out = append(out, wrap("fix: "+f, width, 5)...)
-	}
-	return out
 }

@@ -54,7 +54,6 @@ type ProblemRate struct {
 	Problem
 	BytesRate float64 `json:"bytes_per_second"`
 	Known     bool    `json:"rate_known"`
-	age       string  // since LastSeen, at the frame's time
 }
 
 // clockLag is how far a flow's FirstSeen may lag the true time: the kernel stamps flows
@@ -113,7 +112,7 @@ func Rates(prev, cur Sample) Frame {
 	}
 	pbs := index(prev.Problems, Problem.key)
 	for _, c := range cur.Problems {
-		r := ProblemRate{Problem: c, age: age(cur.Time, c.LastSeen)}
+		r := ProblemRate{Problem: c}
 		if p, ok := pbs[c.key()]; ok && dt > 0 {
 			r.Known = true
 			r.BytesRate = rate(p.Bytes, c.Bytes, dt)

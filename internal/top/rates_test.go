@@ -23,7 +23,7 @@ func TestRates(t *testing.T) {
 			iface("reset", "eth0", 9000, 90, 9000, 90),
 		},
 		Flows:    []Flow{{Container: "c1", Interface: "eth0", Direction: Receive, Proto: "tcp", Src: "a:1", Dst: "b:2", Packets: 4, Bytes: 400}},
-		Problems: []Problem{{Kind: KindAsymmetric, Container: "c1", Subject: "icmp a ⇄ b", Where: "eth0→eth1", Bytes: 100}},
+		Problems: []Problem{{Kind: KindAsymmetric, Container: "c1", Subject: "icmp a ⇄ b", Where: "in eth0→out eth1", Bytes: 100}},
 		Checked:  []Kind{KindAsymmetric},
 	}
 	cur := Sample{Time: t0.Add(2 * time.Second),
@@ -43,7 +43,7 @@ func TestRates(t *testing.T) {
 			// Begun while prev was being read, and missed by it: all of it is new.
 			{Container: "c1", Interface: "eth2", Direction: Receive, Proto: "tcp", Src: "a:1", Dst: "b:2", Packets: 2, Bytes: 200, FirstSeen: t0.Add(-20 * time.Millisecond)},
 		},
-		Problems: []Problem{{Kind: KindAsymmetric, Container: "c1", Subject: "icmp a ⇄ b", Where: "eth0→eth1", Bytes: 300}},
+		Problems: []Problem{{Kind: KindAsymmetric, Container: "c1", Subject: "icmp a ⇄ b", Where: "in eth0→out eth1", Bytes: 300}},
 		Checked:  []Kind{KindAsymmetric},
 	}
 	f := Rates(prev, cur)

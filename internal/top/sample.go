@@ -108,13 +108,29 @@ func (k Kind) Label() string {
 	return string(k)
 }
 
+// noun names what a problem of the kind is about, in the plural.
+func (k Kind) noun() string {
+	switch k {
+	case KindAsymmetric:
+		return "conversations"
+	case KindWrongSource:
+		return "flows"
+	case KindFlooding:
+		return "interfaces"
+	case KindUnobserved:
+		return "ports"
+	}
+	return "problems"
+}
+
 // Problem is one thing found wrong, with why and what to do about it.
 type Problem struct {
 	Kind      Kind   `json:"kind"`
 	Container string `json:"container"`
 	// Subject is what the problem concerns, e.g. "icmp 172.17.0.2 ⇄ 172.17.0.3 id 7".
 	Subject string `json:"subject"`
-	// Where names the interfaces involved, e.g. "eth0→eth1" (in on eth0, out on eth1).
+	// Where names the interfaces involved, in the order things happen: "in eth0→out
+	// eth1" is a request in on eth0 answered out of eth1.
 	Where string `json:"where"`
 	// Bytes is a cumulative count of what the problem concerns (asymmetric: the bytes
 	// that left on the other interface); its rate says whether it is still going on.

@@ -89,26 +89,12 @@ func (m Model) problemsBody(w, h int) []string {
 		return append(append(out, ""), styleAll(m.styles.Dim, foot)...)
 	}
 	sel := min(m.cursor[ViewProblems], len(rows)-1)
-	detail := append([]string{""}, problemDetail(m.styles, rows[sel], w)...)
+	detail := append([]string{""}, groupDetail(m.styles, rows[sel], w)...)
 	listH := max(h-len(detail)-len(foot), min(len(rows)+1, 4))
 	out := table(m.styles, problemCols, rows, w, listH, m.sortBy[ViewProblems], m.reverse[ViewProblems], sel, "",
-		func(ProblemRate) lipgloss.Style { return m.styles.Problem })
+		func(problemGroup) lipgloss.Style { return m.styles.Problem })
 	out = append(out, detail...)
 	return append(out, styleAll(m.styles.Dim, foot)...)
-}
-
-// problemDetail is one problem in full: what, why, fix.
-func problemDetail(st Styles, p ProblemRate, w int) []string {
-	what := fmt.Sprintf("%s %s: %s", p.Container, p.Kind, p.Subject)
-	if p.Known {
-		what += " · " + bytesRate(p.BytesRate, true) + "/s"
-	}
-	out := []string{st.Problem.Render(ansi.Truncate(what, w, "…"))}
-	out = append(out, wrap("why: "+p.Reason, w, 5)...)
-	if p.Fix != "" {
-		out = append(out, wrap("fix: "+p.Fix, w, 5)...)
-	}
-	return out
 }
 
 func (m Model) titleLine(w int) string {
@@ -120,7 +106,7 @@ func (m Model) titleLine(w int) string {
 		left += " · " + m.frame.Time.Format("15:04:05")
 	}
 	var right string
-	switch n := len(m.frame.Problems); n {
+	switch n := len(groupProblems(m.frame.Problems, m.frame.Time)); n {
 	case 0:
 		right = m.styles.Dim.Render("no problems")
 	case 1:
@@ -138,8 +124,8 @@ func (m Model) tabsLine(w int) string {
 	var tabs []string
 	for v := range numViews {
 		label := fmt.Sprintf(" %d %s ", v+1, v)
-		if v == ViewProblems && len(m.frame.Problems) > 0 {
-			label = fmt.Sprintf(" %d %s (%d) ", v+1, v, len(m.frame.Problems))
+		if n := len(groupProblems(m.frame.Problems, m.frame.Time)); v == ViewProblems && n > 0 {
+			label = fmt.Sprintf(" %d %s (%d) ", v+1, v, n)
 		}
 		if v == m.view {
 			tabs = append(tabs, m.styles.ActiveTab.Render(label))
