@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -119,10 +120,38 @@ func (s pinnedSource) Sample(ctx context.Context) (top.Sample, error) {
 		return top.Sample{}, err
 	}
 	convs := exporter.DetectAsymmetric(snap.Flows, snap.Time, s.idle)
-	exporter.FillReasons(convs)
+	fillReasons(convs)
 	out := topSample(snap, convs)
 	out.ReadStart = start
 	return out, nil
+}
+
+// fillReasons sets each conversation's reason, asking each distinct question once: the
+// route lookup behind a reason depends on the container, the two addresses, the two
+// interfaces and who began, not on the ports, and a busy server has a conversation per
+// client (top asks every --interval).
+func fillReasons(convs []exporter.Conversation) {
+	type question struct {
+		netns, in, out, initiator string
+		local, remote             netip.Addr
+	}
+	at := map[question]int{}
+	var asked []exporter.Conversation
+	which := make([]int, len(convs))
+	for i, c := range convs {
+		q := question{c.NetnsPath, c.InInterface, c.OutInterface, c.Initiator, c.Local, c.Remote}
+		j, ok := at[q]
+		if !ok {
+			j = len(asked)
+			at[q] = j
+			asked = append(asked, c)
+		}
+		which[i] = j
+	}
+	exporter.FillReasons(asked)
+	for i := range convs {
+		convs[i].Reason = asked[which[i]].Reason
+	}
 }
 
 // topSample converts a snapshot and its asymmetric conversations into plain values for

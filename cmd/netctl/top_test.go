@@ -191,8 +191,8 @@ func lineOf(s, container, ifc string) int {
 func problemRow(s, container string) bool {
 	for _, line := range strings.Split(s, "\n") {
 		f := strings.Fields(line)
-		if len(f) >= 4 && strings.HasSuffix(container, strings.TrimPrefix(f[0], "…")) && f[1] == "asymmetric" &&
-			(f[2]+" "+f[3] == "in eth0→out eth1" || f[2]+" "+f[3] == "out eth1→in eth0") {
+		if len(f) >= 5 && strings.HasSuffix(container, strings.TrimPrefix(f[0], "…")) && f[1] == "asymmetric" &&
+			(strings.Join(f[2:5], " ") == "in eth0→out eth1" || strings.Join(f[2:5], " ") == "out eth1→in eth0") {
 			return true
 		}
 	}
