@@ -86,7 +86,8 @@ var problemCols = []column[problemGroup]{
 		cmp:  func(a, b problemGroup) int { return cmp.Compare(a.count, b.count) }},
 	{title: "SEEN", min: 5, right: true, desc: true,
 		cell: func(g problemGroup, _ int) string { return g.age },
-		cmp:  func(a, b problemGroup) int { return a.last.Compare(b.last) }},
+		// By the second, so that groups active together keep their order (by name).
+		cmp: func(a, b problemGroup) int { return a.last.Truncate(time.Second).Compare(b.last.Truncate(time.Second)) }},
 	{title: "WHY", min: 10, pref: 20, cell: func(g problemGroup, _ int) string { return g.why() }},
 }
 

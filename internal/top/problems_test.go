@@ -27,6 +27,21 @@ func TestGroupProblems(t *testing.T) {
 	if g := gs[1]; g.count != 1 || g.age != "1m" || g.subjects[0] != "b" {
 		t.Errorf("second group %+v", g)
 	}
+	// SEEN sorts by the second: groups seen within the same second keep the name order.
+	early, late := gs[0], gs[0]
+	early.Reason, early.last = "a", t0.Add(100*time.Millisecond)
+	late.Reason, late.last = "z", t0.Add(900*time.Millisecond)
+	two := []problemGroup{late, early}
+	sortRows(two, problemCols, columnIndex(problemCols, "SEEN"), false)
+	if two[0].Reason != "a" {
+		t.Errorf("seen in the same second, not by name: %q first", two[0].Reason)
+	}
+	late.last = t0.Add(1100 * time.Millisecond)
+	two = []problemGroup{early, late}
+	sortRows(two, problemCols, columnIndex(problemCols, "SEEN"), false)
+	if two[0].Reason != "z" {
+		t.Errorf("seen a second later, not first: %q first", two[0].Reason)
+	}
 	// The N column sorts by how many; reversed, fewest first.
 	sortRows(gs, problemCols, columnIndex(problemCols, "N"), true)
 	if gs[0].count != 1 {
