@@ -75,19 +75,7 @@ func TestTopTmux(t *testing.T) {
 		t.Skip("skipping: tmux not installed (Debian package tmux; 'make setup' installs it)")
 	}
 	bin := buildNetctl(t)
-	prefix := nstest.UniqueName("top")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	l, err := lab.Up(ctx, lab.Options{Prefix: prefix})
-	if err != nil {
-		t.Fatalf("lab up: %v", err)
-	}
-	t.Cleanup(func() {
-		l.Close()
-		if _, err := lab.Down(prefix); err != nil {
-			t.Errorf("lab down: %v", err)
-		}
-	})
+	l := cliLab(t) // a lab with a unique prefix, removed when the test ends
 	// The binary's pins and records go to folders of this test.
 	pins := filepath.Join("/sys/fs/bpf", nstest.UniqueName("nctop-"))
 	env := []string{"NETCTL_BPF_DIR=" + pins, "NETCTL_STATE_DIR=" + t.TempDir()}

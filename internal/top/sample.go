@@ -93,32 +93,26 @@ const (
 // Kinds lists every kind, in display order.
 var Kinds = []Kind{KindAsymmetric, KindWrongSource, KindFlooding, KindUnobserved}
 
+// kindWords are each kind's name in words and the plural of what it is about.
+var kindWords = map[Kind]struct{ label, noun string }{
+	KindAsymmetric:  {"asymmetric routes", "conversations"},
+	KindWrongSource: {"wrong-source replies", "flows"},
+	KindFlooding:    {"unicast flooding", "interfaces"},
+	KindUnobserved:  {"unobserved ports", "ports"},
+}
+
 // Label is the kind in words, for the view.
 func (k Kind) Label() string {
-	switch k {
-	case KindAsymmetric:
-		return "asymmetric routes"
-	case KindWrongSource:
-		return "wrong-source replies"
-	case KindFlooding:
-		return "unicast flooding"
-	case KindUnobserved:
-		return "unobserved ports"
+	if w, ok := kindWords[k]; ok {
+		return w.label
 	}
 	return string(k)
 }
 
 // noun names what a problem of the kind is about, in the plural.
 func (k Kind) noun() string {
-	switch k {
-	case KindAsymmetric:
-		return "conversations"
-	case KindWrongSource:
-		return "flows"
-	case KindFlooding:
-		return "interfaces"
-	case KindUnobserved:
-		return "ports"
+	if w, ok := kindWords[k]; ok {
+		return w.noun
 	}
 	return "problems"
 }
