@@ -184,7 +184,7 @@ run "$NETCTL" -n "$HOST" nic del "$C1"
 run ip -n "$PREFIX-container1" route
 
 bold "netctl top --once: one frame of the live view (rates over 1 s while traffic runs)"
-"$NETCTL" lab traffic --prefix "$PREFIX" >/dev/null &
+(for _ in 1 2 3 4 5 6; do "$NETCTL" lab traffic --prefix "$PREFIX" >/dev/null; sleep 0.2; done) & # about 2 s
 traffic_pid=$!
 run "$NETCTL" -n "$HOST" top --once --interval 1s --idle "$IDLE"
 wait "$traffic_pid"
