@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/vishvananda/netns"
 
-	"github.com/netctl/netctl/exporter"
+	"github.com/netctl/netctl/internal/analysis"
 	"github.com/netctl/netctl/internal/top"
 	"github.com/netctl/netctl/probe"
 )
@@ -51,7 +51,7 @@ frame as JSON, for scripts (-o json implies --once).`,
 				return err
 			}
 			defer host.Close()
-			ctx, src := cmd.Context(), pinnedSource{host: host, idle: idle}
+			ctx, src := cmd.Context(), pinnedSource{host: host, idle: idle, opts: g.probeOptions()}
 			first, err := src.Sample(ctx) // fail here, before the screen changes
 			if err != nil {
 				return err
@@ -110,16 +110,17 @@ func runTopOnce(cmd *cobra.Command, g *globalOptions, src top.Source, first top.
 type pinnedSource struct {
 	host netns.NsHandle
 	idle time.Duration
+	opts probe.Options
 }
 
 // Sample reads the pinned maps and finds the asymmetric conversations and their reasons.
 func (s pinnedSource) Sample(ctx context.Context) (top.Sample, error) {
 	start := time.Now()
-	snap, err := probe.ReadPinned(ctx, s.host)
+	snap, err := probe.ReadPinned(ctx, s.host, s.opts)
 	if err != nil {
 		return top.Sample{}, err
 	}
-	convs := exporter.DetectAsymmetric(snap.Flows, snap.Time, s.idle)
+	convs := analysis.DetectAsymmetric(snap.Flows, snap.Time, s.idle)
 	fillReasons(convs)
 	out := topSample(snap, convs)
 	out.ReadStart = start
@@ -130,13 +131,13 @@ func (s pinnedSource) Sample(ctx context.Context) (top.Sample, error) {
 // route lookup behind a reason depends on the container, the two addresses, the two
 // interfaces and who began, not on the ports, and a busy server has a conversation per
 // client (top asks every --interval).
-func fillReasons(convs []exporter.Conversation) {
+func fillReasons(convs []analysis.Conversation) {
 	type question struct {
 		netns, in, out, initiator string
 		local, remote             netip.Addr
 	}
 	at := map[question]int{}
-	var asked []exporter.Conversation
+	var asked []analysis.Conversation
 	which := make([]int, len(convs))
 	for i, c := range convs {
 		q := question{c.NetnsPath, c.InInterface, c.OutInterface, c.Initiator, c.Local, c.Remote}
@@ -148,7 +149,7 @@ func fillReasons(convs []exporter.Conversation) {
 		}
 		which[i] = j
 	}
-	exporter.FillReasons(asked)
+	analysis.FillReasons(asked)
 	for i := range convs {
 		convs[i].Reason = asked[which[i]].Reason
 	}
@@ -156,7 +157,7 @@ func fillReasons(convs []exporter.Conversation) {
 
 // topSample converts a snapshot and its asymmetric conversations into plain values for
 // top. It is pure.
-func topSample(snap probe.Snapshot, convs []exporter.Conversation) top.Sample {
+func topSample(snap probe.Snapshot, convs []analysis.Conversation) top.Sample {
 	out := top.Sample{Time: snap.Time, Checked: []top.Kind{top.KindAsymmetric}}
 	for _, c := range snap.Interfaces {
 		out.Interfaces = append(out.Interfaces, top.Interface{Container: c.Container, Name: c.Interface, HostInterface: c.HostInterface,
@@ -167,17 +168,17 @@ func topSample(snap probe.Snapshot, convs []exporter.Conversation) top.Sample {
 		if f.Direction == probe.Transmit {
 			dir = top.Transmit
 		}
-		out.Flows = append(out.Flows, top.Flow{Container: f.Container, Interface: f.Interface, Direction: dir, Proto: protoName(f.Proto),
+		out.Flows = append(out.Flows, top.Flow{Container: f.Container, Interface: f.Interface, Direction: dir, Proto: probe.ProtoName(f.Proto),
 			Src: endpoint(f.Src, f.SrcPort, f.Proto, true), Dst: endpoint(f.Dst, f.DstPort, f.Proto, false), Packets: f.Packets, Bytes: f.Bytes, FirstSeen: f.FirstSeen})
 	}
 	for _, c := range convs {
 		reason, fix, _ := strings.Cut(c.Reason, "; fix: ")
 		where := "in " + c.InInterface + "→out " + c.OutInterface // a peer's request, the container's reply
-		if c.Initiator == exporter.InitiatorLocal {
+		if c.Initiator == analysis.InitiatorLocal {
 			where = "out " + c.OutInterface + "→in " + c.InInterface
 		}
 		out.Problems = append(out.Problems, top.Problem{Kind: top.KindAsymmetric, Container: c.Container,
-			Subject: fmt.Sprintf("%s %s ⇄ %s", protoName(c.Proto), convEndpoint(c.Local, c.LocalPort, c.Proto, false), convEndpoint(c.Remote, c.RemotePort, c.Proto, true)),
+			Subject: fmt.Sprintf("%s %s ⇄ %s", probe.ProtoName(c.Proto), convEndpoint(c.Local, c.LocalPort, c.Proto, false), convEndpoint(c.Remote, c.RemotePort, c.Proto, true)),
 			Where:   where, Bytes: c.OutBytes, Reason: reason, Fix: fix, LastSeen: c.LastSeen})
 	}
 	return out

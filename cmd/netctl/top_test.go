@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netctl/netctl/exporter"
+	"github.com/netctl/netctl/internal/analysis"
 	"github.com/netctl/netctl/internal/lab"
 	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/internal/top"
@@ -28,8 +28,8 @@ func TestTopSample(t *testing.T) {
 		Flows: []probe.Flow{{Container: "c1", Interface: "eth0", Direction: probe.Receive, Proto: 1, Src: a("172.17.0.3"), Dst: a("172.17.0.2"),
 			SrcPort: 8 << 8, DstPort: 7, Packets: 5, Bytes: 490, FirstSeen: now.Add(-time.Second)}},
 	}
-	convs := []exporter.Conversation{{Container: "c1", Proto: 6, Local: a("172.17.0.2"), LocalPort: 80, Remote: a("172.17.0.3"), RemotePort: 40000,
-		Initiator: exporter.InitiatorRemote, InInterface: "eth0", OutInterface: "eth1", OutBytes: 900, LastSeen: now,
+	convs := []analysis.Conversation{{Container: "c1", Proto: 6, Local: a("172.17.0.2"), LocalPort: 80, Remote: a("172.17.0.3"), RemotePort: 40000,
+		Initiator: analysis.InitiatorRemote, InInterface: "eth0", OutInterface: "eth1", OutBytes: 900, LastSeen: now,
 		Reason: "in eth0, replies out eth1: 172.17.0.0/24 dev eth1 is more specific than eth0's 172.17.0.0/16; fix: netctl nic add --source-routing"}}
 	s := topSample(snap, convs)
 	want := top.Interface{Container: "c1", Name: "eth1", HostInterface: "veth9", Bridge: "docker0", RxBytes: 2, RxPackets: 1, TxBytes: 4, TxPackets: 3}
@@ -47,7 +47,7 @@ func TestTopSample(t *testing.T) {
 	if len(s.Problems) != 1 || s.Problems[0] != wantProblem {
 		t.Errorf("problems %+v", s.Problems)
 	}
-	convs[0].Initiator = exporter.InitiatorLocal // the container connected out on eth1; the replies come in on eth0
+	convs[0].Initiator = analysis.InitiatorLocal // the container connected out on eth1; the replies come in on eth0
 	if p := topSample(snap, convs).Problems; p[0].Where != "out eth1→in eth0" {
 		t.Errorf("container-initiated: where %q", p[0].Where)
 	}
