@@ -42,22 +42,22 @@ func (d *Datapath) AttachHost(ifindex int) (mode Mode, adopted bool, err error) 
 }
 
 // AttachIn attaches both programs to an interface inside another namespace, with its
-// own map set.
-func (d *Datapath) AttachIn(ns netns.NsHandle, ifindex int) (mode Mode, adopted bool, nsIno uint64, err error) {
-	ino, err := nsutil.Inode(ns)
+// own map set; nsCookie is that namespace's cookie (0 when it is the host namespace).
+func (d *Datapath) AttachIn(ns netns.NsHandle, ifindex int) (mode Mode, adopted bool, nsCookie uint64, err error) {
+	cookie, err := nsutil.Cookie(ns)
 	if err != nil {
 		return "", false, 0, err
 	}
-	if ino == d.hostIno {
+	if cookie == d.hostCookie {
 		mode, adopted, err = d.AttachHost(ifindex)
 		return mode, adopted, 0, err
 	}
-	s, err := d.set(ino, ns)
+	s, err := d.set(cookie, ns)
 	if err != nil {
 		return "", false, 0, err
 	}
 	mode, adopted, err = d.attach(s, ifindex)
-	return mode, adopted, ino, err
+	return mode, adopted, cookie, err
 }
 
 // attach puts both programs on ifindex of s's namespace, unless they are there already.
@@ -252,7 +252,7 @@ func (d *Datapath) attachTC(s *mapSet, ifindex int) error {
 		added = append(added, f)
 	}
 	if created {
-		if err := d.reg.addQdisc(s.ino, ifindex); err != nil {
+		if err := d.reg.addQdisc(s.cookie, ifindex); err != nil {
 			return fail(err)
 		}
 	}
