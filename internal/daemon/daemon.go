@@ -32,7 +32,7 @@ type Options struct {
 	// Datapath is the open datapath of the host namespace; the daemon reads it and keeps
 	// Bridge's ports attached. The caller closes it after Run.
 	Datapath *probe.Datapath
-	// Host is the host namespace (where the bridge lives). Its inode names the state
+	// Host is the host namespace (where the bridge lives). Its cookie names the state
 	// file; DetachOnExit detaches there.
 	Host netns.NsHandle
 	// Attach, if set, attaches the counters when Run starts (the bridge's ports and any
@@ -48,7 +48,7 @@ type Options struct {
 	WebConfigFile   string
 	SystemdSocket   bool
 	// StateDir is the state root; the collector's memory is at StatePath(StateDir, the
-	// host's inode) ("": state.Dir()).
+	// host's cookie) ("": state.Dir()).
 	StateDir string
 	// SaveInterval is how often the collector's memory is saved while running, besides
 	// on the way out (0: DefaultSaveInterval).
@@ -65,11 +65,11 @@ type Options struct {
 // Daemon attaches, watches and serves /metrics, /flows and /healthz until its context
 // ends.
 type Daemon struct {
-	opts      Options
-	log       *slog.Logger
-	hostIno   uint64
-	collector *exporter.Collector
-	watchErr  atomic.Pointer[error] // why the link watch stopped, while it is retried
+	opts       Options
+	log        *slog.Logger
+	hostCookie uint64
+	collector  *exporter.Collector
+	watchErr   atomic.Pointer[error] // why the link watch stopped, while it is retried
 }
 
 // New returns a Daemon for opts.
@@ -82,11 +82,11 @@ func New(opts Options) (*Daemon, error) {
 	opts.Collector.FlowIdleTimeout = cmp.Or(opts.Collector.FlowIdleTimeout, exporter.DefaultFlowIdleTimeout)
 	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	opts.Collector.Logger = cmp.Or(opts.Collector.Logger, opts.Logger)
-	ino, err := nsutil.Inode(opts.Host)
+	cookie, err := nsutil.Cookie(opts.Host)
 	if err != nil {
 		return nil, err
 	}
-	return &Daemon{opts: opts, log: opts.Logger, hostIno: ino,
+	return &Daemon{opts: opts, log: opts.Logger, hostCookie: cookie,
 		collector: exporter.NewCollector(opts.Datapath, opts.Collector)}, nil
 }
 
@@ -104,7 +104,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.logAttach(a)
 		}
 	}
-	statePath := StatePath(d.opts.StateDir, d.hostIno)
+	statePath := StatePath(d.opts.StateDir, d.hostCookie)
 	if err := d.collector.LoadState(statePath); err != nil {
 		d.log.Warn("exporter state not restored; counters restart from the kernel's values", "err", err)
 	}
@@ -130,7 +130,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	d.log.Info("detached", "links", rep.Links, "filters", rep.Filters, "qdiscs", rep.Qdiscs, "pins", rep.Pins)
-	return RemoveState(d.opts.StateDir, d.hostIno)
+	return RemoveState(d.opts.StateDir, d.hostCookie)
 }
 
 // serve serves HTTP until ctx ends (nil) or the listener fails (its error).

@@ -89,7 +89,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = dp.Close() })
-	ino, err := nsutil.Inode(host.Handle)
+	cookie, err := nsutil.Cookie(host.Handle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	var saved map[string]any
-	if err := state.ReadJSON(StatePath(stateDir, ino), &saved); err != nil {
+	if err := state.ReadJSON(StatePath(stateDir, cookie), &saved); err != nil {
 		t.Fatalf("the collector's memory was not saved: %v", err)
 	}
 	if has, err := probe.HasPins(host.Handle, paths); !has || err != nil {
@@ -147,7 +147,7 @@ func TestRun(t *testing.T) {
 	if err := start(t, d, addr)(); err != nil {
 		t.Fatalf("Run with DetachOnExit: %v", err)
 	}
-	if _, err := os.Stat(StatePath(stateDir, ino)); !os.IsNotExist(err) {
+	if _, err := os.Stat(StatePath(stateDir, cookie)); !os.IsNotExist(err) {
 		t.Errorf("the collector's memory is still there after detaching: %v", err)
 	}
 	if has, err := probe.HasPins(host.Handle, paths); has || err != nil {
