@@ -28,7 +28,7 @@ func newAttachCmd(g *globalOptions) *cobra.Command {
 		Short: "Attach the tc eBPF counters to a bridge's ports and named interfaces, pin them, exit",
 		Long: `attach puts netctl's tc programs on every port of --bridge in the host namespace and on
 each --iface (NAME in the host namespace, or NAME@CONTAINER inside a container, e.g.
-eth1@docker:web), pins their maps and links under /sys/fs/bpf/netctl/<netns inode>/ and
+eth1@docker:web), pins their maps and links under /sys/fs/bpf/netctl/<netns cookie>/ and
 exits: the counters keep counting without netctl running. Interfaces that already carry
 netctl's programs are adopted, never attached twice. 'netctl status' and 'netctl flows'
 read the pinned maps; 'netctl detach' removes everything.
@@ -250,13 +250,13 @@ are left alone. Nothing to remove is success.`,
 				return err
 			}
 			defer host.Close()
-			ino, err := nsutil.Inode(host)
+			cookie, err := nsutil.Cookie(host)
 			if err != nil {
 				return err
 			}
 			rep, err := probe.Detach(host, g.probeOptions())
 			// serve's memory of the exported counters goes with the counters.
-			if err := errors.Join(err, daemon.RemoveState(g.stateDir, ino)); err != nil {
+			if err := errors.Join(err, daemon.RemoveState(g.stateDir, cookie)); err != nil {
 				return err
 			}
 			if g.json() {

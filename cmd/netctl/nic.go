@@ -21,12 +21,14 @@ import (
 )
 
 // openHost opens the host namespace chosen by -n (default: the current one) and says
-// how a shell reaches it.
+// how a shell reaches it. Every command that touches netctl's state comes here once
+// its flags are valid, so this is where what gone namespaces left is pruned.
 func openHost(g *globalOptions) (netns.NsHandle, netctl.NSView, error) {
 	h, err := nsutil.Open(g.netns)
 	if err != nil {
 		return h, netctl.NSView{}, fmt.Errorf("--netns: %w", err)
 	}
+	pruneOnce(g, h)
 	switch {
 	case g.netns == "":
 		return h, netctl.NSView{}, nil

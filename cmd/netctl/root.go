@@ -26,6 +26,7 @@ type globalOptions struct {
 	logLevel string
 	stateDir string // records: state.Dir() ($NETCTL_STATE_DIR)
 	bpfDir   string // pinned maps and links: state.BPFDir() ($NETCTL_BPF_DIR)
+	pruned   bool   // pruneOnce ran
 }
 
 func (g *globalOptions) json() bool { return g.output == "json" }
@@ -78,7 +79,7 @@ and exports per-interface traffic and flows to Prometheus, flagging asymmetric r
 	add("nic", newNicCmd(g))
 	add("observe", newAttachCmd(g), newDetachCmd(g), newStatusCmd(g), newFlowsCmd(g), newServeCmd(g))
 	add("observe", newTopCmd(g))
-	add("other", newLabCmd(g), newDoctorCmd(g), newVersionCmd(g))
+	add("other", newLabCmd(g), newDoctorCmd(g), newGCCmd(g), newVersionCmd(g))
 	root.SetHelpCommandGroupID("other")
 	root.SetCompletionCommandGroupID("other")
 	return root
