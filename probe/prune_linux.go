@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/netctl/netctl/internal/state"
 )
 
 // Prune removes what netctl keeps under opts' roots for namespaces that no longer
@@ -55,6 +57,9 @@ func Prune(opts Options, gone func(cookie uint64, path string) bool) ([]string, 
 			}
 			removed = append(removed, "attach registry "+p)
 		}
+	}
+	for _, p := range state.RemoveStaleTemp(opts.registryDir()) {
+		removed = append(removed, "temporary file "+p)
 	}
 	_ = os.Remove(opts.bpfDir()) // only when no host namespace has pins left
 	return removed, errors.Join(errs...)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/netctl/netctl/internal/state"
 )
 
 // stateDir is the folder of the collector's memories under a state root.
@@ -32,15 +34,16 @@ func RemoveState(root string, hostCookie uint64) error {
 }
 
 // PruneState removes the collectors' memories of host namespaces that no longer exist
-// (gone, as nsutil.Liveness.Gone says) and returns what it removed.
+// (gone, as nsutil.Liveness.Gone says), whatever their format, and the temporary files
+// of killed writers, and returns what it removed.
 func PruneState(root string, gone func(cookie uint64, path string) bool) ([]string, error) {
 	ents, _ := os.ReadDir(stateDir(root))
 	var removed []string
 	var errs []error
 	for _, e := range ents {
-		s, ok := strings.CutSuffix(e.Name(), ".json")
+		s, _, _ := strings.Cut(e.Name(), ".") // <cookie>.<format>
 		cookie, err := strconv.ParseUint(s, 10, 64)
-		if !ok || err != nil {
+		if err != nil {
 			continue
 		}
 		p := filepath.Join(stateDir(root), e.Name())
@@ -52,6 +55,9 @@ func PruneState(root string, gone func(cookie uint64, path string) bool) ([]stri
 			continue
 		}
 		removed = append(removed, "exporter state "+p)
+	}
+	for _, p := range state.RemoveStaleTemp(stateDir(root)) {
+		removed = append(removed, "temporary file "+p)
 	}
 	return removed, errors.Join(errs...)
 }
