@@ -60,10 +60,25 @@ func (d *Datapath) AttachIn(ns netns.NsHandle, ifindex int) (mode Mode, adopted 
 	return mode, adopted, cookie, err
 }
 
-// attach puts both programs on ifindex of s's namespace, unless they are there already.
+// attach puts both programs on ifindex of s's namespace, unless programs that count
+// into s's maps are there already (adopted). netctl's programs that count elsewhere
+// (maps since unpinned) are replaced.
 func (d *Datapath) attach(s *mapSet, ifindex int) (Mode, bool, error) {
+	m, adopted, err := d.attachOnce(s, ifindex)
+	if err == nil {
+		d.attached[setIfindex{s.cookie, ifindex}] = true
+	}
+	return m, adopted, err
+}
+
+func (d *Datapath) attachOnce(s *mapSet, ifindex int) (Mode, bool, error) {
 	if m, ok := d.attachedMode(s, ifindex); ok {
-		return m, true, nil
+		if d.counts(s, ifindex) {
+			return m, true, nil
+		}
+		if err := d.unattach(s, ifindex, m); err != nil {
+			return "", false, err
+		}
 	}
 	mode := d.opts.Mode
 	if mode == ModeAuto || mode == ModeTCX {
@@ -79,6 +94,31 @@ func (d *Datapath) attach(s *mapSet, ifindex int) (Mode, bool, error) {
 		return "", false, err
 	}
 	return ModeTC, false, nil
+}
+
+// unattach removes netctl's programs from ifindex, attached in mode m.
+func (d *Datapath) unattach(s *mapSet, ifindex int, m Mode) error {
+	if m == ModeTCX {
+		for _, dir := range []Direction{Ingress, Egress} {
+			if l, err := link.LoadPinnedLink(linkPin(s, ifindex, dir), nil); err == nil {
+				_ = l.Unpin() // the pin was its last holder: this detaches it
+				l.Close()
+			}
+		}
+		return nil
+	}
+	l, err := s.nl.LinkByIndex(ifindex)
+	if err != nil {
+		return fmt.Errorf("replace tc filters on ifindex %d: %w", ifindex, err)
+	}
+	for _, parent := range []uint32{netlink.HANDLE_MIN_INGRESS, netlink.HANDLE_MIN_EGRESS} {
+		for f := ourFilter(s.nl, l, parent); f != nil; f = ourFilter(s.nl, l, parent) {
+			if err := s.nl.FilterDel(f); err != nil {
+				return fmt.Errorf("replace tc filter on %s: %w", l.Attrs().Name, err)
+			}
+		}
+	}
+	return nil
 }
 
 func linkPin(s *mapSet, ifindex int, dir Direction) string {

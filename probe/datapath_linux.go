@@ -83,23 +83,34 @@ const setPrefix = "ns-"
 type Datapath struct {
 	host       netns.NsHandle
 	hostCookie uint64
-	dir     string
-	opts    Options
-	sets    map[uint64]*mapSet // by cookie; key 0: the host namespace
-	reg     *registry
-	mu      sync.Mutex // the watcher and snapshots run concurrently (serve)
-	ports   []Port     // who is behind each registered interface (valid while portsOK)
-	portsOK bool
-	bridges []string // bridges whose ports this datapath attaches to
+	dir        string
+	opts       Options
+	sets       map[uint64]*mapSet // by cookie; key 0: the host namespace
+	// attached is every interface this datapath attached to or adopted, by its set's
+	// cookie and ifindex: what it must keep counting (Check), whatever the registry
+	// file says meanwhile.
+	attached map[setIfindex]bool
+	progMaps map[ebpf.ProgramID][]ebpf.MapID // the maps of programs seen attached
+	reg      *registry
+	mu       sync.Mutex // the watcher and snapshots run concurrently (serve)
+	ports    []Port     // who is behind each registered interface (valid while portsOK)
+	portsOK  bool
+	bridges  []string // bridges whose ports this datapath attaches to
+}
+
+// setIfindex is an interface of a map set's namespace.
+type setIfindex struct {
+	cookie  uint64
+	ifindex int
 }
 
 // mapSet is the loaded programs and pinned maps of one namespace.
 type mapSet struct {
 	ns     netns.NsHandle
 	cookie uint64 // 0 for the host namespace
-	dir  string
-	objs productObjects
-	nl   *netlink.Handle
+	dir    string
+	objs   productObjects
+	nl     *netlink.Handle
 }
 
 // productObjects are the programs the product attaches and the maps; LoadAndAssign
@@ -126,7 +137,8 @@ func Open(host netns.NsHandle, opts Options) (*Datapath, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Datapath{host: host, hostCookie: cookie, dir: opts.pinDir(cookie), opts: opts, sets: map[uint64]*mapSet{}}
+	d := &Datapath{host: host, hostCookie: cookie, dir: opts.pinDir(cookie), opts: opts, sets: map[uint64]*mapSet{},
+		attached: map[setIfindex]bool{}, progMaps: map[ebpf.ProgramID][]ebpf.MapID{}}
 	if d.reg, err = loadRegistry(opts.registryPath(cookie)); err != nil {
 		return nil, err
 	}
@@ -210,7 +222,14 @@ func loadSet(s *mapSet, flowEntries uint32) error {
 	}
 	var objs productObjects
 	opts := &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: filepath.Join(s.dir, mapsSubdir)}}
-	if err := spec.LoadAndAssign(&objs, opts); err != nil {
+	err = spec.LoadAndAssign(&objs, opts)
+	for try := 0; errors.Is(err, os.ErrExist) && try < 10; try++ {
+		// Another netctl pinned a map between the look and the pin (serve attaching
+		// again while `netctl attach` runs): adopt what is pinned now. Each try finds
+		// one more map pinned, so this ends.
+		err = spec.LoadAndAssign(&objs, opts)
+	}
+	if err != nil {
 		if errors.Is(err, ebpf.ErrMapIncompatible) {
 			return fmt.Errorf("load programs: the maps pinned in %s do not match this netctl (another version, or another --flow-entries); run 'netctl detach' first: %w", s.dir, err)
 		}

@@ -72,6 +72,8 @@ func (d *Datapath) attachHostLink(namer *Namer, l netlink.Link) (Attachment, err
 // is then a host port) or a container's, where its own sense is kept. label names the
 // container, nsPath opens its namespace again later (status, detach).
 func (d *Datapath) AttachNamed(ctx context.Context, ns netns.NsHandle, nsPath, label, ifname string) (Attachment, error) {
+	d.mu.Lock() // serve attaches again (self-healing) while scrapes read the sets
+	defer d.mu.Unlock()
 	cookie, err := nsutil.Cookie(ns)
 	if err != nil {
 		return Attachment{}, err
@@ -148,6 +150,7 @@ func (d *Datapath) ForgetHostLink(ifindex int) error {
 		}
 	}
 	errs = append(errs, d.reg.removePort(0, ifindex))
+	delete(d.attached, setIfindex{0, ifindex})
 	d.portsOK = false
 	return errors.Join(errs...)
 }

@@ -27,9 +27,9 @@ type registry struct {
 type regPort struct {
 	NSCookie uint64 `json:"netns_cookie"` // 0: the host namespace
 	NSPath   string `json:"netns_path,omitempty"`
-	Ifindex int    `json:"ifindex"`
-	Name    string `json:"name"`
-	Mode    Mode   `json:"mode"`
+	Ifindex  int    `json:"ifindex"`
+	Name     string `json:"name"`
+	Mode     Mode   `json:"mode"`
 }
 
 // regQdisc is a clsact qdisc netctl created.
@@ -39,7 +39,9 @@ type regQdisc struct {
 }
 
 // registryDir is the folder of the attach registries, one per host namespace.
-func (o Options) registryDir() string { return filepath.Join(cmp.Or(o.StateDir, state.Dir()), "attach") }
+func (o Options) registryDir() string {
+	return filepath.Join(cmp.Or(o.StateDir, state.Dir()), "attach")
+}
 
 // registryPath is where the registry of the host namespace whose cookie is hostCookie
 // lives.
