@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -53,6 +54,12 @@ type Options struct {
 	// SaveInterval is how often the collector's memory is saved while running, besides
 	// on the way out (0: DefaultSaveInterval).
 	SaveInterval time.Duration
+	// CheckInterval is how often serve checks that it still counts, and attaches again
+	// when not (0: DefaultCheckInterval; see selfHeal).
+	CheckInterval time.Duration
+	// Listeners, if set, are where to serve, opened (and so validated) before anything
+	// was attached (Listen); ListenAddresses is then unused.
+	Listeners []net.Listener
 	// DetachOnExit removes the programs, links, pins and the collector's memory when
 	// Run stops cleanly (ctx ended), instead of saving the memory for the next run.
 	DetachOnExit bool
@@ -70,6 +77,10 @@ type Daemon struct {
 	hostCookie uint64
 	collector  *exporter.Collector
 	watchErr   atomic.Pointer[error] // why the link watch stopped, while it is retried
+	// notCounting is why serve does not count (its programs detached, its pins gone),
+	// until it has attached again; reattaches counts those repairs.
+	notCounting atomic.Pointer[error]
+	reattaches  atomic.Uint64
 }
 
 // New returns a Daemon for opts.
@@ -79,6 +90,7 @@ func New(opts Options) (*Daemon, error) {
 	}
 	opts.StateDir = cmp.Or(opts.StateDir, state.Dir())
 	opts.SaveInterval = cmp.Or(opts.SaveInterval, DefaultSaveInterval)
+	opts.CheckInterval = cmp.Or(opts.CheckInterval, DefaultCheckInterval)
 	opts.Collector.FlowIdleTimeout = cmp.Or(opts.Collector.FlowIdleTimeout, exporter.DefaultFlowIdleTimeout)
 	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	opts.Collector.Logger = cmp.Or(opts.Collector.Logger, opts.Logger)
@@ -86,8 +98,9 @@ func New(opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Daemon{opts: opts, log: opts.Logger, hostCookie: cookie,
-		collector: exporter.NewCollector(opts.Datapath, opts.Collector)}, nil
+	d := &Daemon{opts: opts, log: opts.Logger, hostCookie: cookie}
+	d.collector = exporter.NewCollector(countingSource{d}, opts.Collector)
+	return d, nil
 }
 
 // Run attaches (Options.Attach), watches the bridge, restores the collector's memory
@@ -115,6 +128,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wg.Go(func() { d.watch(ctx) })
 	}
 	wg.Go(func() { d.saveEvery(ctx, statePath) })
+	wg.Go(func() { d.selfHeal(ctx) })
 
 	err := d.serve(ctx)
 	cancel()
@@ -135,16 +149,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 // serve serves HTTP until ctx ends (nil) or the listener fails (its error).
 func (d *Daemon) serve(ctx context.Context) error {
+	reg := exporter.NewRegistry(d.collector, d.opts.Version, d.opts.Revision)
+	reg.MustRegister(exporter.NewReattachCounter(d.reattaches.Load))
 	handler, err := exporter.NewHandler(exporter.HandlerOptions{
-		Registry: exporter.NewRegistry(d.collector, d.opts.Version, d.opts.Revision),
+		Registry: reg,
 		Version:  d.opts.Version,
 		Flows:    d.flows,
-		Healthy: func() error {
-			if p := d.watchErr.Load(); p != nil {
-				return *p
-			}
-			return nil
-		},
+		Healthy:  d.health,
 	})
 	if err != nil {
 		return err
@@ -152,10 +163,13 @@ func (d *Daemon) serve(ctx context.Context) error {
 	srv := exporter.NewHTTPServer(handler)
 	listen, webConfig, systemdSocket := d.opts.ListenAddresses, d.opts.WebConfigFile, d.opts.SystemdSocket
 	errc := make(chan error, 1)
+	flags := &web.FlagConfig{WebListenAddresses: &listen, WebSystemdSocket: &systemdSocket, WebConfigFile: &webConfig}
 	go func() {
-		errc <- web.ListenAndServe(srv, &web.FlagConfig{
-			WebListenAddresses: &listen, WebSystemdSocket: &systemdSocket, WebConfigFile: &webConfig,
-		}, d.log)
+		if len(d.opts.Listeners) > 0 {
+			errc <- web.ServeMultiple(d.opts.Listeners, srv, flags, d.log)
+			return
+		}
+		errc <- web.ListenAndServe(srv, flags, d.log)
 	}()
 	select {
 	case err := <-errc:
