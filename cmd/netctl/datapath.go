@@ -179,6 +179,8 @@ func (s *session) validate(ctx context.Context, bridge string, specs []string) e
 
 // attach attaches the bridge's ports and the --iface targets; on failure it undoes
 // what this session made (when nothing was pinned before it) and returns the error.
+// Once it succeeded it never undoes anything: serve calls it again to attach again
+// (self-healing), and a failure then is retried, not rolled back.
 func (s *session) attach(ctx context.Context, bridge string) ([]probe.Attachment, error) {
 	var out []probe.Attachment
 	if bridge != "" {
@@ -197,6 +199,7 @@ func (s *session) attach(ctx context.Context, bridge string) ([]probe.Attachment
 		}
 		out = append(out, a)
 	}
+	s.fresh = false
 	return out, nil
 }
 

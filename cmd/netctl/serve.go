@@ -52,6 +52,11 @@ them), and the next serve adopts them, so the exported counters continue.`,
 			if err := cmp.Or(probe.CheckFlowEntries(flowEntries), daemon.CheckFlowIdleTimeout(idle)); err != nil {
 				return err
 			}
+			claim, err := claimServe(g, listen, systemdSocket)
+			if err != nil {
+				return err
+			}
+			defer claim.release()
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			sess, err := openSession(ctx, g, mode, flowEntries, bridge, ifaces)
@@ -65,7 +70,7 @@ them), and the next serve adopts them, so the exported counters continue.`,
 				Collector: exporter.CollectorOptions{
 					FlowSeriesLimit: seriesLimit, FlowIdleTimeout: idle, Logger: slog.Default(),
 				},
-				ListenAddresses: listen, WebConfigFile: webConfig, SystemdSocket: systemdSocket,
+				ListenAddresses: listen, Listeners: claim.listeners, WebConfigFile: webConfig, SystemdSocket: systemdSocket,
 				StateDir:     g.stateDir,
 				DetachOnExit: detach,
 				Version:      version, Revision: revision,
