@@ -245,7 +245,8 @@ func newDetachCmd(g *globalOptions) *cobra.Command {
 		Long: `detach removes, in the host namespace (-n) and the containers where netctl attached: its
 TCX links, its tc filters, the clsact qdiscs it created (only those, and only when no
 other filter is left on them), and its pinned maps. Other programs, filters and qdiscs
-are left alone. Nothing to remove is success.`,
+are left alone. Nothing to remove is success. A running 'netctl serve' of the namespace
+attaches again within seconds (it owns its attachment): stop it first to detach for good.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			host, _, err := openHost(g)
