@@ -20,11 +20,11 @@ const DockerImage = "netctl-test-busybox:latest"
 func RequireDocker(t testing.TB) {
 	t.Helper()
 	RequireRoot(t)
-	sock, err := docker.Socket()
+	c, err := docker.Default()
 	if err != nil {
 		t.Skipf("skipping: %v", err)
 	}
-	if _, err := docker.NewClient(sock).List(context.Background()); err != nil {
+	if _, err := c.List(context.Background(), false); err != nil {
 		t.Skipf("skipping: Docker Engine not reachable: %v", err)
 	}
 	if exec.Command("docker", "image", "inspect", DockerImage).Run() == nil {

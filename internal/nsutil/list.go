@@ -37,6 +37,9 @@ type Entry struct {
 // ListOptions choose what List looks at besides Docker, NamedDir and DockerDir.
 type ListOptions struct {
 	Processes bool // also the namespace of every process
+	// Docker is the view of the engine's containers (nil: docker.DefaultView(), which
+	// answers from memory while serve keeps it current, else asks the engine).
+	Docker *docker.View
 }
 
 // List finds the network namespaces that can be named, best name first: running Docker
@@ -46,12 +49,14 @@ type ListOptions struct {
 // (by Inode once opened). Hidden files are left out.
 func List(ctx context.Context, opts ListOptions) []Entry {
 	var out []Entry
-	if sock, err := docker.Socket(); err == nil {
-		if list, err := docker.NewClient(sock).List(ctx); err == nil {
-			for _, c := range list {
-				if c.CheckUsable() == nil {
-					out = append(out, Entry{Source: FromDocker, Path: procNetns(c.State.Pid), Name: c.Name, ID: c.ID, PID: c.State.Pid})
-				}
+	view := opts.Docker
+	if view == nil {
+		view = docker.DefaultView()
+	}
+	if list, err := view.Containers(ctx); err == nil {
+		for _, c := range list {
+			if c.CheckUsable() == nil {
+				out = append(out, Entry{Source: FromDocker, Path: procNetns(c.State.Pid), Name: c.Name, ID: c.ID, PID: c.State.Pid})
 			}
 		}
 	}
