@@ -63,11 +63,18 @@ func List(ctx context.Context, opts ListOptions) []Entry {
 	out = append(out, listDir(NamedDir, FromNamed)...)
 	out = append(out, listDir(DockerDir, FromDockerDir)...)
 	if opts.Processes {
-		procs, _ := os.ReadDir("/proc")
-		for _, p := range procs {
-			if pid, err := strconv.Atoi(p.Name()); err == nil {
-				out = append(out, Entry{Source: FromProcess, Path: procNetns(pid), PID: pid})
-			}
+		out = append(out, ListProcesses()...)
+	}
+	return out
+}
+
+// ListProcesses lists the namespace of every process (List's last source).
+func ListProcesses() []Entry {
+	procs, _ := os.ReadDir("/proc")
+	var out []Entry
+	for _, p := range procs {
+		if pid, err := strconv.Atoi(p.Name()); err == nil {
+			out = append(out, Entry{Source: FromProcess, Path: procNetns(pid), PID: pid})
 		}
 	}
 	return out
