@@ -25,6 +25,15 @@ func (d *Datapath) Bridges() []string {
 	return slices.Clone(d.bridges)
 }
 
+// WatchBridge adds bridge to the bridges whose new ports Watch attaches.
+func (d *Datapath) WatchBridge(bridge string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !slices.Contains(d.bridges, bridge) {
+		d.bridges = append(d.bridges, bridge)
+	}
+}
+
 // AttachBridges attaches again to every port of every bridge the datapath watches (after
 // a link watch failed, to catch up with the ports that came meanwhile).
 func (d *Datapath) AttachBridges(ctx context.Context) ([]Attachment, error) {

@@ -28,11 +28,7 @@ type Event struct {
 // (its container started), or after PendingNameTimeout.
 func (d *Datapath) Watch(ctx context.Context, bridge string, onEvent func(Event)) error {
 	if bridge != "" {
-		d.mu.Lock()
-		if !slices.Contains(d.bridges, bridge) {
-			d.bridges = append(d.bridges, bridge)
-		}
-		d.mu.Unlock()
+		d.WatchBridge(bridge)
 	}
 	updates := make(chan netlink.LinkUpdate, 256)
 	done := make(chan struct{})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/netctl/netctl/internal/docker"
 	"github.com/netctl/netctl/netctl"
 )
 
@@ -44,4 +45,20 @@ func (b bridgeFlag) resolve(ctx context.Context, hostNL *netlink.Handle) ([]stri
 		}
 	}
 	return out, false, nil
+}
+
+// dockerView returns the process's Docker view when the engine answers (nil otherwise:
+// a host without Docker is not asked again and again).
+func (s *session) dockerView() *docker.View {
+	if s.engine == nil {
+		v := docker.DefaultView()
+		ctx, cancel := context.WithTimeout(context.Background(), docker.CallTimeout)
+		defer cancel()
+		_, err := v.Networks(ctx)
+		s.engine = &err
+	}
+	if *s.engine != nil {
+		return nil
+	}
+	return docker.DefaultView()
 }

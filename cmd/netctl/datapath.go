@@ -89,6 +89,7 @@ type session struct {
 	host    netns.NsHandle
 	bridges []string // resolved: Linux bridges of the host namespace
 	docker  bool     // the bridges are the Docker engine's (no --bridge, the engine answered)
+	engine  *error   // whether the engine answered (dockerView), once asked
 	opts    probe.Options
 	dp      *probe.Datapath
 	ifaces  []ifaceTarget

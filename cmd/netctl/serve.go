@@ -56,7 +56,11 @@ them), and the next serve adopts them, so the exported counters continue.`,
 			}
 			defer sess.close()
 			d, err := daemon.New(daemon.Options{
-				Datapath: sess.dp, Host: sess.host, Bridge: firstOr(sess.bridges),
+				Datapath: sess.dp, Host: sess.host, Bridges: sess.bridges,
+				// The engine's events: names, persisted NICs, and its networks followed
+				// when no --bridge chose the bridges.
+				Docker: sess.dockerView(), FollowNetworks: sess.docker,
+				Reapply: g.netns == "" && sess.dockerView() != nil, PersistDir: g.persistDir,
 				Attach: func(ctx context.Context) ([]probe.Attachment, error) { return sess.attach(ctx) },
 				Collector: exporter.CollectorOptions{
 					FlowSeriesLimit: seriesLimit, FlowIdleTimeout: idle, Logger: slog.Default(),
@@ -84,11 +88,4 @@ them), and the next serve adopts them, so the exported counters continue.`,
 	f.BoolVar(&systemdSocket, "web.systemd-socket", false, "use systemd socket activation listeners instead of --web.listen-address")
 	f.BoolVar(&detach, "detach-on-exit", false, "remove the programs, links and pins when serve stops")
 	return cmd
-}
-
-func firstOr(s []string) string {
-	if len(s) == 0 {
-		return ""
-	}
-	return s[0]
 }

@@ -141,8 +141,8 @@ func (v *View) Networks(ctx context.Context) ([]Network, error) {
 // container and network, and follows the events. When the stream breaks (the engine
 // restarted, or is not there yet) it waits, with a backoff, and starts over: the new
 // listing's differences with the old view are reported as changes, so nothing that
-// happened meanwhile is missed. It returns when ctx ends; a second Run at the same time
-// waits for the first.
+// happened meanwhile is missed (the first listing reports nothing but Synced). It
+// returns when ctx ends; a second Run at the same time waits for the first.
 func (v *View) Run(ctx context.Context) error {
 	if v.err != nil {
 		return v.err
@@ -205,6 +205,7 @@ func (v *View) sync(ctx context.Context) error {
 		ns[n.ID] = n
 	}
 	v.mu.Lock()
+	first := v.containers == nil // the first listing is the start, not a change
 	changes := DiffNetworks(v.networks, ns)
 	for id, old := range v.containers {
 		if _, ok := cs[id]; !ok {
@@ -220,6 +221,9 @@ func (v *View) sync(ctx context.Context) error {
 	}
 	v.containers, v.networks, v.live = cs, ns, true
 	v.mu.Unlock()
+	if first {
+		changes = nil
+	}
 	v.emit(append(changes, Change{Kind: Synced})...)
 	return nil
 }

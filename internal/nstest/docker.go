@@ -12,8 +12,10 @@ import (
 	"github.com/netctl/netctl/internal/docker"
 )
 
-// DockerImage is the test image RequireDocker builds: Debian's busybox-static, FROM scratch.
-const DockerImage = "netctl-test-busybox:latest"
+// DockerImage is the test image RequireDocker builds: Debian's busybox-static, FROM
+// scratch, with its applets linked in /bin (so `docker exec C ip route` works as on any
+// image). The tag changes with what the image holds.
+const DockerImage = "netctl-test-busybox:2"
 
 // RequireDocker skips unless the Docker Engine answers; CI machines have one. It builds,
 // once, a FROM scratch image holding Debian's busybox-static (no registry is needed).
@@ -42,7 +44,8 @@ func RequireDocker(t testing.TB) {
 	if err := os.WriteFile(filepath.Join(dir, "busybox"), b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	df := "FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\"]\n"
+	df := "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n" +
+		"ENV PATH=/bin\nENTRYPOINT [\"/bin/busybox\"]\n"
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
 		t.Fatal(err)
 	}
