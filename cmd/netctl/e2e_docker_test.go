@@ -29,8 +29,8 @@ func TestDockerEndToEnd(t *testing.T) {
 	roots := useTestRoots(t)
 	persistDir := os.Getenv("NETCTL_PERSIST_DIR")
 	netName, netBridge, netSubnet := dockerNetwork(t)
-	c1 := nstest.DockerRun(t, true)                      // the seed's container1, on docker0
-	c2 := nstest.DockerRun(t, true)                      // its peer
+	c1 := nstest.DockerRun(t, true)                       // the seed's container1, on docker0
+	c2 := nstest.DockerRun(t, true)                       // its peer
 	c3 := nstest.DockerRun(t, true, "--network", netName) // on the user-defined network
 	dockerSubnet := bridgeSubnet(t, "docker0")
 	addr1, addr3 := spareAddr(dockerSubnet), spareAddr(netSubnet)
