@@ -192,17 +192,13 @@ func (v *View) sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	nets, err := v.c.Networks(ctx)
+	ns, err := v.networksByID(ctx)
 	if err != nil {
 		return err
 	}
 	cs := make(map[string]Container, len(list))
 	for _, c := range list {
 		cs[c.ID] = c
-	}
-	ns := make(map[string]Network, len(nets))
-	for _, n := range nets {
-		ns[n.ID] = n
 	}
 	v.mu.Lock()
 	first := v.containers == nil // the first listing is the start, not a change
@@ -237,13 +233,9 @@ func (v *View) handle(e Event) error {
 		if e.Action == ActionConnect || e.Action == ActionDisconnect {
 			return v.container(ctx, e.Actor.Attributes["container"], false)
 		}
-		nets, err := v.c.Networks(ctx)
+		ns, err := v.networksByID(ctx)
 		if err != nil {
 			return err
-		}
-		ns := make(map[string]Network, len(nets))
-		for _, n := range nets {
-			ns[n.ID] = n
 		}
 		v.mu.Lock()
 		changes := DiffNetworks(v.networks, ns)
@@ -253,6 +245,19 @@ func (v *View) handle(e Event) error {
 		return nil
 	}
 	return v.container(ctx, e.Actor.ID, e.Action == ActionDestroy)
+}
+
+// networksByID lists the engine's networks, by ID.
+func (v *View) networksByID(ctx context.Context) (map[string]Network, error) {
+	nets, err := v.c.Networks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ns := make(map[string]Network, len(nets))
+	for _, n := range nets {
+		ns[n.ID] = n
+	}
+	return ns, nil
 }
 
 // container inspects the container id again (destroyed: drops it) and reports what changed.
