@@ -42,7 +42,8 @@ func nextEvent(t *testing.T, events <-chan Event, name string, d time.Duration) 
 
 // A port whose veth peer is still in the host namespace (a container runtime plugs the
 // veth into the bridge before it moves the peer into the container) is counted at once
-// but reported only when the peer is in its namespace, under that namespace's name:
+// (by AttachBridge, as pending, or by the watcher) but reported only when the peer is in
+// its namespace, under that namespace's name:
 // never as "host", and not among the snapshot's ports until then.
 func TestWatchNamesAPortOnceItsPeerMoved(t *testing.T) {
 	l, opts := dpLab(t)
@@ -51,7 +52,6 @@ func TestWatchNamesAPortOnceItsPeerMoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = dp.Close() }) // after the watcher stops
-	events := watchEvents(t, dp, "docker0")
 	ns := nstest.NewNS(t)
 	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "veth-pend"}, PeerName: "vp-peer"}
 	if err := l.Host.Netlink.LinkAdd(veth); err != nil {
@@ -61,6 +61,14 @@ func TestWatchNamesAPortOnceItsPeerMoved(t *testing.T) {
 	if err := l.Host.Netlink.LinkSetMaster(veth, mustLink(t, l.Host.Netlink, "docker0")); err != nil {
 		t.Fatal(err)
 	}
+	at, err := dp.AttachBridge(context.Background(), "docker0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(at, func(a Attachment) bool { return a.HostInterface == "veth-pend" }); i < 0 || !at[i].Pending || at[i].Container != "" {
+		t.Errorf("attachments: %+v, want veth-pend pending, with no container", at)
+	}
+	events := watchEvents(t, dp, "docker0")
 	if e, ok := nextEvent(t, events, "veth-pend", 600*time.Millisecond); ok {
 		t.Fatalf("reported before its peer moved: %+v", e)
 	}

@@ -64,12 +64,13 @@ func (d *Datapath) attachHostLink(namer *Namer, l netlink.Link) (Attachment, err
 	p.Mode = string(mode)
 	if !named {
 		d.pending[l.Attrs().Index] = time.Now()
+		p.Container = "" // not "host": its container is starting
 	}
 	if err := d.reg.addPort(regPort{Ifindex: l.Attrs().Index, Name: l.Attrs().Name, Mode: mode}); err != nil {
 		return Attachment{}, err
 	}
 	d.portsOK = false
-	return Attachment{Port: p, Adopted: adopted}, nil
+	return Attachment{Port: p, Adopted: adopted, Pending: !named}, nil
 }
 
 // AttachNamed attaches to the interface ifname of a namespace: the host namespace (it

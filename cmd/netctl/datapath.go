@@ -64,7 +64,10 @@ direct-action bpf filter where the kernel has no TCX; tcx or tc force one.`,
 				if a.Adopted {
 					state = "adopted (already attached)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Container, a.Interface, orDash(a.HostInterface), orDash(a.Bridge), a.Mode, state)
+				if a.Pending {
+					state += ", container starting"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", orDash(a.Container), a.Interface, orDash(a.HostInterface), orDash(a.Bridge), a.Mode, state)
 			}
 			if err := tw.Flush(); err != nil {
 				return err

@@ -22,10 +22,13 @@ func (d *Daemon) followDocker(ctx context.Context) {
 		case <-ctx.Done():
 		}
 	})()
-	go func() { _ = view.Run(ctx) }()
+	view.SetLogger(d.log)
+	ran := make(chan struct{})
+	go func() { _ = view.Run(ctx); close(ran) }()
 	for {
 		select {
 		case <-ctx.Done():
+			<-ran
 			return
 		case c := <-changes:
 			d.onDocker(ctx, c)

@@ -51,6 +51,9 @@ func (d *Daemon) logEvent(e probe.Event) {
 }
 
 func (d *Daemon) logAttach(a probe.Attachment) {
+	if a.Pending {
+		return // the watcher reports it once its container is known
+	}
 	state := "attached"
 	if a.Adopted {
 		state = "adopted"

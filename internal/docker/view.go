@@ -27,7 +27,7 @@ type View struct {
 	c   *Client
 	err error // why there is no client
 
-	run        sync.Mutex // held by Run
+	run        chan struct{} // holds one token: taken by Run
 	mu         sync.RWMutex
 	live       bool
 	containers map[string]Container // every container the engine knows, by ID
@@ -39,7 +39,7 @@ type View struct {
 
 // NewView returns a view of the engine c talks to. Nothing is read before a read or Run.
 func NewView(c *Client) *View {
-	return &View{c: c, subs: map[int]func(Change){}, log: slog.Default()}
+	return &View{c: c, run: make(chan struct{}, 1), subs: map[int]func(Change){}, log: slog.Default()}
 }
 
 var (
@@ -142,13 +142,17 @@ func (v *View) Networks(ctx context.Context) ([]Network, error) {
 // restarted, or is not there yet) it waits, with a backoff, and starts over: the new
 // listing's differences with the old view are reported as changes, so nothing that
 // happened meanwhile is missed (the first listing reports nothing but Synced). It
-// returns when ctx ends; a second Run at the same time waits for the first.
+// returns when ctx ends; a second Run at the same time waits for the first (or its own ctx).
 func (v *View) Run(ctx context.Context) error {
 	if v.err != nil {
 		return v.err
 	}
-	v.run.Lock()
-	defer v.run.Unlock()
+	select {
+	case v.run <- struct{}{}:
+		defer func() { <-v.run }()
+	case <-ctx.Done():
+		return nil
+	}
 	defer v.setLive(false)
 	backoff := minBackoff
 	for {

@@ -131,8 +131,8 @@ func runView(t *testing.T, v *docker.View) *changes {
 	return ch
 }
 
-// The view follows a container through start, rename, network connect, restart and
-// removal, and a network through creation and removal, from the engine's events.
+// The view follows a container through start, rename, network connect, restart (a new
+// process) and removal, and a network through creation and removal, from the engine's events.
 func TestViewFollowsEvents(t *testing.T) {
 	nstest.RequireDocker(t)
 	c, _ := docker.Default()
@@ -179,15 +179,16 @@ func TestViewFollowsEvents(t *testing.T) {
 	}
 	other := nstest.DockerRun(t, true)
 	dockerCmd(t, "network", "connect", net, other)
+	// Its start may be read after the connect (events are read one after the other):
+	// then the start already shows the network.
 	ch.waitFor(t, "the connect", func(c docker.Change) bool {
 		_, on := c.Container.NetworkSettings.Networks[net]
-		return c.Kind == docker.ContainerNetworks && c.Container.Name == other && on
+		return (c.Kind == docker.ContainerNetworks || c.Kind == docker.ContainerStarted) && c.Container.Name == other && on
 	})
 
+	// The die event may be read when the container runs again: then there is no stop,
+	// only the new process.
 	dockerCmd(t, "restart", "-t", "0", renamed)
-	ch.waitFor(t, "the stop", func(c docker.Change) bool {
-		return c.Kind == docker.ContainerStopped && c.Container.Name == renamed
-	})
 	ch.waitFor(t, "the new process", func(c docker.Change) bool {
 		return c.Kind == docker.ContainerStarted && c.Container.Name == renamed && c.Container.State.Pid != started.Container.State.Pid
 	})
