@@ -22,7 +22,7 @@ setup: ## Install the Debian packages and mount bpffs (idempotent)
 	@scripts/setup.sh
 
 generate: ## Regenerate the eBPF objects from bpf/ with bpf2go (needs clang-19)
-	$(GO) generate ./probe
+	$(GO) generate ./...
 
 check-generate: ## Fail if the committed eBPF objects differ from what bpf/ generates
 	@scripts/check-generate.sh

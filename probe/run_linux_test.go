@@ -244,22 +244,6 @@ func TestProgramsCountEveryFrame(t *testing.T) {
 	}
 }
 
-func TestEmptyProgramReturnsNext(t *testing.T) {
-	objs := mustLoadObjs(t)
-	for _, shape := range runShapes() {
-		ret, err := objs.Empty.Run(&ebpf.RunOptions{Data: shape.frame, Repeat: 1})
-		if err != nil {
-			t.Fatalf("run empty program on %s: %v", shape.name, err)
-		}
-		if int32(ret) != tcxNext {
-			t.Errorf("%s: verdict %d, want %d", shape.name, int32(ret), tcxNext)
-		}
-	}
-	if s := readState(t, objs); len(s.totals) != 0 || len(s.flows) != 0 || s.stats != [NumStats]uint64{} {
-		t.Errorf("empty program touched the maps: %+v", s)
-	}
-}
-
 // TestRepeatedRunsAccumulate runs one frame 1000 times: totals and the one flow count
 // all of them.
 func TestRepeatedRunsAccumulate(t *testing.T) {
