@@ -1,3 +1,5 @@
+//go:build linux
+
 package netctl
 
 // wentWithOldNamespace reports whether netctl made the NIC name in an earlier network
