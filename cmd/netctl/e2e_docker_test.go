@@ -222,11 +222,11 @@ func churn(t *testing.T, p *serveProc, network string) {
 					args = append(args, "--network", network)
 				}
 				if out, err := exec.Command("docker", append(args, nstest.DockerImage, "sleep", "300")...).CombinedOutput(); err != nil {
-					errs <- fmt.Errorf("docker run %s: %v: %s", name, err, out)
+					errs <- fmt.Errorf("docker run %s: %w: %s", name, err, out)
 				}
 				time.Sleep(300 * time.Millisecond) // long enough to be attached and named
 				if out, err := exec.Command("docker", "rm", "-f", name).CombinedOutput(); err != nil {
-					errs <- fmt.Errorf("docker rm %s: %v: %s", name, err, out)
+					errs <- fmt.Errorf("docker rm %s: %w: %s", name, err, out)
 				}
 			}
 		})
