@@ -156,6 +156,9 @@ func (e *Env) pruneStale() {
 			}
 			l, err := e.HostNL.LinkByName(r.Plan.HostName)
 			if isNotFound(err) || (err == nil && l.Attrs().Alias != "" && l.Attrs().Alias != Alias(cookie, name)) {
+				if cookie != e.Ctr.Cookie && keepForRestart(r) {
+					continue
+				}
 				_ = e.store.remove(cookie, name)
 			}
 		}
@@ -196,6 +199,7 @@ func (e *Env) Del(name string) (DelResult, error) {
 			return res, fmt.Errorf("%s in %s was not made by netctl (no record): left alone", name, e.Ctr.Label)
 		}
 		if restarted {
+			e.forgetOldNamespaces(name)
 			res.Note = fmt.Sprintf("%s of %s went with its old network namespace when the container restarted: nothing to remove (nic add --persist has netctl serve put it back after a restart)", name, e.Ctr.Label)
 			return res, nil
 		}

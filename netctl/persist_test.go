@@ -113,11 +113,19 @@ func TestReapplyAfterRestart(t *testing.T) {
 	e.Close()
 	restart()
 	e = open()
+	if _, err := e.ListInterfaces(); err != nil { // prunes stale records: not this one
+		t.Fatal(err)
+	}
 	res, err := e.Del("eth1")
 	e.Close()
 	if err != nil || res.Removed || !strings.Contains(res.Note, "went with its old network namespace") {
 		t.Errorf("nic del after a restart: %+v, %v", res, err)
 	}
+	e = open()
+	if res, err := e.Del("eth1"); err != nil || !strings.Contains(res.Note, "nothing to remove") || strings.Contains(res.Note, "old network namespace") {
+		t.Errorf("nic del again: %+v, %v", res, err)
+	}
+	e.Close()
 
 	store := PersistStore{Dir: t.TempDir()}
 	e = open()
