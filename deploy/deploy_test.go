@@ -155,6 +155,7 @@ func describedMetrics() map[string]bool {
 	exporter.NewCollector(nil, exporter.CollectorOptions{}).Describe(ch)
 	exporter.NewBuildInfo("v", "r").Describe(ch)
 	exporter.NewReattachCounter(func() uint64 { return 0 }).Describe(ch)
+	exporter.NewNICReapply().Describe(ch)
 	close(ch)
 	names := map[string]bool{}
 	re := regexp.MustCompile(`fqName: "([^"]+)"`)

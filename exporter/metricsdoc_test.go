@@ -110,11 +110,14 @@ func describedMetrics(t *testing.T) map[string]metricDoc {
 		FlowEntries: 2, FlowCapacity: 64,
 	}, nil)
 	bi := NewBuildInfo("v1", "abc")
-	ra := NewReattachCounter(func() uint64 { return 2 })
+	ra := NewNICReapply()
+	ra.Reapplied("web")
+	ra.Failed("web")
+	rc := NewReattachCounter(func() uint64 { return 2 })
 
 	got := map[string]metricDoc{}
 	ch := make(chan *prometheus.Desc, 64)
-	go func() { c.Describe(ch); bi.Describe(ch); ra.Describe(ch); close(ch) }()
+	go func() { c.Describe(ch); bi.Describe(ch); ra.Describe(ch); rc.Describe(ch); close(ch) }()
 	for d := range ch {
 		s := d.String()
 		var name, help string
@@ -144,7 +147,7 @@ func describedMetrics(t *testing.T) map[string]metricDoc {
 	}
 
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c, bi, ra)
+	reg.MustRegister(c, bi, ra, rc)
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -1,3 +1,5 @@
+//go:build linux
+
 package netctl
 
 import (
@@ -21,6 +23,9 @@ type Interface struct {
 	Bridge       string         `json:"bridge,omitempty"`
 	DefaultRoute bool           `json:"default_route"` // owns a default route of the main table
 	ByNetctl     bool           `json:"by_netctl"`
+	ContainerID  string         `json:"container_id,omitempty"` // Docker's
+	Persisted    bool           `json:"persisted"`              // nic add --persist: put back after a restart
+	Present      bool           `json:"present"`                // false: persisted, not there now
 	// Incomplete: netctl's add (or del) of it was interrupted (killed); the next
 	// nic add rolls it back and redoes it, nic del finishes the rollback.
 	Incomplete bool `json:"incomplete,omitempty"`
@@ -63,7 +68,7 @@ func (e *Env) ListInterfaces() ([]Interface, error) {
 		out = append(out, Interface{
 			Container: e.Ctr.Label, Interface: l.Name, Addresses: l.Addrs,
 			HostPeer: l.HostPeer, Bridge: l.OnBridge, DefaultRoute: owners[l.Name],
-			ByNetctl: r != nil, Incomplete: r != nil && !r.Complete,
+			ByNetctl: r != nil, Incomplete: r != nil && !r.Complete, ContainerID: e.Ctr.ID, Present: true,
 		})
 	}
 	return out, nil

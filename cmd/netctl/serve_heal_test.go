@@ -1,40 +1,16 @@
+//go:build linux && (386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64)
+
 package main
 
 import (
 	"bufio"
-	"net/http"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/netctl/netctl/internal/nstest"
 )
-
-// serveProc starts `netctl serve` in a process of its own (this test binary as netctl,
-// TestMain) and waits until it is healthy. It is stopped with SIGTERM at cleanup.
-func serveProc(t *testing.T, stateDir, host string) (addr string, proc *exec.Cmd) {
-	t.Helper()
-	addr = nstest.FreeAddr(t)
-	proc = netctlProc(stateDir, "-n", host, "--log-level", "warn", "serve", "--web.listen-address", addr)
-	if err := proc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = proc.Process.Signal(syscall.SIGTERM); _ = proc.Wait() })
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return addr, proc
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("serve did not become healthy")
-		}
-	}
-}
 
 // counterWatch scrapes /metrics and fails the test when any netctl counter went down
 // since the previous scrape.
@@ -74,7 +50,8 @@ func (w *counterWatch) scrape() string {
 func TestServeOwnsItsAttachment(t *testing.T) {
 	l := cliLab(t)
 	opts := useTestRoots(t)
-	addr, proc := serveProc(t, opts.StateDir, l.Host.Name)
+	p := startServeProc(t, "-n", l.Host.Name, "--bridge", "docker0", "--log-level", "warn")
+	addr := p.addr
 	w := &counterWatch{t: t, addr: addr, last: map[string]float64{}}
 	rx := `netctl_interface_receive_packets_total{bridge="docker0",container="` + l.Container1.Name + `",host_interface="veth-c1",interface="eth0"}`
 	netctl := func(args ...string) string {
@@ -100,10 +77,10 @@ func TestServeOwnsItsAttachment(t *testing.T) {
 	counted("at start", 5*time.Second)
 
 	start := time.Now()
-	second := netctlProc(opts.StateDir, "-n", l.Host.Name, "serve", "--web.listen-address", nstest.FreeAddr(t))
+	second := netctlProc(opts.StateDir, "-n", l.Host.Name, "serve", "--bridge", "docker0", "--web.listen-address", nstest.FreeAddr(t))
 	out, err := second.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "another netctl serve (pid "+strconv.Itoa(proc.Process.Pid)+")") {
-		t.Errorf("a second serve: %v\n%s\nwant it refused, naming pid %d", err, out, proc.Process.Pid)
+	if err == nil || !strings.Contains(string(out), "another netctl serve (pid "+strconv.Itoa(p.cmd.Process.Pid)+")") {
+		t.Errorf("a second serve: %v\n%s\nwant it refused, naming pid %d", err, out, p.cmd.Process.Pid)
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("the second serve took %s to give up", took)

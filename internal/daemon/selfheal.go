@@ -1,3 +1,5 @@
+//go:build linux && (386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64)
+
 package daemon
 
 import (
@@ -64,22 +66,23 @@ func (d *Daemon) selfHeal(ctx context.Context) {
 		if d.notCounting.Load() == nil {
 			d.log.Warn("not counting; attaching again", "why", err)
 		}
-		if rerr := d.reattach(ctx, err); rerr != nil {
-			werr := errors.Join(err, rerr)
+		rerr := d.reattach(ctx, err)
+		if ctx.Err() != nil {
+			return
+		}
+		// Healed when all it counted counts again, whatever else failed (a bridge
+		// removed meanwhile, say).
+		if cerr := d.opts.Datapath.Check(); cerr != nil {
+			werr := errors.Join(cerr, rerr)
 			d.notCounting.Store(&werr)
-			if ctx.Err() == nil && rerr.Error() != lastFailure {
-				d.log.Error("attach again (retried every check)", "err", rerr, "every", d.opts.CheckInterval)
+			if werr.Error() != lastFailure {
+				d.log.Error("attached again, still not counting (retried every check)", "why", werr, "every", d.opts.CheckInterval)
 			}
-			lastFailure = rerr.Error()
+			lastFailure = werr.Error()
 			continue
 		}
-		if cerr := d.opts.Datapath.Check(); cerr != nil {
-			d.notCounting.Store(&cerr)
-			if cerr.Error() != lastFailure {
-				d.log.Error("attached again, still not counting (retried every check)", "why", cerr, "every", d.opts.CheckInterval)
-			}
-			lastFailure = cerr.Error()
-			continue
+		if rerr != nil {
+			d.log.Warn("attached again, with errors", "err", rerr)
 		}
 		d.reattaches.Add(1)
 		d.notCounting.Store(nil)
@@ -90,8 +93,9 @@ func (d *Daemon) selfHeal(ctx context.Context) {
 
 // reattach opens the datapath's maps again from the pins, the collector taking what
 // the old maps counted first and the new maps' counts whole (exporter's Restart), and
-// attaches what serve attaches at start (Options.Attach). From the switch of maps
-// until the end, serve does not count (why): reads fail with it.
+// attaches again: every bridge the datapath watches, and what serve attaches at start
+// (Options.Attach: the --iface interfaces). From the switch of maps until the end,
+// serve does not count (why): reads fail with it.
 func (d *Daemon) reattach(ctx context.Context, why error) error {
 	err := d.collector.Restart(func() (bool, error) {
 		d.notCounting.Store(&why)
@@ -100,10 +104,11 @@ func (d *Daemon) reattach(ctx context.Context, why error) error {
 	if err != nil {
 		return err
 	}
-	if d.opts.Attach == nil {
-		return nil
+	at, err := d.opts.Datapath.AttachBridges(ctx)
+	if d.opts.Attach != nil {
+		more, aerr := d.opts.Attach(ctx)
+		at, err = append(at, more...), errors.Join(err, aerr)
 	}
-	at, err := d.opts.Attach(ctx)
 	for _, a := range at {
 		if !a.Adopted {
 			d.logAttach(a)

@@ -1,3 +1,5 @@
+//go:build linux && (386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64)
+
 package daemon
 
 import (
@@ -48,13 +50,23 @@ func TestSelfHeal(t *testing.T) {
 	var failAttach atomic.Bool
 	addr := nstest.FreeAddr(t)
 	d, err := New(Options{
-		Datapath: dp, Host: l.Host.NS, Bridge: "docker0", StateDir: paths.StateDir,
+		// No bridge watched: what serve attaches is what Attach attaches, which the test
+		// can make fail.
+		Datapath: dp, Host: l.Host.NS, StateDir: paths.StateDir,
 		CheckInterval: 200 * time.Millisecond,
 		Attach: func(ctx context.Context) ([]probe.Attachment, error) {
 			if failAttach.Load() {
 				return nil, errors.New("attach refused by the test")
 			}
-			return dp.AttachBridge(ctx, "docker0")
+			var out []probe.Attachment
+			for _, port := range []string{"veth-c1", "veth-c2"} {
+				a, err := dp.AttachNamed(ctx, l.Host.NS, "", "host", port)
+				if err != nil {
+					return out, err
+				}
+				out = append(out, a)
+			}
+			return out, nil
 		},
 		Collector:       exporter.CollectorOptions{FlowIdleTimeout: time.Minute},
 		ListenAddresses: []string{addr},
@@ -129,8 +141,10 @@ func TestSelfHeal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.AttachBridge(context.Background(), "docker0"); err != nil {
-		t.Fatal(err)
+	for _, port := range []string{"veth-c1", "veth-c2"} {
+		if _, err := other.AttachNamed(context.Background(), l.Host.NS, "", "host", port); err != nil {
+			t.Fatal(err)
+		}
 	}
 	_ = other.Close()
 	reattached("following another netctl's maps", 2)

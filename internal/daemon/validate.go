@@ -1,3 +1,5 @@
+//go:build linux && (386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64)
+
 package daemon
 
 import (
@@ -5,11 +7,11 @@ import (
 	"time"
 )
 
-// Bounds of the flow idle timeout (Options.Collector.FlowIdleTimeout): below a scrape
-// interval's worth, series would come and go between scrapes; above a day, the state of
-// what vanished would be kept for nothing.
+// Bounds of the flow idle timeout (Options.Collector.FlowIdleTimeout): 0 or less means
+// nothing; shorter than a scrape interval, series come and go between scrapes (tests
+// want that); above a day, the state of what vanished would be kept for nothing.
 const (
-	MinFlowIdleTimeout = 10 * time.Second
+	MinFlowIdleTimeout = time.Second
 	MaxFlowIdleTimeout = 24 * time.Hour
 )
 

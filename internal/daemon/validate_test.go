@@ -1,3 +1,5 @@
+//go:build linux && (386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64)
+
 package daemon
 
 import (
@@ -11,7 +13,7 @@ func TestCheckFlowIdleTimeout(t *testing.T) {
 			t.Errorf("CheckFlowIdleTimeout(%s): %v", ok, err)
 		}
 	}
-	for _, bad := range []time.Duration{-time.Second, 0, time.Second, MaxFlowIdleTimeout + time.Second} {
+	for _, bad := range []time.Duration{-time.Second, 0, time.Millisecond, MaxFlowIdleTimeout + time.Second} {
 		if err := CheckFlowIdleTimeout(bad); err == nil {
 			t.Errorf("CheckFlowIdleTimeout(%s) accepted", bad)
 		}
