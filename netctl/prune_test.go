@@ -41,7 +41,7 @@ func TestPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"NIC records " + filepath.Join(dir, "nic", "4"),
+		"NIC record " + s.path(4, "eth1") + " (its container namespace is gone)",
 		"NIC record " + s.path(5, "eth1") + " (its host namespace is gone)",
 		"temporary file " + tmp,
 		"lock file " + stale,
@@ -56,5 +56,8 @@ func TestPrune(t *testing.T) {
 	}
 	if n := s.names(5); !slices.Equal(n, []string{"eth2"}) {
 		t.Errorf("namespace 5 keeps %v", n)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nic", "4")); !os.IsNotExist(err) {
+		t.Errorf("the folder of namespace 4 stays: %v", err)
 	}
 }
