@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"github.com/netctl/netctl/internal/lab"
+	"github.com/netctl/netctl/internal/nstest"
+)
+
+// The serve benchmarks and load tests run the netctl binary as a user does, in a process
+// of its own, so its memory is its own (and not built with -race).
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// netctlBinary builds the static netctl binary once per test process.
+func netctlBinary(tb testing.TB) string {
+	tb.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "netctl-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "netctl")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", binPath, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		tb.Fatal(binErr)
+	}
+	return binPath
+}
+
+// loadLab brings up a lab for tb and takes it down in Cleanup.
+func loadLab(tb testing.TB) *lab.Lab {
+	tb.Helper()
+	nstest.RequireRoot(tb)
+	prefix := nstest.UniqueName("cb")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := lab.Up(ctx, lab.Options{Prefix: prefix})
+	if err != nil {
+		tb.Fatalf("lab up: %v", err)
+	}
+	tb.Cleanup(func() {
+		l.Close()
+		if _, err := lab.Down(prefix); err != nil {
+			tb.Errorf("lab down: %v", err)
+		}
+	})
+	return l
+}
+
+// serveProc is a `netctl serve` process with pin and state folders of its own.
+type serveProc struct {
+	tb          testing.TB
+	bin, host   string
+	env         []string
+	stateDir    string
+	flags       []string
+	addr        string
+	cmd         *exec.Cmd
+	log         *syncBuf
+	exited      chan struct{}
+	ListenAfter time.Duration // from exec to the port accepting connections
+	HealthAfter time.Duration // from exec to /healthz answering ok
+}
+
+// newServeProc prepares (does not start) serve for host namespace host; flags go after
+// the serve verb.
+func newServeProc(tb testing.TB, host string, flags ...string) *serveProc {
+	tb.Helper()
+	pin := filepath.Join("/sys/fs/bpf", nstest.UniqueName("ncld-"))
+	state := tb.TempDir()
+	p := &serveProc{tb: tb, bin: netctlBinary(tb), host: host, stateDir: state, flags: flags,
+		env: append(os.Environ(), "NETCTL_BPF_DIR="+pin, "NETCTL_STATE_DIR="+state)}
+	tb.Cleanup(func() {
+		p.Stop()
+		det := exec.Command(p.bin, "-n", host, "detach")
+		det.Env = p.env
+		_ = det.Run()
+		_ = os.RemoveAll(pin)
+	})
+	return p
+}
+
+// Start runs serve on a free loopback port and waits until /healthz says ok.
+func (p *serveProc) Start() {
+	tb := p.tb
+	tb.Helper()
+	p.addr = nstest.FreeAddr(tb)
+	p.log = &syncBuf{}
+	p.cmd = exec.Command(p.bin, append([]string{"-n", p.host, "--log-level", "warn", "serve", "--web.listen-address", p.addr}, p.flags...)...)
+	p.cmd.Env = p.env
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	start := time.Now()
+	if err := p.cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(exited) }()
+	p.ListenAfter, p.HealthAfter = 0, 0
+	for deadline := start.Add(60 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		select {
+		case <-exited:
+			tb.Fatalf("serve exited: %s", p.log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("serve did not become healthy: %s", p.log)
+		}
+		if p.ListenAfter == 0 {
+			c, err := net.DialTimeout("tcp", p.addr, 100*time.Millisecond)
+			if err != nil {
+				continue
+			}
+			c.Close()
+			p.ListenAfter = time.Since(start)
+		}
+		if body, code, _ := httpGet("http://"+p.addr+"/healthz", 2*time.Second); code == 200 && strings.TrimSpace(body) == "ok" {
+			p.HealthAfter = time.Since(start)
+			break
+		}
+	}
+	p.exited = exited
+}
+
+// Stop sends SIGTERM and waits for serve to exit (it saves its state on the way out).
+func (p *serveProc) Stop() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		p.tb.Errorf("serve did not stop on SIGTERM: %s", p.log)
+	}
+	p.cmd = nil
+}
+
+// URL returns the address of path on serve.
+func (p *serveProc) URL(path string) string { return "http://" + p.addr + path }
+
+// Status reads a field of /proc/PID/status (VmRSS, VmHWM) in bytes.
+func (p *serveProc) Status(field string) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return -1
+}
+
+// StateSize returns the bytes of the files under serve's state folder "serve".
+func (p *serveProc) StateSize() int64 {
+	var n int64
+	_ = filepath.Walk(filepath.Join(p.stateDir, "serve"), func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+// httpGet fetches u with a timeout and returns the body and status code.
+func httpGet(u string, timeout time.Duration) (string, int, error) {
+	c := http.Client{Timeout: timeout}
+	resp, err := c.Get(u)
+	if err != nil {
+		return "", 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), resp.StatusCode, err
+}
+
+// timedGet fetches u and returns how long it took, the body and any failure.
+func timedGet(u string) (time.Duration, string, error) {
+	start := time.Now()
+	body, code, err := httpGet(u, 60*time.Second)
+	d := time.Since(start)
+	if err == nil && code != 200 {
+		err = fmt.Errorf("GET %s: status %d: %.200s", u, code, body)
+	}
+	return d, body, err
+}
+
+// loadAvg returns the first field of /proc/loadavg.
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
+}
+
+// syncBuf is a bytes buffer safe for the writer goroutines of exec and a reader.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// labNS is what the load needs of a lab: the host namespace (its name for -n) and
+// container2, with their addresses, neighbours already resolved.
+type labNS struct {
+	name              string
+	host, ctr         netns.NsHandle
+	hostAddr, ctrAddr netip.Addr
+}
+
+func benchLab(tb testing.TB) labNS {
+	tb.Helper()
+	l := loadLab(tb)
+	for _, c := range [][2]string{{l.Host.Name, l.Container2.Addr4.String()}, {l.Container2.Name, l.Host.Addr4.String()}} {
+		if out, err := exec.Command("ip", "netns", "exec", c[0], "ping", "-q", "-c", "1", "-W", "2", c[1]).CombinedOutput(); err != nil {
+			tb.Fatalf("ping %s from %s: %v\n%s", c[1], c[0], err, out)
+		}
+	}
+	return labNS{name: l.Host.Name, host: l.Host.NS, ctr: l.Container2.NS, hostAddr: l.Host.Addr4, ctrAddr: l.Container2.Addr4}
+}
