@@ -212,18 +212,8 @@ func registeredPorts(ctx context.Context, hostNL *netlink.Handle, reg *registry)
 func (d *Datapath) Snapshot(ctx context.Context) (Snapshot, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var sets []mapRefs
-	for ino, s := range d.sets {
-		sets = append(sets, mapRefs{ino: ino, totalsIdx: s.objs.TotalsByIndex, totals: s.objs.Totals, flows: s.objs.Flows, stats: s.objs.Stats})
-	}
-	before := slices.Clone(d.reg.Ports)
-	if err := d.reg.reload(); err == nil && !slices.Equal(before, d.reg.Ports) {
-		d.portsOK = false // another netctl (attach --iface) changed the registry
-	}
-	if !d.portsOK { // resolved again only after an attach or a port gone
-		d.ports, d.portsOK = d.Ports(ctx), true
-	}
-	snap, err := snapshot(sets, d.ports)
+	sets, ports := d.refsLocked(ctx)
+	snap, err := snapshot(sets, ports)
 	if err != nil {
 		return snap, err
 	}
@@ -251,7 +241,7 @@ func (d *Datapath) bridgeStatus() []BridgeStatus {
 }
 
 func snapshot(sets []mapRefs, ports []Port) (Snapshot, error) {
-	totals, flows, entries, capacity, stats, err := readRaw(sets)
+	totals, flows, entries, capacity, stats, err := readRaw(context.Background(), sets, ports)
 	if err != nil {
 		return Snapshot{}, err
 	}
