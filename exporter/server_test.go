@@ -32,8 +32,8 @@ func testHandler(t *testing.T) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(NewBuildInfo("v-test", "r-test"))
 	h, err := NewHandler(HandlerOptions{
-		Registry: reg, Version: "v-test",
-		Flows: func(context.Context, bool) (any, error) {
+		Gatherer: reg, Version: "v-test",
+		Flows: func(context.Context, FlowsQuery) (any, error) {
 			return []analysis.Conversation{{Container: "c1", InInterface: "eth0", OutInterface: "eth1"}}, nil
 		},
 	})

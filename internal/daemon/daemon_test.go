@@ -15,7 +15,6 @@ import (
 	"github.com/netctl/netctl/exporter"
 	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/internal/nsutil"
-	"github.com/netctl/netctl/internal/state"
 	"github.com/netctl/netctl/probe"
 )
 
@@ -110,7 +109,7 @@ func TestRun(t *testing.T) {
 	if m := get(addr + "/metrics"); !strings.Contains(m, "netctl_up 1") || !strings.Contains(m, `netctl_build_info{goversion=`) {
 		t.Errorf("/metrics lacks netctl_up 1 or netctl_build_info:\n%.2000s", m)
 	}
-	if f := strings.TrimSpace(get(addr + "/flows")); f != "null" {
+	if f := strings.TrimSpace(get(addr + "/flows")); f != "[]" {
 		t.Errorf("/flows without traffic: %q", f)
 	}
 
@@ -129,9 +128,11 @@ func TestRun(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	var saved map[string]any
-	if err := state.ReadJSON(StatePath(stateDir, ino), &saved); err != nil {
+	if fi, err := os.Stat(StatePath(stateDir, ino)); err != nil || fi.Size() == 0 {
 		t.Fatalf("the collector's memory was not saved: %v", err)
+	}
+	if err := exporter.NewCollector(dp, exporter.CollectorOptions{}).LoadState(StatePath(stateDir, ino)); err != nil {
+		t.Fatalf("the saved memory does not load: %v", err)
 	}
 	if has, err := probe.HasPins(host.Handle, paths); !has || err != nil {
 		t.Fatalf("pins gone without DetachOnExit: %v, %v", has, err)
