@@ -48,6 +48,7 @@ func benchConversations(b *testing.B, n int) {
 	p := newServeProc(b, l.name, "--flow-entries", "262144")
 	p.Start()
 	load0 := loadAvg()
+	rss0 := p.Status("VmRSS")
 	conversations(b, l, n)
 	// Wait until serve's table holds them (two entries per conversation, a few lost to the
 	// LRU's per-CPU free lists at most).
@@ -79,7 +80,7 @@ func benchConversations(b *testing.B, n int) {
 		}
 		at = append(at, d)
 	}
-	rss, hwm := p.Status("VmRSS"), p.Status("VmHWM")
+	rss, hwm, anon := p.Status("VmRSS"), p.Status("VmHWM"), p.Status("RssAnon")
 	b.ReportMetric(ms(median(mt)), "metrics_ms")
 	b.ReportMetric(ms(slices.Max(mt)), "metrics_max_ms")
 	b.ReportMetric(ms(median(ft)), "flows_ms")
@@ -88,8 +89,9 @@ func benchConversations(b *testing.B, n int) {
 	b.ReportMetric(mib(rss), "rss_MiB")
 	b.ReportMetric(mib(hwm), "rss_peak_MiB")
 	b.ReportMetric(allocs, "allocs/scrape")
-	b.Logf("%d conversations, %v table entries: /metrics %v, /flows %v, /flows?all=1 %v; RSS %.1f MiB (peak %.1f); %.0f allocs per scrape; load %s → %s",
-		n, sample(m1, "netctl_flow_table_entries"), mt, ft, at, mib(rss), mib(hwm), allocs, load0, loadAvg())
+	b.Logf("%d conversations, %v table entries: /metrics %v, /flows %v, /flows?all=1 %v; RSS %.1f MiB (peak %.1f, anonymous %.1f, at start %.1f; Go heap in use %.1f MiB, next GC at %.1f); %.0f allocs per scrape; load %s → %s",
+		n, sample(m1, "netctl_flow_table_entries"), mt, ft, at, mib(rss), mib(hwm), mib(anon), mib(rss0),
+		sample(m1, "go_memstats_heap_inuse_bytes")/(1<<20), sample(m1, "go_memstats_next_gc_bytes")/(1<<20), allocs, load0, loadAvg())
 }
 
 func benchScan(b *testing.B) {

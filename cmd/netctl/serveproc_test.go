@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +20,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/netctl/netctl/internal/lab"
+	"github.com/netctl/netctl/internal/lab/labtest"
 	"github.com/netctl/netctl/internal/nstest"
 )
 
@@ -55,26 +55,6 @@ func netctlBinary(tb testing.TB) string {
 	return binPath
 }
 
-// loadLab brings up a lab for tb and takes it down in Cleanup.
-func loadLab(tb testing.TB) *lab.Lab {
-	tb.Helper()
-	nstest.RequireRoot(tb)
-	prefix := nstest.UniqueName("cb")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	l, err := lab.Up(ctx, lab.Options{Prefix: prefix})
-	if err != nil {
-		tb.Fatalf("lab up: %v", err)
-	}
-	tb.Cleanup(func() {
-		l.Close()
-		if _, err := lab.Down(prefix); err != nil {
-			tb.Errorf("lab down: %v", err)
-		}
-	})
-	return l
-}
-
 // serveProc is a `netctl serve` process with pin and state folders of its own.
 type serveProc struct {
 	tb          testing.TB
@@ -94,8 +74,7 @@ type serveProc struct {
 // the serve verb.
 func newServeProc(tb testing.TB, host string, flags ...string) *serveProc {
 	tb.Helper()
-	pin := filepath.Join("/sys/fs/bpf", nstest.UniqueName("ncld-"))
-	state := tb.TempDir()
+	pin, state := nstest.BPFDir(tb), tb.TempDir()
 	p := &serveProc{tb: tb, bin: netctlBinary(tb), host: host, stateDir: state, flags: flags,
 		env: append(os.Environ(), "NETCTL_BPF_DIR="+pin, "NETCTL_STATE_DIR="+state)}
 	tb.Cleanup(func() {
@@ -103,7 +82,6 @@ func newServeProc(tb testing.TB, host string, flags ...string) *serveProc {
 		det := exec.Command(p.bin, "-n", host, "detach")
 		det.Env = p.env
 		_ = det.Run()
-		_ = os.RemoveAll(pin)
 	})
 	return p
 }
@@ -258,7 +236,7 @@ type labNS struct {
 
 func benchLab(tb testing.TB) labNS {
 	tb.Helper()
-	l := loadLab(tb)
+	l := labtest.New(tb, lab.Options{})
 	for _, c := range [][2]string{{l.Host.Name, l.Container2.Addr4.String()}, {l.Container2.Name, l.Host.Addr4.String()}} {
 		if out, err := exec.Command("ip", "netns", "exec", c[0], "ping", "-q", "-c", "1", "-W", "2", c[1]).CombinedOutput(); err != nil {
 			tb.Fatalf("ping %s from %s: %v\n%s", c[1], c[0], err, out)
