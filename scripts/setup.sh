@@ -20,6 +20,7 @@ declare -A PKGS=(
   [curl]=/usr/bin/curl
   [prometheus]=/usr/bin/prometheus
   [busybox-static]=/bin/busybox
+  [tmux]=/usr/bin/tmux
   [linux-libc-dev]=/usr/include/linux/bpf.h
 )
 

@@ -73,6 +73,7 @@ and exports per-interface traffic and flows to Prometheus, flagging asymmetric r
 	}
 	add("nic", newNicCmd(g))
 	add("observe", newAttachCmd(g), newDetachCmd(g), newStatusCmd(g), newFlowsCmd(g), newServeCmd(g))
+	add("observe", newTopCmd(g))
 	add("other", newLabCmd(g), newDoctorCmd(g), newVersionCmd(g))
 	root.SetHelpCommandGroupID("other")
 	root.SetCompletionCommandGroupID("other")
