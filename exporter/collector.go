@@ -202,14 +202,14 @@ func (c *Collector) scrape() []*dto.MetricFamily {
 	c.insertFailed.add(cnt.InsertFailed, false)
 	c.notParsed.add(cnt.NotParsed, false)
 	f.add(attached, float64(len(cnt.Interfaces)), nil)
-	for _, b := range cnt.Bridges {
-		f.add(unobserved, float64(b.Unobserved), labelPairs(unobserved, b.Name))
-	}
 	f.add(flowCapacity, float64(cnt.FlowCapacity), nil)
 	f.add(insertFailed, float64(c.insertFailed.total), nil)
 	f.add(notParsed, float64(c.notParsed.total), nil)
 	if v == nil { // no read of the flow tables has finished yet
 		return f.list
+	}
+	for _, b := range v.bridges {
+		f.add(unobserved, float64(b.Unobserved), labelPairs(unobserved, b.Name))
 	}
 	f.add(flowEntries, float64(v.entries), nil)
 	f.add(seriesDropped, float64(v.dropped), nil)

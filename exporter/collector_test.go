@@ -36,7 +36,7 @@ func (s *collectorSource) Counters(context.Context) (probe.Counters, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return probe.Counters{Time: s.snap.Time, Interfaces: s.snap.Interfaces, FlowCapacity: s.snap.FlowCapacity,
-		InsertFailed: s.snap.InsertFailed, NotParsed: s.snap.NotParsed, Bridges: s.snap.Bridges}, s.err
+		InsertFailed: s.snap.InsertFailed, NotParsed: s.snap.NotParsed}, s.err
 }
 
 func (s *collectorSource) ReadFlows(_ context.Context, fn func(*probe.Entry)) (probe.FlowRead, error) {
@@ -46,7 +46,7 @@ func (s *collectorSource) ReadFlows(_ context.Context, fn func(*probe.Entry)) (p
 		return probe.FlowRead{}, s.err
 	}
 	now := s.clock()
-	read := probe.FlowRead{Mono: uint64(now.UnixNano()), Time: now, Entries: len(s.snap.Flows), Capacity: s.snap.FlowCapacity}
+	read := probe.FlowRead{Bridges: s.snap.Bridges, Mono: uint64(now.UnixNano()), Time: now, Entries: len(s.snap.Flows), Capacity: s.snap.FlowCapacity}
 	index := map[[2]string]int{}
 	for _, f := range s.snap.Flows {
 		k := [2]string{f.Container, f.Interface}

@@ -5,11 +5,16 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // limiter bounds the requests /metrics and /flows serve at once. They share its slots;
 // /flows may hold at most lowMax of them, and a freed slot goes to a waiting /metrics
 // before a waiting /flows, so a crowd of /flows clients cannot keep a scrape waiting.
+// Low-priority requests are also paced (lowRate per second, in bursts of lowMax): a
+// client looping on /flows is held, not served as fast as the CPU allows, so it cannot
+// take the CPU the scrapes need either.
 type limiter struct {
 	mu      sync.Mutex
 	free    int
@@ -17,10 +22,34 @@ type limiter struct {
 	lowMax  int
 	highQ   []chan struct{}
 	lowQ    []chan struct{}
+	pace    *rate.Limiter
 }
 
-func newLimiter(slots, lowMax int) *limiter {
-	return &limiter{free: slots, lowMax: min(lowMax, slots)}
+func newLimiter(slots, lowMax int, lowRate float64) *limiter {
+	return &limiter{free: slots, lowMax: min(lowMax, slots), pace: rate.NewLimiter(rate.Limit(lowRate), lowMax)}
+}
+
+// paced waits for the low-priority request's turn; when that is further off than ctx
+// allows it waits until ctx ends and reports false.
+func (l *limiter) paced(ctx context.Context) bool {
+	r := l.pace.Reserve()
+	d := r.Delay()
+	late := false
+	if dl, ok := ctx.Deadline(); ok && time.Now().Add(d).After(dl) {
+		r.Cancel()
+		d, late = time.Until(dl), true
+	}
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			r.Cancel()
+			return false
+		}
+	}
+	return !late
 }
 
 func (l *limiter) canTake(high bool) bool {
@@ -37,6 +66,9 @@ func (l *limiter) take(high bool) {
 // acquire waits for a slot until ctx ends; it reports whether it got one (then release
 // must follow).
 func (l *limiter) acquire(ctx context.Context, high bool) bool {
+	if !high && !l.paced(ctx) {
+		return false
+	}
 	l.mu.Lock()
 	if l.canTake(high) {
 		l.take(high)

@@ -25,6 +25,7 @@ type flowView struct {
 	err          error
 	duration     time.Duration
 	entries      int
+	bridges      []probe.BridgeStatus
 	families     []*dto.MetricFamily // the kept flow series, the other series, the asymmetric series
 	dropped      int
 	droppedTotal uint64
@@ -35,9 +36,9 @@ type flowView struct {
 }
 
 // scheduler starts passes: one at a time, and, when they are long (FlowReadWait or
-// more), not again sooner than 4 times the last one's duration after it started, so
-// however often scrapes and /flows come, reading large flow tables takes at most about a
-// fifth of a CPU.
+// more), not again sooner than 8 times the last one's duration after it started, so
+// however often scrapes and /flows come, reading large flow tables takes at most about an
+// eighth of a CPU.
 type scheduler struct {
 	mu        sync.Mutex
 	running   chan struct{} // closed when the running pass ends; nil: none
@@ -56,7 +57,7 @@ func (c *Collector) requestPass() <-chan struct{} {
 	if s.running != nil {
 		return s.running
 	}
-	if c.view.Load() != nil && s.lastDur >= c.opts.FlowReadWait && time.Since(s.lastStart) < 4*s.lastDur {
+	if c.view.Load() != nil && s.lastDur >= c.opts.FlowReadWait && time.Since(s.lastStart) < 8*s.lastDur {
 		return closedChan
 	}
 	done := make(chan struct{})
@@ -129,6 +130,7 @@ func (c *Collector) runPass() {
 	st.resolve(read, now)
 	st.apply()
 	v := c.buildView(read.Entries)
+	v.bridges = read.Bridges
 	v.duration = c.opts.Now().Sub(start)
 	c.view.Store(v)
 }

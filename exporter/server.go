@@ -26,10 +26,12 @@ const (
 	// says otherwise (at most MaxFlowsLimit).
 	DefaultFlowsLimit = 100
 	// InFlight is how many /metrics and /flows requests are served at once, FlowsInFlight
-	// how many of them may be /flows; the others wait (a /metrics first), /flows at most
-	// FlowsQueueWait, then get 503.
+	// how many of them may be /flows; the others wait (a /metrics first). /flows requests
+	// are also paced, FlowsPerSecond at most (in bursts of FlowsInFlight); one that would
+	// wait longer than FlowsQueueWait gets 503 after that wait.
 	InFlight       = 4
 	FlowsInFlight  = 2
+	FlowsPerSecond = 10
 	FlowsQueueWait = 5 * time.Second
 )
 
@@ -85,7 +87,7 @@ type HandlerOptions struct {
 // /healthz, GET and HEAD only (405 otherwise). /metrics and /flows share a limit of
 // requests in flight that serves /metrics first (limiter).
 func NewHandler(o HandlerOptions) (http.Handler, error) {
-	lim := newLimiter(InFlight, FlowsInFlight)
+	lim := newLimiter(InFlight, FlowsInFlight, FlowsPerSecond)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", lim.wrap(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
 		ErrorHandling:     promhttp.ContinueOnError,

@@ -210,28 +210,30 @@ func registeredPorts(ctx context.Context, hostNL *netlink.Handle, reg *registry)
 
 // Snapshot reads the counters of this datapath's map sets.
 func (d *Datapath) Snapshot(ctx context.Context) (Snapshot, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	sets, ports := d.refsLocked(ctx)
+	sets, ports := d.refs(ctx)
 	snap, err := snapshot(sets, ports)
 	if err != nil {
 		return snap, err
 	}
-	snap.Bridges = d.bridgeStatus()
+	d.mu.Lock()
+	bridges, reg, nl := slices.Clone(d.bridges), slices.Clone(d.reg.Ports), d.sets[0].nl
+	d.mu.Unlock()
+	snap.Bridges = bridgeStatus(nl, bridges, reg)
 	return snap, nil
 }
 
-// bridgeStatus counts, per watched bridge, the ports without netctl's programs.
-func (d *Datapath) bridgeStatus() []BridgeStatus {
+// bridgeStatus counts, per bridge, the ports without netctl's programs (reg: the
+// registered ports).
+func bridgeStatus(nl *netlink.Handle, bridges []string, reg []regPort) []BridgeStatus {
 	var out []BridgeStatus
-	for _, br := range d.bridges {
-		ports, err := BridgePorts(d.sets[0].nl, br)
+	for _, br := range bridges {
+		ports, err := BridgePorts(nl, br)
 		if err != nil {
 			continue // the bridge is gone: nothing to observe
 		}
 		st := BridgeStatus{Name: br, Ports: len(ports)}
 		for _, l := range ports {
-			if !slices.ContainsFunc(d.reg.Ports, func(p regPort) bool { return p.NSInode == 0 && p.Ifindex == l.Attrs().Index }) {
+			if !slices.ContainsFunc(reg, func(p regPort) bool { return p.NSInode == 0 && p.Ifindex == l.Attrs().Index }) {
 				st.Unobserved++
 			}
 		}

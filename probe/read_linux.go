@@ -311,30 +311,51 @@ func rawFlowOf(e *Entry) RawFlow {
 		FirstNs: e.FirstNs, LastNs: e.LastNs, TCPFlags: e.TCPFlags, SynNoAck: e.Flags&FlowSynNoAck != 0}
 }
 
-// refsLocked returns the datapath's map sets and the ports behind their interfaces,
-// resolving the ports again after an attach, a port gone, or a change of the registry by
-// another netctl. d.mu is held.
-func (d *Datapath) refsLocked(ctx context.Context) ([]mapRefs, []Port) {
+// setsLocked returns the datapath's map sets. d.mu is held.
+func (d *Datapath) setsLocked() []mapRefs {
 	sets := make([]mapRefs, 0, len(d.sets))
 	for ino, s := range d.sets {
 		sets = append(sets, mapRefs{ino: ino, totalsIdx: s.objs.TotalsByIndex, totals: s.objs.Totals, flows: s.objs.Flows, stats: s.objs.Stats})
 	}
-	before := slices.Clone(d.reg.Ports)
-	if err := d.reg.reload(); err == nil && !slices.Equal(before, d.reg.Ports) {
-		d.portsOK = false // another netctl (attach --iface) changed the registry
-	}
-	if !d.portsOK { // resolved again only after an attach or a port gone
-		d.ports, d.portsOK = d.Ports(ctx), true
-	}
-	return sets, d.ports
+	return sets
 }
 
-// Counters reads what a scrape reads every time: the totals of every port, the stats and
-// the bridges' coverage. Its cost follows the number of ports, not of flows.
-func (d *Datapath) Counters(ctx context.Context) (Counters, error) {
+// refs returns the map sets and the ports behind their interfaces. The ports are
+// resolved again after an attach, a port gone or a change of the registry by another
+// netctl (attach --iface); the resolution (netlink, the Docker API) runs without d.mu, so
+// however slow it is, it holds up no other reader.
+func (d *Datapath) refs(ctx context.Context) ([]mapRefs, []Port) {
+	d.mu.Lock()
+	sets := d.setsLocked()
+	before := slices.Clone(d.reg.Ports)
+	if err := d.reg.reload(); err == nil && !slices.Equal(before, d.reg.Ports) {
+		d.portsOK = false
+	}
+	if d.portsOK {
+		defer d.mu.Unlock()
+		return sets, d.ports
+	}
+	reg := &registry{Ports: slices.Clone(d.reg.Ports)}
+	nl := d.sets[0].nl
+	d.mu.Unlock()
+
+	ports := registeredPorts(ctx, nl, reg)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	sets, ports := d.refsLocked(ctx)
+	if !d.portsOK && slices.Equal(reg.Ports, d.reg.Ports) { // nothing changed meanwhile
+		d.ports, d.portsOK = ports, true
+	}
+	return sets, ports
+}
+
+// Counters reads what a scrape reads every time: the totals of every port and the stats.
+// Its cost follows the number of ports, not of flows, and it looks nothing up in the
+// kernel but the maps: the ports are those of the last resolution (ReadFlows and
+// Snapshot resolve them again when they changed).
+func (d *Datapath) Counters(ctx context.Context) (Counters, error) {
+	d.mu.Lock()
+	sets, ports := d.setsLocked(), d.ports
+	d.mu.Unlock()
 	totals, err := readPortTotals(sets, ports)
 	if err != nil {
 		return Counters{}, err
@@ -344,19 +365,20 @@ func (d *Datapath) Counters(ctx context.Context) (Counters, error) {
 		return Counters{}, err
 	}
 	return Counters{Time: time.Now(), Interfaces: Interfaces(NewPortMap(ports), totals), FlowCapacity: flowCapacity(sets),
-		InsertFailed: stats[StatFlowInsertFailed], NotParsed: stats[StatNotParsed], Bridges: d.bridgeStatus()}, nil
+		InsertFailed: stats[StatFlowInsertFailed], NotParsed: stats[StatNotParsed]}, nil
 }
 
 // ReadFlows calls fn with every entry of the flow tables (see eachEntry: nothing is
-// allocated per entry, the *Entry is reused) and returns the ports and clocks of the
-// read. The datapath stays usable meanwhile (the watcher attaches ports): its lock is
-// held only to take the map sets and ports. The Datapath must not be closed before
-// ReadFlows returns.
+// allocated per entry, the *Entry is reused) and returns the ports, the bridges'
+// coverage and the clocks of the read. The datapath stays usable meanwhile (the watcher
+// attaches ports, Counters reads): its lock is held only to take the map sets and ports.
+// The Datapath must not be closed before ReadFlows returns.
 func (d *Datapath) ReadFlows(ctx context.Context, fn func(*Entry)) (FlowRead, error) {
+	sets, ports := d.refs(ctx)
 	d.mu.Lock()
-	sets, ports := d.refsLocked(ctx)
+	bridges, reg, nl := slices.Clone(d.bridges), slices.Clone(d.reg.Ports), d.sets[0].nl
 	d.mu.Unlock()
-	r := FlowRead{Ports: ports, Mono: monoNow(), Time: time.Now(), Capacity: flowCapacity(sets)}
+	r := FlowRead{Ports: ports, Bridges: bridgeStatus(nl, bridges, reg), Mono: monoNow(), Time: time.Now(), Capacity: flowCapacity(sets)}
 	n, err := eachEntry(ctx, sets, fn)
 	r.Entries = n
 	return r, err

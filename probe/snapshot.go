@@ -80,16 +80,16 @@ type Snapshot struct {
 	Bridges      []BridgeStatus      `json:"bridges,omitempty"`
 }
 
-// Counters are the part of a snapshot that costs the same however many flows there are:
-// the interface counters, the datapath's own counts and the bridges' coverage. A scrape
-// reads them every time; the flow tables are read apart (Entry).
+// Counters are the part of a snapshot that costs the same however many flows there are
+// and needs no lookup but in the maps: the interface counters and the datapath's own
+// counts. A scrape reads them every time; the flow tables (Entry) and what needs netlink
+// (the bridges' coverage) are read apart (FlowRead).
 type Counters struct {
 	Time         time.Time           `json:"time"`
 	Interfaces   []InterfaceCounters `json:"interfaces"`
 	FlowCapacity int                 `json:"flow_capacity"`
 	InsertFailed uint64              `json:"flow_insert_failed"`
 	NotParsed    uint64              `json:"not_parsed"`
-	Bridges      []BridgeStatus      `json:"bridges,omitempty"`
 }
 
 // Entry is one flow table entry as the kernel keeps it, per-CPU copies merged, in
@@ -116,9 +116,10 @@ func (e *Entry) Addrs() (src, dst netip.Addr) {
 }
 
 // FlowRead is what a read of the flow tables says besides its entries: the ports behind
-// the interfaces and the two clocks as the read began.
+// the interfaces, the watched bridges' coverage and the two clocks as the read began.
 type FlowRead struct {
 	Ports    []Port
+	Bridges  []BridgeStatus
 	Mono     uint64    // CLOCK_MONOTONIC, the clock of the entries' stamps
 	Time     time.Time // the wall clock at the same moment
 	Entries  int       // entries read
