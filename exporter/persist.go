@@ -231,11 +231,13 @@ func (c *Collector) decodeState(b []byte) error {
 		}
 		return id
 	}
-	for n := d.count(4 + 4 + 32 + 32 + 8 + 1); n > 0 && d.err == nil; n-- {
+	nseries := d.count(4 + 4 + 32 + 32 + 8 + 1)
+	skip := nseries - st.series.limit // a smaller tracking limit than the saving serve's: keep the most recent
+	for n := 0; n < nseries && d.err == nil; n++ {
 		k := seriesKey{pair: pair(), proto: d.u8(), flags: d.u8(), port: d.u16(), local: d.a16(), remote: d.a16()}
 		s := series{key: k, traffic: d.traffic(), active: d.i64(), dropped: d.u8() != 0}
-		if d.err != nil || st.series.n >= st.series.limit {
-			continue // a smaller tracking limit than the saving serve's: keep the most recent
+		if d.err != nil || n < skip {
+			continue
 		}
 		if _, dup := st.series.byKey[k]; dup {
 			d.err = errors.New("duplicate series")
