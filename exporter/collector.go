@@ -54,8 +54,9 @@ type CollectorOptions struct {
 	// SnapshotTimeout bounds one read of the source (0: DefaultSnapshotTimeout).
 	SnapshotTimeout time.Duration
 	// FlowReadWait is how long a scrape waits for the read of the flow tables it starts
-	// when the last read took longer than that; it then exports what the last finished
-	// read found. Reads shorter than that are always waited for (0: DefaultFlowReadWait).
+	// (not at all when the last read took longer); past it, the scrape exports what the
+	// last finished read found. The first read after start is waited for whole
+	// (0: DefaultFlowReadWait).
 	FlowReadWait time.Duration
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time

@@ -12,7 +12,7 @@ import (
 // limiter bounds the requests /metrics and /flows serve at once. They share its slots;
 // /flows may hold at most lowMax of them, and a freed slot goes to a waiting /metrics
 // before a waiting /flows, so a crowd of /flows clients cannot keep a scrape waiting.
-// Low-priority requests are also paced (lowRate per second, in bursts of lowMax): a
+// Low-priority requests are also paced (lowRate per second, in bursts of lowBurst): a
 // client looping on /flows is held, not served as fast as the CPU allows, so it cannot
 // take the CPU the scrapes need either.
 type limiter struct {
@@ -25,8 +25,8 @@ type limiter struct {
 	pace    *rate.Limiter
 }
 
-func newLimiter(slots, lowMax int, lowRate float64) *limiter {
-	return &limiter{free: slots, lowMax: min(lowMax, slots), pace: rate.NewLimiter(rate.Limit(lowRate), lowMax)}
+func newLimiter(slots, lowMax int, lowRate float64, lowBurst int) *limiter {
+	return &limiter{free: slots, lowMax: min(lowMax, slots), pace: rate.NewLimiter(rate.Limit(lowRate), lowBurst)}
 }
 
 // paced waits for the low-priority request's turn; when that is further off than ctx

@@ -17,7 +17,7 @@ func acquireSoon(t *testing.T, l *limiter, high bool) chan bool {
 // A freed slot goes to a waiting /metrics before a waiting /flows, even one that came
 // first.
 func TestLimiterPriority(t *testing.T) {
-	l := newLimiter(1, 1, 1000)
+	l := newLimiter(1, 1, 1000, 1000)
 	if !l.acquire(context.Background(), true) {
 		t.Fatal("first acquire failed")
 	}
@@ -41,7 +41,7 @@ func TestLimiterPriority(t *testing.T) {
 // /flows may hold at most lowMax slots; /metrics still gets the others, and a /flows
 // request that cannot get one in time gives up.
 func TestLimiterLowMax(t *testing.T) {
-	l := newLimiter(4, 2, 1000)
+	l := newLimiter(4, 2, 1000, 1000)
 	bg := context.Background()
 	if !l.acquire(bg, false) || !l.acquire(bg, false) {
 		t.Fatal("two low-priority acquires failed")
@@ -64,7 +64,7 @@ func TestLimiterLowMax(t *testing.T) {
 // turn is further off than its deadline is refused after waiting out the deadline (not
 // at once, so a looping client is held).
 func TestLimiterPacing(t *testing.T) {
-	l := newLimiter(4, 2, 10) // 10 per second, bursts of 2
+	l := newLimiter(4, 2, 10, 2) // 10 per second, bursts of 2
 	bg := context.Background()
 	start := time.Now()
 	for range 4 {

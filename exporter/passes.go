@@ -73,22 +73,20 @@ func (c *Collector) requestPass() <-chan struct{} {
 }
 
 // freshView starts a pass (requestPass) and returns the last finished pass's view (nil
-// when none finished yet): it waits for the pass when passes are quick (the last took
-// less than FlowReadWait); when they are not it does not wait, but for the first pass
-// (at most FlowReadWait).
+// when none finished yet). It waits for the pass at most FlowReadWait, and not at all
+// when the last one took longer than that; but it waits for the first pass, however
+// long, so the first scrape has the flows.
 func (c *Collector) freshView() *flowView {
 	done := c.requestPass()
 	c.sched.mu.Lock()
 	last := c.sched.lastDur
 	c.sched.mu.Unlock()
-	wait := c.opts.SnapshotTimeout // quick passes: wait for this one
-	if last >= c.opts.FlowReadWait {
-		// Long passes: this one will not end soon; export the last one's findings at once,
-		// unless there are none yet (the first pass after start).
+	wait := c.opts.FlowReadWait
+	switch {
+	case c.view.Load() == nil:
+		wait = c.opts.SnapshotTimeout
+	case last >= c.opts.FlowReadWait:
 		wait = 0
-		if c.view.Load() == nil {
-			wait = c.opts.FlowReadWait
-		}
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()

@@ -27,11 +27,11 @@ const (
 	DefaultFlowsLimit = 100
 	// InFlight is how many /metrics and /flows requests are served at once, FlowsInFlight
 	// how many of them may be /flows; the others wait (a /metrics first). /flows requests
-	// are also paced, FlowsPerSecond at most (in bursts of FlowsInFlight); one that would
-	// wait longer than FlowsQueueWait gets 503 after that wait.
+	// are also paced, FlowsPerSecond at most (in bursts as large); one that would wait
+	// longer than FlowsQueueWait gets 503 after that wait.
 	InFlight       = 4
 	FlowsInFlight  = 2
-	FlowsPerSecond = 10
+	FlowsPerSecond = 20
 	FlowsQueueWait = 5 * time.Second
 )
 
@@ -87,7 +87,7 @@ type HandlerOptions struct {
 // /healthz, GET and HEAD only (405 otherwise). /metrics and /flows share a limit of
 // requests in flight that serves /metrics first (limiter).
 func NewHandler(o HandlerOptions) (http.Handler, error) {
-	lim := newLimiter(InFlight, FlowsInFlight, FlowsPerSecond)
+	lim := newLimiter(InFlight, FlowsInFlight, FlowsPerSecond, FlowsPerSecond)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", lim.wrap(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
 		ErrorHandling:     promhttp.ContinueOnError,

@@ -349,13 +349,10 @@ func (d *Datapath) refs(ctx context.Context) ([]mapRefs, []Port) {
 }
 
 // Counters reads what a scrape reads every time: the totals of every port and the stats.
-// Its cost follows the number of ports, not of flows, and it looks nothing up in the
-// kernel but the maps: the ports are those of the last resolution (ReadFlows and
-// Snapshot resolve them again when they changed).
+// Its cost follows the number of ports, not of flows; beyond the maps it looks up only
+// the ports of interfaces attached or gone since the last read (refs).
 func (d *Datapath) Counters(ctx context.Context) (Counters, error) {
-	d.mu.Lock()
-	sets, ports := d.setsLocked(), d.ports
-	d.mu.Unlock()
+	sets, ports := d.refs(ctx)
 	totals, err := readPortTotals(sets, ports)
 	if err != nil {
 		return Counters{}, err

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
 	"github.com/netctl/netctl/internal/lab"
@@ -232,6 +233,8 @@ type labNS struct {
 	name              string
 	host, ctr         netns.NsHandle
 	hostAddr, ctrAddr netip.Addr
+	ctrName           string          // container2's netns, its container label
+	ctrLink           *netlink.Handle // netlink in container2
 }
 
 func benchLab(tb testing.TB) labNS {
@@ -242,5 +245,6 @@ func benchLab(tb testing.TB) labNS {
 			tb.Fatalf("ping %s from %s: %v\n%s", c[1], c[0], err, out)
 		}
 	}
-	return labNS{name: l.Host.Name, host: l.Host.NS, ctr: l.Container2.NS, hostAddr: l.Host.Addr4, ctrAddr: l.Container2.Addr4}
+	return labNS{name: l.Host.Name, host: l.Host.NS, ctr: l.Container2.NS, hostAddr: l.Host.Addr4, ctrAddr: l.Container2.Addr4,
+		ctrName: l.Container2.Name, ctrLink: l.Container2.Netlink}
 }
