@@ -6,11 +6,22 @@ import (
 	"time"
 )
 
+// acquireSoon starts an acquire and returns once it waits in its queue.
 func acquireSoon(t *testing.T, l *limiter, high bool) chan bool {
 	t.Helper()
+	queued := func() int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.highQ) + len(l.lowQ)
+	}
+	before := queued()
 	got := make(chan bool, 1)
 	go func() { got <- l.acquire(context.Background(), high) }()
-	time.Sleep(20 * time.Millisecond) // queued by now
+	for deadline := time.Now().Add(5 * time.Second); queued() == before; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the acquire never queued")
+		}
+	}
 	return got
 }
 
