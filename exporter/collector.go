@@ -122,11 +122,13 @@ func NewCollector(src Source, opts CollectorOptions) *Collector {
 
 // NewGatherer returns what /metrics serves: c's metric families as c builds them (the
 // flow series once per pass, not checked again sample by sample at every scrape), with
-// netctl_build_info and the Go and process collectors.
-func NewGatherer(c *Collector, version, revision string) prometheus.Gatherer {
+// netctl_build_info, the Go and process collectors and the extra collectors (the
+// daemon's own counters).
+func NewGatherer(c *Collector, version, revision string, extra ...prometheus.Collector) prometheus.Gatherer {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(NewBuildInfo(version, revision),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(extra...)
 	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
 		mfs, err := reg.Gather()
 		mfs = append(mfs, c.scrape()...)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -303,6 +304,13 @@ func fill(e *Entry, k *netctlNcFlowKey, per []netctlNcFlowValue) {
 	}
 }
 
+// rawFlow merges a flow's per-CPU copies into a RawFlow, as the reader does (fill).
+func rawFlow(ino uint64, k *netctlNcFlowKey, per []netctlNcFlowValue) RawFlow {
+	e := Entry{NSInode: ino}
+	fill(&e, k, per)
+	return rawFlowOf(&e)
+}
+
 // rawFlowOf turns an entry into a RawFlow.
 func rawFlowOf(e *Entry) RawFlow {
 	src, dst := e.Addrs()
@@ -336,16 +344,22 @@ func (d *Datapath) refs(ctx context.Context) ([]mapRefs, []Port) {
 		return sets, d.ports
 	}
 	reg := &registry{Ports: slices.Clone(d.reg.Ports)}
-	nl := d.sets[0].nl
+	nl, pending := d.sets[0].nl, maps.Clone(d.pending)
 	d.mu.Unlock()
 
-	ports := registeredPorts(ctx, nl, reg)
+	ports := describedPorts(registeredPorts(ctx, nl, reg, d.opts.Docker), pending)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.portsOK && slices.Equal(reg.Ports, d.reg.Ports) { // nothing changed meanwhile
 		d.ports, d.portsOK = ports, true
 	}
 	return sets, ports
+}
+
+// describedPorts leaves out the host ports whose container is not known yet (pending):
+// they are counted, and described once it is.
+func describedPorts(ports []Port, pending map[int]time.Time) []Port {
+	return slices.DeleteFunc(ports, func(p Port) bool { _, ok := pending[p.Ifindex]; return ok && !p.InContainer })
 }
 
 // Counters reads what a scrape reads every time: the totals of every port and the stats.

@@ -6,8 +6,6 @@
 #   scripts/setup.sh --lint   also golangci-lint (Go module proxy), for `make lint`
 set -euo pipefail
 
-GOLANGCI_VERSION=v2.15.0
-
 # Debian package -> a file it installs (checked before asking apt).
 declare -A PKGS=(
   [clang-19]=/usr/bin/clang-19
@@ -65,11 +63,7 @@ if ! mount -t bpf | grep -q ' /sys/fs/bpf '; then
 fi
 
 if [ "${1:-}" = "--lint" ]; then
-  gobin=$(go env GOPATH)/bin
-  if ! "$gobin/golangci-lint" version 2>/dev/null | grep -q "${GOLANGCI_VERSION#v}"; then
-    log "installing golangci-lint $GOLANGCI_VERSION"
-    go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_VERSION"
-  fi
+  "$(dirname "$0")/golangci-lint.sh" version # installs the pinned version when missing
 fi
 
 [ ${#missing[@]} -eq 0 ] && log "everything present" || log "done"

@@ -1,3 +1,5 @@
+//go:build linux && (386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64)
+
 package main
 
 import (
@@ -25,6 +27,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	if err := os.Setenv("NETCTL_STATE_DIR", dir); err != nil {
+		panic(err)
+	}
+	if err := os.Setenv("NETCTL_PERSIST_DIR", dir+"/persist"); err != nil { // nor /var/lib/netctl
 		panic(err)
 	}
 	code := m.Run()

@@ -45,7 +45,7 @@ func conversations(b *testing.B, l labNS, n int) {
 
 func benchConversations(b *testing.B, n int) {
 	l := benchLab(b)
-	p := newServeProc(b, l.name, "--flow-entries", "262144")
+	p := newServeBin(b, l.name, "--flow-entries", "262144")
 	p.Start()
 	load0 := loadAvg()
 	rss0 := p.Status("VmRSS")
@@ -96,7 +96,7 @@ func benchConversations(b *testing.B, n int) {
 
 func benchScan(b *testing.B) {
 	l := benchLab(b)
-	p := newServeProc(b, l.name, "--flow-entries", "262144")
+	p := newServeBin(b, l.name, "--flow-entries", "262144")
 	p.Start()
 	load0 := loadAvg()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -201,7 +201,7 @@ func benchScan(b *testing.B) {
 }
 
 // waitMetric polls /metrics until the series whose line starts with prefix reaches min.
-func waitMetric(tb testing.TB, p *serveProc, prefix string, min float64, timeout time.Duration) {
+func waitMetric(tb testing.TB, p *serveBin, prefix string, min float64, timeout time.Duration) {
 	tb.Helper()
 	var v float64
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {

@@ -29,7 +29,7 @@ const (
 // kernel statistics; and a restart continues every counter.
 func TestServeFlood(t *testing.T) {
 	l := benchLab(t)
-	p := newServeProc(t, l.name, "--flow-entries", "16384", "--flow-tracking-limit", "2000")
+	p := newServeBin(t, l.name, "--flow-entries", "16384", "--flow-tracking-limit", "2000")
 	p.Start()
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -122,7 +122,7 @@ func TestServeFlood(t *testing.T) {
 // quietRead reads container2's eth0 statistics from the kernel and from serve's /metrics
 // at a moment when the kernel's did not move meanwhile: rx packets, rx bytes, tx packets,
 // tx bytes each, and the whole /metrics.
-func quietRead(t *testing.T, p *serveProc, l labNS) ([4]uint64, [4]float64, string) {
+func quietRead(t *testing.T, p *serveBin, l labNS) ([4]uint64, [4]float64, string) {
 	t.Helper()
 	prefix := fmt.Sprintf(`{bridge="docker0",container=%q,`, l.ctrName)
 	for range 50 {

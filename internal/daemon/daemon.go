@@ -1,3 +1,5 @@
+//go:build linux && (386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64)
+
 package daemon
 
 import (
@@ -16,6 +18,7 @@ import (
 
 	"github.com/netctl/netctl/exporter"
 	"github.com/netctl/netctl/internal/analysis"
+	"github.com/netctl/netctl/internal/docker"
 	"github.com/netctl/netctl/internal/nsutil"
 	"github.com/netctl/netctl/internal/state"
 	"github.com/netctl/netctl/probe"
@@ -38,8 +41,18 @@ type Options struct {
 	// Attach, if set, attaches the counters when Run starts (the bridge's ports and any
 	// named interfaces); what it attached is logged. Run fails when it fails.
 	Attach func(context.Context) ([]probe.Attachment, error)
-	// Bridge is the bridge whose ports are watched and attached as they come ("": none).
-	Bridge string
+	// Bridges are the bridges whose ports are watched and attached as they come.
+	Bridges []string
+	// Docker, if set, is the view of the Docker engine that Run keeps current (its
+	// events name containers, bring persisted NICs back and report networks).
+	Docker *docker.View
+	// FollowNetworks watches the bridge of each Docker network created while Run runs,
+	// and stops watching that of each one removed (serve without --bridge).
+	FollowNetworks bool
+	// Reapply puts the NICs of nic add --persist back on containers that start again.
+	Reapply bool
+	// PersistDir is the persistent root of those records ("": state.PersistDir()).
+	PersistDir string
 	// Collector tunes the Prometheus collector; its FlowIdleTimeout is also /flows' idle.
 	Collector exporter.CollectorOptions
 	// ListenAddresses, WebConfigFile and SystemdSocket are the exporter-toolkit web
@@ -70,6 +83,8 @@ type Daemon struct {
 	hostIno   uint64
 	collector *exporter.Collector
 	watchErr  atomic.Pointer[error] // why the link watch stopped, while it is retried
+	// reapplyCount counts the persisted NICs put back, and the failures.
+	reapplyCount *exporter.NICReapply
 }
 
 // New returns a Daemon for opts.
@@ -87,7 +102,7 @@ func New(opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	return &Daemon{opts: opts, log: opts.Logger, hostIno: ino,
-		collector: exporter.NewCollector(opts.Datapath, opts.Collector)}, nil
+		collector: exporter.NewCollector(opts.Datapath, opts.Collector), reapplyCount: exporter.NewNICReapply()}, nil
 }
 
 // Run attaches (Options.Attach), watches the bridge, restores the collector's memory
@@ -112,8 +127,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	if d.opts.Bridge != "" {
+	if len(d.opts.Bridges) > 0 || d.opts.FollowNetworks {
 		wg.Go(func() { d.watch(ctx) })
+	}
+	if d.opts.Docker != nil {
+		wg.Go(func() { d.followDocker(ctx) })
 	}
 	wg.Go(func() { d.saveEvery(ctx, statePath) })
 
@@ -138,7 +156,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 // serve serves HTTP until ctx ends (nil) or the listener fails (its error).
 func (d *Daemon) serve(ctx context.Context) error {
 	handler, err := exporter.NewHandler(exporter.HandlerOptions{
-		Gatherer: exporter.NewGatherer(d.collector, d.opts.Version, d.opts.Revision),
+		Gatherer: exporter.NewGatherer(d.collector, d.opts.Version, d.opts.Revision, d.reapplyCount),
 		Version:  d.opts.Version,
 		Flows:    d.flows,
 		Healthy: func() error {

@@ -1,3 +1,5 @@
+//go:build linux && (386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64)
+
 package daemon
 
 import (
@@ -93,7 +95,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := Options{
-		Datapath: dp, Host: host.Handle, Bridge: "br0", StateDir: stateDir,
+		Datapath: dp, Host: host.Handle, Bridges: []string{"br0"}, StateDir: stateDir,
 		Attach:    func(ctx context.Context) ([]probe.Attachment, error) { return dp.AttachBridge(ctx, "br0") },
 		Collector: exporter.CollectorOptions{FlowIdleTimeout: time.Minute},
 		Version:   "v-test", Revision: "r-test",

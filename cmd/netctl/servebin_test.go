@@ -26,7 +26,9 @@ import (
 )
 
 // The serve benchmarks and load tests run the netctl binary as a user does, in a process
-// of its own, so its memory is its own (and not built with -race).
+// of its own, so its memory is its own: built apart, without -race (startServeProc runs
+// this test binary instead, which make test builds with -race, whose memory says nothing
+// of serve's).
 
 var (
 	binOnce sync.Once
@@ -56,8 +58,9 @@ func netctlBinary(tb testing.TB) string {
 	return binPath
 }
 
-// serveProc is a `netctl serve` process with pin and state folders of its own.
-type serveProc struct {
+// serveBin is a `netctl serve` process of the static binary, with pin and state
+// folders of its own.
+type serveBin struct {
 	tb          testing.TB
 	bin, host   string
 	env         []string
@@ -71,12 +74,12 @@ type serveProc struct {
 	HealthAfter time.Duration // from exec to /healthz answering ok
 }
 
-// newServeProc prepares (does not start) serve for host namespace host; flags go after
+// newServeBin prepares (does not start) serve for host namespace host; flags go after
 // the serve verb.
-func newServeProc(tb testing.TB, host string, flags ...string) *serveProc {
+func newServeBin(tb testing.TB, host string, flags ...string) *serveBin {
 	tb.Helper()
 	pin, state := nstest.BPFDir(tb), tb.TempDir()
-	p := &serveProc{tb: tb, bin: netctlBinary(tb), host: host, stateDir: state, flags: flags,
+	p := &serveBin{tb: tb, bin: netctlBinary(tb), host: host, stateDir: state, flags: flags,
 		env: append(os.Environ(), "NETCTL_BPF_DIR="+pin, "NETCTL_STATE_DIR="+state)}
 	tb.Cleanup(func() {
 		p.Stop()
@@ -88,7 +91,7 @@ func newServeProc(tb testing.TB, host string, flags ...string) *serveProc {
 }
 
 // Start runs serve on a free loopback port and waits until /healthz says ok.
-func (p *serveProc) Start() {
+func (p *serveBin) Start() {
 	tb := p.tb
 	tb.Helper()
 	p.addr = nstest.FreeAddr(tb)
@@ -129,7 +132,7 @@ func (p *serveProc) Start() {
 }
 
 // Stop sends SIGTERM and waits for serve to exit (it saves its state on the way out).
-func (p *serveProc) Stop() {
+func (p *serveBin) Stop() {
 	if p.cmd == nil || p.cmd.Process == nil {
 		return
 	}
@@ -145,10 +148,10 @@ func (p *serveProc) Stop() {
 }
 
 // URL returns the address of path on serve.
-func (p *serveProc) URL(path string) string { return "http://" + p.addr + path }
+func (p *serveBin) URL(path string) string { return "http://" + p.addr + path }
 
 // Status reads a field of /proc/PID/status (VmRSS, VmHWM) in bytes.
-func (p *serveProc) Status(field string) int64 {
+func (p *serveBin) Status(field string) int64 {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
 		return -1
@@ -165,7 +168,7 @@ func (p *serveProc) Status(field string) int64 {
 }
 
 // StateSize returns the bytes of the files under serve's state folder "serve".
-func (p *serveProc) StateSize() int64 {
+func (p *serveBin) StateSize() int64 {
 	var n int64
 	_ = filepath.Walk(filepath.Join(p.stateDir, "serve"), func(_ string, fi os.FileInfo, err error) error {
 		if err == nil && fi.Mode().IsRegular() {
