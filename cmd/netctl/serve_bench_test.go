@@ -89,6 +89,11 @@ func benchConversations(b *testing.B, n int) {
 	b.ReportMetric(mib(rss), "rss_MiB")
 	b.ReportMetric(mib(hwm), "rss_peak_MiB")
 	b.ReportMetric(allocs, "allocs/scrape")
+	if n == 100_000 {
+		goal(b, "/metrics (slowest)", ms(slices.Max(mt)), 100, "ms")
+		goal(b, "/flows (slowest)", ms(slices.Max(ft)), 100, "ms")
+		goal(b, "RSS", mib(hwm), 64, "MiB")
+	}
 	b.Logf("%d conversations, %v table entries: /metrics %v, /flows %v, /flows?all=1 %v; RSS %.1f MiB (peak %.1f, anonymous %.1f, at start %.1f; Go heap in use %.1f MiB, next GC at %.1f); %.0f allocs per scrape; load %s → %s",
 		n, sample(m1, "netctl_flow_table_entries"), mt, ft, at, mib(rss), mib(hwm), mib(anon), mib(rss0),
 		sample(m1, "go_memstats_heap_inuse_bytes")/(1<<20), sample(m1, "go_memstats_next_gc_bytes")/(1<<20), allocs, load0, loadAvg())
@@ -184,6 +189,11 @@ func benchScan(b *testing.B) {
 	}
 	rssScraped := p.Status("VmRSS")
 
+	goal(b, "RSS during the scan (every 100 ms)", mib(maxRSS.Load()), 128, "MiB")
+	goal(b, "state file", float64(state)/1e6, 8, "MB")
+	goal(b, "restart listening", ms(p.ListenAfter), 1000, "ms")
+	goal(b, "/metrics during the scan (slowest)", ms(slices.Max(scrapes)), 200, "ms")
+	goal(b, "/metrics under 100 /flows clients (slowest)", ms(slices.Max(scrapesBusy)), 200, "ms")
 	b.ReportMetric(ms(slices.Max(scrapes)), "metrics_max_ms")
 	b.ReportMetric(ms(median(scrapes)), "metrics_ms")
 	b.ReportMetric(ms(slices.Max(scrapesBusy)), "metrics_max_under_flows_ms")
@@ -213,6 +223,16 @@ func waitMetric(tb testing.TB, p *serveBin, prefix string, min float64, timeout 
 		}
 	}
 	tb.Fatalf("%s = %v after %v, want ≥ %v", prefix, v, timeout, min)
+}
+
+// goal logs whether a measured value is within the goal for it.
+func goal(b *testing.B, what string, got, limit float64, unit string) {
+	b.Helper()
+	verdict := "met"
+	if got > limit {
+		verdict = "MISSED"
+	}
+	b.Logf("goal %s ≤ %g %s: %s (%.1f %s)", what, limit, unit, verdict, got, unit)
 }
 
 func median(ds []time.Duration) time.Duration {
