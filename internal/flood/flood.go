@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package flood sends many distinct UDP flows from inside a network namespace, with a raw
 // socket and sendmmsg: the load of the serve benchmarks and flood tests (a port scan, or
 // many conversations with their replies). It is test tooling; it sends only where it is
