@@ -17,7 +17,7 @@ import (
 // longer holds: conversations gone idle, flows evicted, interfaces removed. It holds
 // what the exported counters need and no more: the interface counters, the tracked flow
 // series (at most the tracking limit), the other and asymmetric series, in a compact
-// binary form (about 90 bytes per series), written atomically (internal/state.WriteFile).
+// binary form (about 80 bytes per series), written atomically (internal/state.WriteFile).
 // The kernel entries' last values are not saved: an entry first seen before the last
 // read of the serve that saved is taken as counted, and what it carried between that read
 // and the next serve's first read is left out (never counted twice); serve reads the

@@ -47,7 +47,7 @@ func TestStateBaseline(t *testing.T) {
 	}
 }
 
-// The state file is compact (about 90 bytes per tracked series), loads in milliseconds,
+// The state file is compact (about 80 bytes per tracked series), loads in milliseconds,
 // and restores every series; a serve with a smaller tracking limit keeps the most recent.
 func TestStateSizeAndLimit(t *testing.T) {
 	const n = 5000
