@@ -70,7 +70,7 @@ type serveBin struct {
 	flags       []string
 	addr        string
 	cmd         *exec.Cmd
-	log         *syncBuf
+	logPath     string // serve's output, appended to across starts
 	exited      chan struct{}
 	ListenAfter time.Duration // from exec to the port accepting connections
 	HealthAfter time.Duration // from exec to /healthz answering ok
@@ -81,7 +81,7 @@ type serveBin struct {
 func newServeBin(tb testing.TB, host string, flags ...string) *serveBin {
 	tb.Helper()
 	pin, state := nstest.BPFDir(tb), tb.TempDir()
-	p := &serveBin{tb: tb, bin: netctlBinary(tb), host: host, stateDir: state, flags: flags,
+	p := &serveBin{tb: tb, bin: netctlBinary(tb), host: host, stateDir: state, flags: flags, logPath: filepath.Join(tb.TempDir(), "serve.log"),
 		env: append(os.Environ(), "NETCTL_BPF_DIR="+pin, "NETCTL_STATE_DIR="+state)}
 	tb.Cleanup(func() {
 		p.Stop()
@@ -97,10 +97,14 @@ func (p *serveBin) Start() {
 	tb := p.tb
 	tb.Helper()
 	p.addr = nstest.FreeAddr(tb)
-	p.log = &syncBuf{}
+	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer logf.Close() // the child has its own copy
 	p.cmd = exec.Command(p.bin, append([]string{"-n", p.host, "--log-level", "warn", "serve", "--web.listen-address", p.addr}, p.flags...)...)
 	p.cmd.Env = p.env
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	start := time.Now()
 	if err := p.cmd.Start(); err != nil {
 		tb.Fatal(err)
@@ -111,11 +115,11 @@ func (p *serveBin) Start() {
 	for deadline := start.Add(60 * time.Second); ; time.Sleep(2 * time.Millisecond) {
 		select {
 		case <-exited:
-			tb.Fatalf("serve exited: %s", p.log)
+			tb.Fatalf("serve exited: %s", p.log())
 		default:
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("serve did not become healthy: %s", p.log)
+			tb.Fatalf("serve did not become healthy: %s", p.log())
 		}
 		if p.ListenAfter == 0 {
 			c, err := net.DialTimeout("tcp", p.addr, 100*time.Millisecond)
@@ -144,7 +148,7 @@ func (p *serveBin) Stop() {
 	case <-time.After(30 * time.Second):
 		_ = p.cmd.Process.Kill()
 		<-p.exited
-		p.tb.Errorf("serve did not stop on SIGTERM: %s", p.log)
+		p.tb.Errorf("serve did not stop on SIGTERM: %s", p.log())
 	}
 	p.cmd = nil
 }
@@ -214,22 +218,10 @@ func loadAvg() string {
 	return f[0]
 }
 
-// syncBuf is a bytes buffer safe for the writer goroutines of exec and a reader.
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// log returns what serve wrote so far.
+func (p *serveBin) log() string {
+	b, _ := os.ReadFile(p.logPath)
+	return string(b)
 }
 
 // labNS is what the load needs of a lab: the host namespace (its name for -n) and
