@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -294,5 +295,40 @@ func TestCollectorSlowPasses(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the pass the third scrape started never showed")
 		}
+	}
+}
+
+// countingSource counts the flow reads of a slowSource.
+type countingSource struct {
+	slowSource
+	reads *atomic.Int32
+}
+
+func (s countingSource) ReadFlows(ctx context.Context, fn func(*probe.Entry)) (probe.FlowRead, error) {
+	s.reads.Add(1)
+	return s.slowSource.ReadFlows(ctx, fn)
+}
+
+// Close waits for the pass a scrape started and starts none after: the daemon closes
+// the datapath behind the source right after.
+func TestCollectorClose(t *testing.T) {
+	clk := &collectorClock{now: ct0}
+	src := countingSource{slowSource{&collectorSource{clock: clk.Now}, 200 * time.Millisecond}, &atomic.Int32{}}
+	c := NewCollector(src, CollectorOptions{Now: clk.Now, FlowReadWait: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	src.set(probe.Snapshot{Flows: []probe.Flow{udp(53, probe.Receive, 1000, 0)}}, nil)
+	c.Prefetch()
+	for src.reads.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	c.Close()
+	if d := time.Since(start); d < 100*time.Millisecond {
+		t.Errorf("Close returned after %v, before the running pass ended", d)
+	}
+	gatherSamples(t, c)
+	c.Prefetch()
+	time.Sleep(50 * time.Millisecond)
+	if n := src.reads.Load(); n != 1 {
+		t.Errorf("%d reads, want 1: a pass started after Close", n)
 	}
 }

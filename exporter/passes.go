@@ -44,6 +44,7 @@ type scheduler struct {
 	running   chan struct{} // closed when the running pass ends; nil: none
 	lastStart time.Time
 	lastDur   time.Duration
+	closed    bool // Close: no more passes
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -56,6 +57,9 @@ func (c *Collector) requestPass() <-chan struct{} {
 	defer s.mu.Unlock()
 	if s.running != nil {
 		return s.running
+	}
+	if s.closed {
+		return closedChan
 	}
 	if c.view.Load() != nil && s.lastDur >= c.opts.FlowReadWait && time.Since(s.lastStart) < 8*s.lastDur {
 		return closedChan
@@ -103,6 +107,19 @@ func (c *Collector) Prefetch() { c.requestPass() }
 // Refresh reads the flow tables now and waits for it: what the daemon does before it
 // saves the collector's memory on the way out.
 func (c *Collector) Refresh() { c.runPass() }
+
+// Close stops starting passes in the background and waits for the running one, if any:
+// after it the source is read only by Refresh, so the caller can close the source once
+// it has no more use for the collector.
+func (c *Collector) Close() {
+	c.sched.mu.Lock()
+	c.sched.closed = true
+	running := c.sched.running
+	c.sched.mu.Unlock()
+	if running != nil {
+		<-running
+	}
+}
 
 // runPass reads the flow tables once, folds them into the flow state and publishes the
 // view.

@@ -137,7 +137,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	err := d.serve(ctx)
 	cancel()
-	wg.Wait() // the watcher and the saver are done before the last save or the detach
+	wg.Wait()           // the watcher and the saver are done before the last save or the detach
+	d.collector.Close() // and no read of the maps runs any more
 	if err != nil || !d.opts.DetachOnExit {
 		d.collector.Refresh() // what the tables counted since the last scrape is saved too
 		if err := d.collector.SaveState(statePath); err != nil {
