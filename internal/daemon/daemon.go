@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -122,6 +123,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	statePath := StatePath(d.opts.StateDir, d.hostIno)
 	if err := d.collector.LoadState(statePath); err != nil {
 		d.log.Warn("exporter state not restored; counters restart from the kernel's values", "err", err)
+	}
+	if old := oldStatePath(d.opts.StateDir, d.hostIno); fileExists(old) {
+		// Its size grew with every flow seen; what it held is not read (it would cost what
+		// the bounded state saves): the flow series continue from the kernel's values.
+		d.log.Info("the exporter state of an older serve is not read; flow counters continue from the kernel's values", "path", old)
+		if err := os.Remove(old); err != nil {
+			d.log.Warn("remove the older exporter state", "err", err)
+		}
 	}
 	d.collector.Prefetch() // the first scrape finds the flow tables read
 	ctx, cancel := context.WithCancel(ctx)

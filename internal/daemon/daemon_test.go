@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -107,7 +109,17 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	old := filepath.Join(stateDir, "serve", strconv.FormatUint(ino, 10)+".json") // an older serve's, unbounded
+	if err := os.MkdirAll(filepath.Dir(old), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(old, []byte(`{"Version":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	stop := start(t, d, addr)
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("the older serve's JSON state is still there: %v", err)
+	}
 	if m := get(addr + "/metrics"); !strings.Contains(m, "netctl_up 1") || !strings.Contains(m, `netctl_build_info{goversion=`) {
 		t.Errorf("/metrics lacks netctl_up 1 or netctl_build_info:\n%.2000s", m)
 	}

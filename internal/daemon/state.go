@@ -33,3 +33,8 @@ func RemoveState(stateDir string, hostIno uint64) error {
 	}
 	return nil
 }
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
