@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,32 +31,17 @@ import (
 // this test binary instead, which make test builds with -race, whose memory says nothing
 // of serve's).
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// netctlBinary builds the static netctl binary once per test process.
+// netctlBinary builds the static netctl binary for tb, in its temporary folder (the
+// build cache makes it a link).
 func netctlBinary(tb testing.TB) string {
 	tb.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "netctl-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "netctl")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", binPath, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		tb.Fatal(binErr)
+	bin := filepath.Join(tb.TempDir(), "netctl")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
 	}
-	return binPath
+	return bin
 }
 
 // serveBin is a `netctl serve` process of the static binary, with pin and state
