@@ -97,9 +97,12 @@ type Datapath struct {
 	progMaps map[ebpf.ProgramID][]ebpf.MapID // the maps of programs seen attached
 	reg      *registry
 	mu       sync.Mutex // the watcher and snapshots run concurrently (serve)
-	ports    []Port     // who is behind each registered interface (valid while portsOK)
-	portsOK  bool
-	bridges  []string // bridges whose ports this datapath attaches to
+	// readMu is held (read) by the reads of the maps, which run outside mu: Reload closes
+	// the maps it replaced under it (write), after the reads that took them.
+	readMu  sync.RWMutex
+	ports   []Port // who is behind each registered interface (valid while portsOK)
+	portsOK bool
+	bridges []string // bridges whose ports this datapath attaches to
 	// pending are host ports attached before who is behind them was known (a veth whose
 	// peer is not yet in its container): named, and reported, when it is.
 	pending map[int]time.Time

@@ -189,19 +189,27 @@ func mapsOfProgram(id ebpf.ProgramID) []ebpf.MapID {
 // already counts into these maps and replaces what does not. changed says whether any
 // set now reads other maps than before (their counters start from zero).
 func (d *Datapath) Reload() (changed bool, err error) {
+	var old []productObjects
+	defer func() {
+		d.readMu.Lock() // the reads that took the old maps are done
+		for _, o := range old {
+			_ = o.Close()
+		}
+		d.readMu.Unlock()
+	}()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, s := range d.sets {
-		old := s.objs
+		prev := s.objs
 		if err := loadSet(s, d.opts.FlowEntries); err != nil {
 			return changed, err
 		}
+		old = append(old, prev)
 		for name, m := range mapsOf(s) {
-			if mapID(m) != mapID(mapsOfObjs(old)[name]) {
+			if mapID(m) != mapID(mapsOfObjs(prev)[name]) {
 				changed = true
 			}
 		}
-		_ = old.Close()
 	}
 	if err := d.reg.reload(); err != nil {
 		return changed, err

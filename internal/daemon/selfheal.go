@@ -19,12 +19,20 @@ const DefaultCheckInterval = time.Second
 // why, so that netctl_up is 0 and no counter is exported stale.
 type countingSource struct{ d *Daemon }
 
-// Snapshot implements exporter.Source.
-func (s countingSource) Snapshot(ctx context.Context) (probe.Snapshot, error) {
+// Counters implements exporter.Source.
+func (s countingSource) Counters(ctx context.Context) (probe.Counters, error) {
 	if err := s.d.notCounting.Load(); err != nil {
-		return probe.Snapshot{}, *err
+		return probe.Counters{}, *err
 	}
-	return s.d.opts.Datapath.Snapshot(ctx)
+	return s.d.opts.Datapath.Counters(ctx)
+}
+
+// ReadFlows implements exporter.Source.
+func (s countingSource) ReadFlows(ctx context.Context, fn func(*probe.Entry)) (probe.FlowRead, error) {
+	if err := s.d.notCounting.Load(); err != nil {
+		return probe.FlowRead{}, *err
+	}
+	return s.d.opts.Datapath.ReadFlows(ctx, fn)
 }
 
 // health is what /healthz reports: nil while serve counts and watches, else why not.

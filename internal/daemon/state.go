@@ -17,11 +17,16 @@ import (
 func stateDir(root string) string { return filepath.Join(root, "serve") }
 
 // StatePath is where the daemon keeps the collector's memory (exporter.SaveState) for
-// the host namespace whose cookie is hostCookie: <stateDir>/serve/<cookie>.json, beside
+// the host namespace whose cookie is hostCookie: <stateDir>/serve/<cookie>.state, beside
 // the attach registry, so exported counters continue across a restart of `netctl
 // serve`. The cookie, unlike the inode, is never reused: a new namespace never inherits
 // another's memory.
 func StatePath(root string, hostCookie uint64) string {
+	return filepath.Join(stateDir(root), strconv.FormatUint(hostCookie, 10)+".state")
+}
+
+// oldStatePath is where serve kept its memory as JSON before it had a binary form.
+func oldStatePath(root string, hostCookie uint64) string {
 	return filepath.Join(stateDir(root), strconv.FormatUint(hostCookie, 10)+".json")
 }
 
@@ -29,8 +34,10 @@ func StatePath(root string, hostCookie uint64) string {
 // hostCookie: it goes with the counters when they are detached. A missing file is not
 // an error.
 func RemoveState(root string, hostCookie uint64) error {
-	if err := os.Remove(StatePath(root, hostCookie)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove exporter state: %w", err)
+	for _, p := range []string{StatePath(root, hostCookie), oldStatePath(root, hostCookie)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove exporter state: %w", err)
+		}
 	}
 	return nil
 }
@@ -43,9 +50,9 @@ func PruneState(root string, gone func(cookie uint64, path string) bool) ([]stri
 	var removed []string
 	var errs []error
 	for _, e := range ents {
-		s, _, _ := strings.Cut(e.Name(), ".") // <cookie>.<format>
+		s, ext, _ := strings.Cut(e.Name(), ".") // <cookie>.<format>
 		cookie, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
+		if err != nil || ext == "lock" {
 			continue
 		}
 		p := filepath.Join(stateDir(root), e.Name())
@@ -61,5 +68,13 @@ func PruneState(root string, gone func(cookie uint64, path string) bool) ([]stri
 	for _, p := range state.RemoveStaleTemp(stateDir(root)) {
 		removed = append(removed, "temporary file "+p)
 	}
+	for _, p := range state.RemoveStaleLocks(stateDir(root)) {
+		removed = append(removed, "lock file "+p)
+	}
 	return removed, errors.Join(errs...)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
