@@ -107,7 +107,7 @@ func (d *Datapath) AttachNamed(ctx context.Context, ns netns.NsHandle, nsPath, l
 		return Attachment{}, err
 	}
 	d.portsOK = false
-	p := Port{Container: label, Interface: ifname, NSInode: nsCookie, Ifindex: l.Attrs().Index, InContainer: true, Mode: string(mode), NetnsPath: nsPath}
+	p := Port{Container: label, Interface: ifname, NSCookie: nsCookie, Ifindex: l.Attrs().Index, InContainer: true, Mode: string(mode), NetnsPath: nsPath}
 	return Attachment{Port: p, Adopted: adopted}, nil
 }
 
@@ -215,7 +215,7 @@ func registeredPorts(ctx context.Context, hostNL *netlink.Handle, reg *registry,
 		if !ok {
 			continue // its namespace is gone
 		}
-		p := Port{Container: label, Interface: rp.Name, NSInode: rp.NSCookie, Ifindex: rp.Ifindex,
+		p := Port{Container: label, Interface: rp.Name, NSCookie: rp.NSCookie, Ifindex: rp.Ifindex,
 			InContainer: true, Mode: string(rp.Mode), NetnsPath: rp.NSPath}
 		out = append(out, p)
 	}

@@ -16,8 +16,8 @@ import (
 // setsLocked returns the datapath's map sets. d.mu is held.
 func (d *Datapath) setsLocked() []mapRefs {
 	sets := make([]mapRefs, 0, len(d.sets))
-	for ino, s := range d.sets {
-		sets = append(sets, mapRefs{ino: ino, totalsIdx: s.objs.TotalsByIndex, totals: s.objs.Totals, flows: s.objs.Flows, stats: s.objs.Stats})
+	for cookie, s := range d.sets {
+		sets = append(sets, mapRefs{cookie: cookie, totalsIdx: s.objs.TotalsByIndex, totals: s.objs.Totals, flows: s.objs.Flows, stats: s.objs.Stats})
 	}
 	return sets
 }
