@@ -62,34 +62,68 @@ func TestNicAddSIGKILL(t *testing.T) {
 	}
 	before := cliState(t, l)
 
-	// One clean add sets the range of the kill times.
-	start := time.Now()
-	mustRun("clean add", add)
-	took := time.Since(start)
-	mustRun("clean del", del)
-	nstest.RequireSame(t, "clean add and del", before, cliState(t, l))
-
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("a clean add takes %s; kill times drawn with seed %d", took, seed)
-	rng := rand.New(rand.NewPCG(seed, 11))
-	const rounds = 30
-	completed, interrupted := 0, 0
-	for round := range rounds {
-		// Most of a run is starting up and looking; the changes come in its second half.
-		delay := took/4 + time.Duration(rng.Int64N(int64(took)))
-		what := fmt.Sprintf("round %d, killed after %s", round, delay)
+	// Clean adds set the range of the kill times: the whole run, and the changes (from
+	// the record's first write to its completion), the shortest of three.
+	record := func() (exists, complete bool) {
+		recs, _ := filepath.Glob(filepath.Join(stateDir, "nic", "*", "eth1.json"))
+		if len(recs) != 1 {
+			return false, false
+		}
+		var rec struct{ Complete bool }
+		b, err := os.ReadFile(recs[0])
+		return true, err == nil && json.Unmarshal(b, &rec) == nil && rec.Complete
+	}
+	// startAdd starts a nic add and, with untilRecord, returns once its record exists.
+	startAdd := func(untilRecord bool) (*exec.Cmd, time.Time) {
 		cmd := netctlProc(stateDir, add...)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		start := time.Now()
+		for untilRecord && time.Since(start) < 10*time.Second {
+			if ok, _ := record(); ok {
+				break
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		return cmd, start
+	}
+	took, changes := time.Hour, time.Hour
+	for range 3 {
+		cmd, start := startAdd(true)
+		recorded := time.Now()
+		for _, done := record(); !done && time.Since(start) < 10*time.Second; _, done = record() {
+			time.Sleep(200 * time.Microsecond)
+		}
+		changes = min(changes, time.Since(recorded))
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("clean add: %v", err)
+		}
+		took = min(took, time.Since(start))
+		mustRun("clean del", del)
+	}
+	nstest.RequireSame(t, "clean adds and dels", before, cliState(t, l))
+
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("a clean add takes %s, its changes %s; kill times drawn with seed %d", took, changes, seed)
+	rng := rand.New(rand.NewPCG(seed, 11))
+	const rounds = 30
+	completed, interrupted := 0, 0
+	for round := range rounds {
+		// Half the kills land anywhere in a run, half among its changes.
+		anywhere := round%4 < 2
+		span := took + took/5
+		if !anywhere {
+			span = changes + changes/5
+		}
+		delay := time.Duration(rng.Int64N(int64(span)))
+		cmd, _ := startAdd(!anywhere)
+		what := fmt.Sprintf("round %d, killed %s after its start (anywhere %v)", round, delay, anywhere)
 		time.Sleep(delay)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
-		if recs, _ := filepath.Glob(filepath.Join(stateDir, "nic", "*", "eth1.json")); len(recs) == 1 {
-			var rec struct{ Complete bool }
-			if b, err := os.ReadFile(recs[0]); err == nil && json.Unmarshal(b, &rec) == nil && !rec.Complete {
-				interrupted++ // killed between the record and its completion
-			}
+		if ok, done := record(); ok && !done {
+			interrupted++ // killed between the record and its completion
 		}
 
 		if round%2 == 0 { // the next command is nic add: the NIC must come out whole
