@@ -94,6 +94,7 @@ func (d *Daemon) selfHeal(ctx context.Context) {
 		}
 		d.reattaches.Add(1)
 		d.notCounting.Store(nil)
+		d.collector.Refresh() // the flow view of the scrapes: this pass's, not a failed one's
 		lastFailure = ""
 		d.log.Info("attached again: counting", "reattaches", d.reattaches.Load())
 	}
