@@ -55,6 +55,10 @@ bench: setup ## Run the benchmarks (tc program cost vs an empty one; nic add+del
 	$(GO) test $(BENCHFLAGS) -bench ReadFlows -benchtime 10x ./probe/
 	$(GO) test $(BENCHFLAGS) -bench NicAddDel -benchtime 20x ./netctl/
 
+.PHONY: test-kernels
+test-kernels: ## The privileged tests and a CLI smoke run on Debian 12's Linux 6.1 (no TCX: tc mode) under qemu
+	@scripts/test-kernels.sh
+
 demo: setup build ## The main job on the built-in lab (namespaces only; cleans up)
 	@scripts/demo.sh
 

@@ -4,7 +4,18 @@
 #
 #   scripts/setup.sh          packages + bpffs
 #   scripts/setup.sh --lint   also golangci-lint (Go module proxy), for `make lint`
+#   scripts/setup.sh --kernels   also qemu and Debian 12's 6.1 cloud kernel, extracted (not
+#                                installed) under .cache/kernels/, for `make test-kernels`
 set -euo pipefail
+
+lint=0 kernels=0
+for a in "$@"; do
+  case $a in
+    --lint) lint=1 ;;
+    --kernels) kernels=1 ;;
+    *) printf 'setup: unknown option %s\n' "$a" >&2; exit 2 ;;
+  esac
+done
 
 GOLANGCI_VERSION=v2.15.0
 
@@ -22,6 +33,13 @@ declare -A PKGS=(
   [busybox-static]=/bin/busybox
   [linux-libc-dev]=/usr/include/linux/bpf.h
 )
+if [ $kernels = 1 ]; then
+  PKGS+=(
+    [qemu-system-x86]=/usr/bin/qemu-system-x86_64
+    [kmod]=/usr/sbin/modprobe
+    [cpio]=/usr/bin/cpio
+  )
+fi
 
 log() { printf 'setup: %s\n' "$*"; }
 
@@ -63,12 +81,16 @@ if ! mount -t bpf | grep -q ' /sys/fs/bpf '; then
   log "mounted bpffs at /sys/fs/bpf"
 fi
 
-if [ "${1:-}" = "--lint" ]; then
+if [ $lint = 1 ]; then
   gobin=$(go env GOPATH)/bin
   if ! "$gobin/golangci-lint" version 2>/dev/null | grep -q "${GOLANGCI_VERSION#v}"; then
     log "installing golangci-lint $GOLANGCI_VERSION"
     go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_VERSION"
   fi
+fi
+
+if [ $kernels = 1 ]; then
+  "$(dirname "$0")/kernels/fetch.sh"
 fi
 
 [ ${#missing[@]} -eq 0 ] && log "everything present" || log "done"
