@@ -9,13 +9,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/netctl/netctl/internal/analysis"
 	"github.com/netctl/netctl/probe"
 )
 
 // Defaults of CollectorOptions.
 const (
 	DefaultFlowSeriesLimit = 1000
-	DefaultFlowIdleTimeout = 5 * time.Minute
+	DefaultFlowIdleTimeout = analysis.DefaultIdle
 	DefaultSnapshotTimeout = 10 * time.Second
 )
 
@@ -166,7 +167,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(scrapeErrorsDesc, prometheus.CounterValue, float64(c.scrapeErrors))
 
 	idle := c.opts.FlowIdleTimeout
-	v := c.st.apply(snap, DetectAsymmetric(snap.Flows, now, idle), now, idle)
+	v := c.st.apply(snap, analysis.DetectAsymmetric(snap.Flows, now, idle), now, idle)
 	series, dropped := limitSeries(v.Series, c.opts.FlowSeriesLimit)
 	c.countDropped(v.Series, series)
 	if (dropped > 0) != c.dropping {

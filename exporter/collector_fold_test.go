@@ -7,8 +7,8 @@ import (
 	"github.com/netctl/netctl/probe"
 )
 
-// TestFoldPort: the port label of a conversation's flows (ServiceIsLocal's rule; its
-// own cases are in asym_test.go), the same on every flow and interface.
+// TestFoldPort: the port label of a conversation's flows (analysis.ServicePorts; the rule's
+// own cases are in internal/analysis), the same on every flow and interface.
 func TestFoldPort(t *testing.T) {
 	withFlags := func(f probe.Flow, flags uint8) probe.Flow { f.TCPFlags = flags; return f }
 	in := func(proto uint8, lport, rport uint16, first time.Duration) probe.Flow {

@@ -1,12 +1,12 @@
 package exporter
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
+
+	statefile "github.com/netctl/netctl/internal/state"
 )
 
 // The collector's memory (last raw values and exported totals) is saved when serve
@@ -47,7 +47,7 @@ type savedState struct {
 	InsertFailed, NotParsed savedCounter
 }
 
-// SaveState writes the collector's memory to path (atomically).
+// SaveState writes the collector's memory to path, atomically (internal/state.WriteJSON).
 func (c *Collector) SaveState(path string) error {
 	c.mu.Lock()
 	st := c.st
@@ -86,18 +86,7 @@ func (c *Collector) SaveState(path string) error {
 	s.InsertFailed, s.NotParsed = saveCounter(st.insertFailed), saveCounter(st.notParsed)
 	c.mu.Unlock()
 
-	b, err := json.Marshal(s)
-	if err != nil {
-		return fmt.Errorf("save exporter state: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("save exporter state: %w", err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("save exporter state: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := statefile.WriteJSON(path, s, 0o600); err != nil {
 		return fmt.Errorf("save exporter state: %w", err)
 	}
 	return nil
@@ -106,16 +95,13 @@ func (c *Collector) SaveState(path string) error {
 // LoadState restores the memory SaveState wrote. A missing file is not an error (first
 // start); a file of another version is ignored.
 func (c *Collector) LoadState(path string) error {
-	b, err := os.ReadFile(path)
+	var s savedState
+	err := statefile.ReadJSON(path, &s)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("load exporter state: %w", err)
-	}
-	var s savedState
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("load exporter state %s: %w", path, err)
 	}
 	if s.Version != savedVersion {
 		return nil

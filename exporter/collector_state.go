@@ -2,10 +2,10 @@ package exporter
 
 import (
 	"cmp"
-	"net/netip"
 	"slices"
 	"time"
 
+	"github.com/netctl/netctl/internal/analysis"
 	"github.com/netctl/netctl/probe"
 )
 
@@ -124,7 +124,7 @@ type view struct {
 // series while they had traffic within idle; asymmetric series while they had a
 // conversation within idle (the gauge at 0 meanwhile). State of what a snapshot no
 // longer has is kept for idle, so an entry that comes back is not counted twice.
-func (s *state) apply(snap probe.Snapshot, convs []Conversation, now time.Time, idle time.Duration) view {
+func (s *state) apply(snap probe.Snapshot, convs []analysis.Conversation, now time.Time, idle time.Duration) view {
 	var v view
 	for _, ic := range snap.Interfaces {
 		k := ifaceKey{ic.Container, ic.Interface, ic.HostInterface, ic.Bridge}
@@ -208,17 +208,15 @@ func (s *state) applyFlows(flows []probe.Flow, now time.Time) []uint64 {
 
 // applyAsym counts the asymmetric conversations per (container, in, out) and adds the
 // bytes that left on the out interface at this read: the growth of the transmit flows
-// on OutInterface from Local to Remote (TCP and UDP: with the conversation's ports),
-// each flow once even if several conversations match it.
-func (s *state) applyAsym(flows []probe.Flow, deltas []uint64, convs []Conversation, now time.Time) {
+// of each conversation (by analysis.KeyOf) on its OutInterface, each flow once.
+func (s *state) applyAsym(flows []probe.Flow, deltas []uint64, convs []analysis.Conversation, now time.Time) {
 	for _, st := range s.asym {
 		st.flows = 0
 	}
+	// outKey is a conversation's flows leaving on one interface.
 	type outKey struct {
-		container, iface string
-		proto            uint8
-		local, remote    netip.Addr
-		lport, rport     uint16
+		conv  analysis.Key
+		iface string
 	}
 	wanted := map[outKey]asymKey{}
 	for _, c := range convs {
@@ -230,11 +228,7 @@ func (s *state) applyAsym(flows []probe.Flow, deltas []uint64, convs []Conversat
 		}
 		st.flows++
 		st.active = now
-		ok := outKey{c.Container, c.OutInterface, c.Proto, c.Local, c.Remote, c.LocalPort, c.RemotePort}
-		if !cvHasPorts(c.Proto) {
-			ok.lport, ok.rport = 0, 0
-		}
-		wanted[ok] = ak
+		wanted[outKey{c.Key(), c.OutInterface}] = ak
 	}
 	if len(wanted) == 0 {
 		return
@@ -243,11 +237,7 @@ func (s *state) applyAsym(flows []probe.Flow, deltas []uint64, convs []Conversat
 		if f.Direction != probe.Transmit || deltas[i] == 0 {
 			continue
 		}
-		ok := outKey{f.Container, f.Interface, f.Proto, f.Src, f.Dst, f.SrcPort, f.DstPort}
-		if !cvHasPorts(f.Proto) {
-			ok.lport, ok.rport = 0, 0
-		}
-		if ak, hit := wanted[ok]; hit {
+		if ak, hit := wanted[outKey{analysis.KeyOf(f), f.Interface}]; hit {
 			s.asym[ak].bytes += deltas[i]
 		}
 	}

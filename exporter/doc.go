@@ -1,5 +1,7 @@
-// Package exporter serves netctl's counters to Prometheus: a prometheus.Collector over
-// probe snapshots, the asymmetric-flow detection and the HTTP server of `netctl serve`
-// (issue 5). Metric names are fixed by ../shared/design/contract.md; dashboards and
-// alert rules depend on them.
+// Package exporter turns netctl's counters into Prometheus metrics: a
+// prometheus.Collector over probe snapshots and the conversations internal/analysis
+// finds in them, netctl_build_info, and the HTTP endpoints of `netctl serve`. It keeps
+// what counters need across scrapes and restarts (SaveState, LoadState) and does no
+// kernel lookups of its own. Metric names and labels are the ones docs/metrics.md
+// lists; dashboards and alert rules depend on them.
 package exporter

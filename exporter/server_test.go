@@ -23,6 +23,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/netctl/netctl/internal/analysis"
 )
 
 func testHandler(t *testing.T) http.Handler {
@@ -32,7 +34,7 @@ func testHandler(t *testing.T) http.Handler {
 	h, err := NewHandler(HandlerOptions{
 		Registry: reg, Version: "v-test",
 		Flows: func(context.Context, bool) (any, error) {
-			return []Conversation{{Container: "c1", InInterface: "eth0", OutInterface: "eth1"}}, nil
+			return []analysis.Conversation{{Container: "c1", InInterface: "eth0", OutInterface: "eth1"}}, nil
 		},
 	})
 	if err != nil {

@@ -1,7 +1,6 @@
 package netctl
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/netctl/netctl/internal/lab"
+	"github.com/netctl/netctl/internal/lab/labtest"
 	"github.com/netctl/netctl/internal/nstest"
 )
 
@@ -42,12 +42,7 @@ func BenchmarkNicAddDel(b *testing.B) {
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("build netctl: %v\n%s", err, out)
 	}
-	prefix := nstest.UniqueName("nb")
-	l, err := lab.Up(context.Background(), lab.Options{Prefix: prefix})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { l.Close(); _, _ = lab.Down(prefix) })
+	l := labtest.New(b, lab.Options{})
 	stateDir := b.TempDir()
 	h, c := l.Host.Name, l.Container1.Name
 	add := []string{"-n", h, "nic", "add", "netns:" + c, "--bridge", "docker0", "--address", "172.17.0.99/24",

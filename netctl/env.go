@@ -128,8 +128,8 @@ func (e *Env) Observe(spec Spec) (Observed, error) {
 	tables := map[int]bool{}
 	for _, r := range routes {
 		tables[r.Table] = true
-		rs := routeSpecOf(r, names)
-		if (r.Table == mainTable || r.Table == 0) && rs.IsDefault() && r.Type == unix.RTN_UNICAST {
+		rs := nlutil.RouteOf(r, names, r.Family)
+		if rs.InMain() && rs.IsDefault() && r.Type == unix.RTN_UNICAST {
 			obs.DefaultRoutes = append(obs.DefaultRoutes, rs)
 		}
 	}
@@ -203,17 +203,6 @@ func sysctlPath(key string) string {
 		return filepath.Join("/proc/sys/net/ipv4/conf", rest[:i], rest[i+1:])
 	}
 	return filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
-}
-
-func routeSpecOf(r netlink.Route, names map[int]string) RouteSpec {
-	rs := RouteSpec{Dev: names[r.LinkIndex], Table: r.Table, Metric: r.Priority, Protocol: int(r.Protocol), Scope: int(r.Scope)}
-	rs.Dst = nlutil.Dst(r, r.Family)
-	rs.Gateway, _ = nlutil.Addr(r.Gw)
-	rs.Src, _ = nlutil.Addr(r.Src)
-	if rs.Table == mainTable {
-		rs.Table = 0
-	}
-	return rs
 }
 
 func isNotFound(err error) bool {

@@ -9,34 +9,16 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/vishvananda/netlink"
 
 	"github.com/netctl/netctl/internal/lab"
+	"github.com/netctl/netctl/internal/lab/labtest"
 	"github.com/netctl/netctl/internal/nstest"
 )
 
-// testLab builds the seed's lab under a unique prefix and removes it when the test ends.
-// StateDir moves to a per-test folder so records of parallel tests never meet.
-func testLab(t *testing.T, ipv6 bool) *lab.Lab {
-	t.Helper()
-	nstest.RequireRoot(t)
-	prefix := nstest.UniqueName("nt")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	l, err := lab.Up(ctx, lab.Options{Prefix: prefix, IPv6: ipv6})
-	if err != nil {
-		t.Fatalf("lab up: %v", err)
-	}
-	t.Cleanup(func() {
-		l.Close()
-		if _, err := lab.Down(prefix); err != nil {
-			t.Errorf("lab down: %v", err)
-		}
-	})
-	return l
-}
+// testLab builds the seed's lab for the test (lab.ForTest).
+func testLab(t *testing.T, ipv6 bool) *lab.Lab { return labtest.New(t, lab.Options{IPv6: ipv6}) }
 
 // withStateDir points the records at a fresh folder for the test (tests in this package
 // run sequentially, so swapping the package variable is safe).

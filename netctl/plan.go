@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/netctl/netctl/internal/nlutil"
 )
 
 // Where a step runs.
@@ -13,7 +15,8 @@ const (
 	InContainer = "container"
 )
 
-// Step kinds. Each kind has one action and one undo (see apply.go).
+// Step kinds, as records store them. Each is one entry of kinds (kind.go): its change,
+// its undo, and the commands of both.
 const (
 	StepVeth     = "veth"      // create the veth pair, peer born in the container
 	StepAddr     = "addr"      // add an address to the container end
@@ -24,52 +27,6 @@ const (
 	StepRouteDel = "route-del" // delete a route (undo re-adds it)
 	StepRouteAdd = "route-add" // add a route (undo deletes it)
 	StepRuleAdd  = "rule-add"  // add a policy rule (undo deletes it)
-)
-
-// RouteSpec is a route in plain values.
-type RouteSpec struct {
-	Dst      netip.Prefix `json:"dst"`
-	Gateway  netip.Addr   `json:"gateway,omitzero"`
-	Dev      string       `json:"dev"`
-	Src      netip.Addr   `json:"src,omitzero"`
-	Table    int          `json:"table,omitempty"` // 0 or 254: main
-	Metric   int          `json:"metric,omitempty"`
-	Protocol int          `json:"protocol,omitempty"`
-	Scope    int          `json:"scope,omitempty"` // 253 = link
-}
-
-// IsDefault reports whether r is a default route.
-func (r RouteSpec) IsDefault() bool { return r.Dst.Bits() == 0 }
-
-func (r RouteSpec) String() string {
-	var b strings.Builder
-	if r.IsDefault() {
-		b.WriteString("default")
-	} else {
-		b.WriteString(r.Dst.String())
-	}
-	if r.Gateway.IsValid() {
-		fmt.Fprintf(&b, " via %s", r.Gateway)
-	}
-	fmt.Fprintf(&b, " dev %s", r.Dev)
-	if r.Table != 0 && r.Table != mainTable {
-		fmt.Fprintf(&b, " table %d", r.Table)
-	}
-	if r.Scope == scopeLink && !r.Gateway.IsValid() && !r.IsDefault() {
-		b.WriteString(" scope link")
-	}
-	if r.Src.IsValid() {
-		fmt.Fprintf(&b, " src %s", r.Src)
-	}
-	if r.Metric != 0 {
-		fmt.Fprintf(&b, " metric %d", r.Metric)
-	}
-	return b.String()
-}
-
-const (
-	mainTable = 254
-	scopeLink = 253
 )
 
 // RuleSpec is a policy routing rule in plain values.
@@ -86,20 +43,20 @@ func (r RuleSpec) String() string {
 // Step is one change and the data its undo needs. A plan is a list of steps; the record
 // of a NIC is its plan, so `nic del` undoes exactly what `nic add` did.
 type Step struct {
-	Kind    string       `json:"kind"`
-	NS      string       `json:"ns"` // InHost or InContainer
-	Link    string       `json:"link,omitempty"`
-	Peer    string       `json:"peer,omitempty"`   // veth: container-side name
-	Bridge  string       `json:"bridge,omitempty"` // host-port
-	MTU     int          `json:"mtu,omitempty"`
-	MAC     string       `json:"mac,omitempty"`
-	Alias   string       `json:"alias,omitempty"`
-	Address netip.Prefix `json:"address,omitzero"`
-	Key     string       `json:"key,omitempty"` // sysctl, dotted: net.ipv4.conf.all.arp_ignore
-	Value   string       `json:"value,omitempty"`
-	Old     string       `json:"old,omitempty"`
-	Route   *RouteSpec   `json:"route,omitempty"`
-	Rule    *RuleSpec    `json:"rule,omitempty"`
+	Kind    string        `json:"kind"`
+	NS      string        `json:"ns"` // InHost or InContainer
+	Link    string        `json:"link,omitempty"`
+	Peer    string        `json:"peer,omitempty"`   // veth: container-side name
+	Bridge  string        `json:"bridge,omitempty"` // host-port
+	MTU     int           `json:"mtu,omitempty"`
+	MAC     string        `json:"mac,omitempty"`
+	Alias   string        `json:"alias,omitempty"`
+	Address netip.Prefix  `json:"address,omitzero"`
+	Key     string        `json:"key,omitempty"` // sysctl, dotted: net.ipv4.conf.all.arp_ignore
+	Value   string        `json:"value,omitempty"`
+	Old     string        `json:"old,omitempty"`
+	Route   *nlutil.Route `json:"route,omitempty"`
+	Rule    *RuleSpec     `json:"rule,omitempty"`
 }
 
 // Warning says what about a plan deserves a word though it is allowed, or "".
@@ -143,7 +100,7 @@ type Observed struct {
 	NSCookie uint64
 	// Container namespace.
 	Links         []ObservedLink
-	DefaultRoutes []RouteSpec       // main table, both families
+	DefaultRoutes []nlutil.Route    // main table, both families
 	UsedTables    []int             // tables any route or rule uses
 	RulePrios     []int             // priorities of existing rules
 	Sysctls       map[string]string // dotted keys → values, for the ARP guard keys
@@ -275,7 +232,7 @@ func BuildPlan(spec Spec, obs Observed, hostName string) (Plan, error) {
 				add(Step{Kind: StepRouteDel, NS: InContainer, Route: &r})
 			}
 		}
-		add(Step{Kind: StepRouteAdd, NS: InContainer, Route: &RouteSpec{
+		add(Step{Kind: StepRouteAdd, NS: InContainer, Route: &nlutil.Route{
 			Dst: netip.PrefixFrom(zeroAddr(v6), 0), Gateway: spec.Gateway, Dev: spec.Name}})
 	}
 
@@ -316,10 +273,10 @@ func sourceRouting(spec Spec, obs Observed) ([]Step, error) {
 			}
 			table, prio := nextTable, nextPrio
 			used[table], prios[prio] = true, true
-			steps = append(steps, Step{Kind: StepRouteAdd, NS: InContainer, Route: &RouteSpec{
-				Dst: a.Masked(), Dev: l.Name, Src: a.Addr(), Table: table, Scope: scopeLink}})
+			steps = append(steps, Step{Kind: StepRouteAdd, NS: InContainer, Route: &nlutil.Route{
+				Dst: a.Masked(), Dev: l.Name, Src: a.Addr(), Table: table, Scope: nlutil.ScopeLink}})
 			if gw, ok := gatewayFor(l, a, spec, obs); ok {
-				steps = append(steps, Step{Kind: StepRouteAdd, NS: InContainer, Route: &RouteSpec{
+				steps = append(steps, Step{Kind: StepRouteAdd, NS: InContainer, Route: &nlutil.Route{
 					Dst: netip.PrefixFrom(zeroAddr(a.Addr().Is6()), 0), Gateway: gw, Dev: l.Name, Table: table}})
 			}
 			steps = append(steps, Step{Kind: StepRuleAdd, NS: InContainer, Rule: &RuleSpec{

@@ -1,10 +1,18 @@
 package netctl
 
 import (
+	"encoding/json"
+	"flag"
+	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/netctl/netctl/internal/nlutil"
 )
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata")
 
 // seedObserved is container1 of the seed before the second NIC: eth0 172.17.0.2/16 on
 // docker0, default via 172.17.0.1, ARP sysctls at the kernel defaults.
@@ -15,7 +23,7 @@ func seedObserved() Observed {
 			{Name: "lo", Addrs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8")}},
 			{Name: "eth0", Addrs: []netip.Prefix{netip.MustParsePrefix("172.17.0.2/16")}, OnBridge: "docker0"},
 		},
-		DefaultRoutes: []RouteSpec{{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("172.17.0.1"), Dev: "eth0"}},
+		DefaultRoutes: []nlutil.Route{{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("172.17.0.1"), Dev: "eth0"}},
 		Sysctls: map[string]string{
 			"net.ipv4.conf.all.arp_ignore": "0", "net.ipv4.conf.all.arp_announce": "0",
 			"net.ipv4.conf.eth0.arp_ignore": "0", "net.ipv4.conf.eth0.arp_announce": "0",
@@ -202,4 +210,56 @@ func TestUndoStepsWithoutVeth(t *testing.T) {
 	if got := UndoSteps(steps); len(got) != 2 || got[0] != 1 || got[1] != 0 {
 		t.Errorf("UndoSteps = %v, want [1 0]", got)
 	}
+}
+
+// A plan is the NIC's record: its JSON (every step kind, routes and rules included) must
+// read back the same across versions, so it is compared byte for byte with a golden file.
+func TestPlanJSONGolden(t *testing.T) {
+	spec := seedSpec()
+	spec.SourceRouting = true
+	spec.Addresses = append(spec.Addresses, netip.MustParsePrefix("fd17::99/64"))
+	spec.MAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x99}
+	obs := seedObserved()
+	obs.Links[1].Addrs = append(obs.Links[1].Addrs, netip.MustParsePrefix("fd17::2/64"))
+	obs.DefaultRoutes = append(obs.DefaultRoutes, nlutil.Route{Dst: netip.MustParsePrefix("::/0"),
+		Gateway: netip.MustParseAddr("fd17::1"), Dev: "eth0", Metric: 1024, Protocol: 3})
+	p, err := BuildPlan(spec, obs, "veth-host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := compareGolden(t, "testdata/plan.json", got)
+	script := p.Script(NSView{Name: "h"}, NSView{Path: "/proc/42/ns/net"}, false) + "# undo\n" +
+		p.Script(NSView{Name: "h"}, NSView{Path: "/proc/42/ns/net"}, true)
+	compareGolden(t, "testdata/plan.script", []byte(script))
+	var back Plan
+	if err := json.Unmarshal(want, &back); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := json.MarshalIndent(back, "", "  ")
+	if string(again) != string(want) {
+		t.Errorf("plan JSON does not survive a round trip:\n%s", again)
+	}
+}
+
+// compareGolden fails the test unless got is the content of the golden file (rewritten
+// first with -update), and returns the file's content.
+func compareGolden(t *testing.T, golden string, got []byte) []byte {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("differs from %s:\n%s", golden, got)
+	}
+	return want
 }

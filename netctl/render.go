@@ -1,85 +1,24 @@
 package netctl
 
-import (
-	"fmt"
-	"strings"
-)
+import "strings"
 
 // Commands renders what a step does as the shell commands a person would type
 // (iproute2 and sysctl), for --dry-run.
 func (s Step) Commands(host, ctr NSView) []string {
-	v := ctr
-	if s.NS == InHost {
-		v = host
+	k, ok := kinds[s.Kind]
+	if !ok {
+		return []string{"# unknown step " + s.Kind}
 	}
-	switch s.Kind {
-	case StepVeth:
-		peer := "name " + s.Peer + fmt.Sprintf(" mtu %d", s.MTU)
-		if s.MAC != "" {
-			peer += " address " + s.MAC
-		}
-		return []string{
-			v.IP("link add name %s mtu %d type veth peer %s netns %s", s.Link, s.MTU, peer, ctr.NetnsArg()),
-			v.IP("link set %s alias %s", s.Link, s.Alias),
-		}
-	case StepAddr:
-		extra := ""
-		if s.Address.Addr().Is4() {
-			extra = " brd +"
-		}
-		return []string{v.IP("addr add %s%s dev %s", s.Address, extra, s.Link)}
-	case StepSysctl:
-		return []string{v.Sysctl(s.Key, s.Value)}
-	case StepLinkUp:
-		return []string{v.IP("link set %s up", s.Link)}
-	case StepHostPort:
-		return []string{v.IP("link set %s master %s", s.Link, s.Bridge), v.IP("link set %s up", s.Link)}
-	case StepWaitDAD:
-		return []string{"# wait until " + s.Link + "'s IPv6 addresses leave the tentative state (DAD)"}
-	case StepRouteDel:
-		return []string{v.IP("route del %s", s.Route)}
-	case StepRouteAdd:
-		return []string{v.IP("route add %s", s.Route)}
-	case StepRuleAdd:
-		return []string{v.IP("%srule add %s", family(s.Rule.Src.Addr().Is6()), s.Rule)}
-	}
-	return []string{"# unknown step " + s.Kind}
+	return k.cmd(s, s.view(host, ctr), ctr)
 }
 
-// UndoCommands renders a step's undo.
+// UndoCommands renders a step's undo; nil when it has nothing to undo.
 func (s Step) UndoCommands(host, ctr NSView) []string {
-	v := ctr
-	if s.NS == InHost {
-		v = host
-	}
-	switch s.Kind {
-	case StepVeth:
-		return []string{v.IP("link del %s", s.Link)}
-	case StepAddr:
-		return []string{v.IP("addr del %s dev %s", s.Address, s.Link)}
-	case StepSysctl:
-		return []string{v.Sysctl(s.Key, s.Old)}
-	case StepLinkUp:
-		return []string{v.IP("link set %s down", s.Link)}
-	case StepHostPort:
-		return []string{v.IP("link set %s nomaster", s.Link)}
-	case StepWaitDAD:
+	k, ok := kinds[s.Kind]
+	if !ok || k.undoCmd == nil {
 		return nil
-	case StepRouteDel:
-		return []string{v.IP("route add %s", s.Route)}
-	case StepRouteAdd:
-		return []string{v.IP("route del %s", s.Route)}
-	case StepRuleAdd:
-		return []string{v.IP("%srule del %s", family(s.Rule.Src.Addr().Is6()), s.Rule)}
 	}
-	return nil
-}
-
-func family(v6 bool) string {
-	if v6 {
-		return "-6 "
-	}
-	return ""
+	return k.undoCmd(s, s.view(host, ctr))
 }
 
 // Script renders a whole plan, or its undo in reverse order.

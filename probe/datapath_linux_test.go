@@ -19,6 +19,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/netctl/netctl/internal/lab"
+	"github.com/netctl/netctl/internal/lab/labtest"
 	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/internal/nsutil"
 	"github.com/netctl/netctl/netctl"
@@ -36,17 +37,7 @@ func dpLab(t *testing.T) *lab.Lab {
 		_ = os.RemoveAll(PinRoot)
 		PinRoot, StateDir = pin, state
 	})
-	prefix := nstest.UniqueName("pt")
-	l, err := lab.Up(context.Background(), lab.Options{Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		l.Close()
-		if _, err := lab.Down(prefix); err != nil {
-			t.Errorf("lab down: %v", err)
-		}
-	})
+	l := labtest.New(t, lab.Options{})
 	c, err := netctl.Resolve(context.Background(), netctl.Ref{Kind: netctl.RefNetns, Value: l.Container1.Name})
 	if err != nil {
 		t.Fatal(err)

@@ -1,23 +1,17 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"os"
-	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
-	"github.com/netctl/netctl/exporter"
 	"github.com/netctl/netctl/internal/nsutil"
 	"github.com/netctl/netctl/netctl"
 	"github.com/netctl/netctl/probe"
@@ -295,124 +289,4 @@ container. It loads and attaches nothing.`,
 			return nil
 		},
 	}
-}
-
-func newFlowsCmd(g *globalOptions) *cobra.Command {
-	var asym bool
-	var idle time.Duration
-	cmd := &cobra.Command{
-		Use:   "flows [--asymmetric [--idle 5m]]",
-		Short: "Live flows per interface, asymmetric ones marked",
-		Long: `flows reads the flow table netctl pinned and prints each flow per container interface
-and direction (the container's: receive = into it), addresses and ports as on the wire.
-
-With --asymmetric it prints the conversations (a flow and its reverse) of each container
-that arrive on one interface and leave on another, active within --idle, with the route
-inside the container that sends them out (the seed's eth0-in / eth1-out) and the fix.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if asym {
-				return runFlowsAsymmetric(cmd, g, idle)
-			}
-			snap, err := readPinned(cmd, g)
-			if err != nil {
-				return err
-			}
-			slices.SortFunc(snap.Flows, func(a, b probe.Flow) int {
-				return cmp.Or(cmp.Compare(a.Container, b.Container), cmp.Compare(a.Interface, b.Interface),
-					cmp.Compare(a.Direction, b.Direction), cmp.Compare(b.Bytes, a.Bytes))
-			})
-			if g.json() {
-				return writeJSON(cmd.OutOrStdout(), snap.Flows)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CONTAINER\tINTERFACE\tDIRECTION\tPROTO\tSOURCE\tDESTINATION\tPACKETS\tBYTES\tLAST SEEN")
-			for _, f := range snap.Flows {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", f.Container, f.Interface, f.Direction, protoName(f.Proto),
-					endpoint(f.Src, f.SrcPort, f.Proto, true), endpoint(f.Dst, f.DstPort, f.Proto, false), f.Packets, f.Bytes, ago(snap.Time, f.LastSeen))
-			}
-			return tw.Flush()
-		},
-	}
-	cmd.Flags().BoolVar(&asym, "asymmetric", false, "only conversations that arrive on one interface and answer on another, with the route that does it")
-	cmd.Flags().DurationVar(&idle, "idle", 5*time.Minute, "with --asymmetric: only conversations with traffic within this long (0: all)")
-	return cmd
-}
-
-// runFlowsAsymmetric prints the asymmetric conversations of the pinned flow table.
-func runFlowsAsymmetric(cmd *cobra.Command, g *globalOptions, idle time.Duration) error {
-	if idle < 0 {
-		return fmt.Errorf("invalid --idle %s: want 0 or more", idle)
-	}
-	snap, err := readPinned(cmd, g)
-	if err != nil {
-		return err
-	}
-	convs := exporter.DetectAsymmetric(snap.Flows, snap.Time, idle)
-	exporter.FillReasons(convs)
-	if g.json() {
-		if convs == nil {
-			convs = []exporter.Conversation{}
-		}
-		return writeJSON(cmd.OutOrStdout(), convs)
-	}
-	if len(convs) == 0 {
-		_, err := fmt.Fprintln(cmd.OutOrStdout(), "no asymmetric conversations")
-		return err
-	}
-	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONTAINER\tPROTO\tLOCAL\tREMOTE\tINITIATOR\tIN\tOUT\tOUT BYTES\tREASON")
-	for _, c := range convs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.Container, protoName(c.Proto),
-			convEndpoint(c.Local, c.LocalPort, c.Proto, false), convEndpoint(c.Remote, c.RemotePort, c.Proto, true),
-			orDash(c.Initiator), c.InInterface, c.OutInterface, c.OutBytes, c.Reason)
-	}
-	return tw.Flush()
-}
-
-// convEndpoint formats one side of a conversation: address:port for TCP and UDP; for
-// ICMP echo the identifier goes with the remote side.
-func convEndpoint(a netip.Addr, port uint16, proto uint8, remote bool) string {
-	switch {
-	case proto == 6 || proto == 17:
-		return netip.AddrPortFrom(a, port).String()
-	case (proto == 1 || proto == 58) && remote && port != 0:
-		return fmt.Sprintf("%s id %d", a, port)
-	}
-	return a.String()
-}
-
-func protoName(p uint8) string {
-	switch p {
-	case 1:
-		return "icmp"
-	case 6:
-		return "tcp"
-	case 17:
-		return "udp"
-	case 58:
-		return "icmpv6"
-	}
-	return strconv.Itoa(int(p))
-}
-
-// endpoint formats one side of a flow; for ICMP the source port carries type and code
-// and the destination port the echo identifier.
-func endpoint(a netip.Addr, port uint16, proto uint8, src bool) string {
-	switch {
-	case proto == 6 || proto == 17:
-		return netip.AddrPortFrom(a, port).String()
-	case (proto == 1 || proto == 58) && src:
-		return fmt.Sprintf("%s type %d/%d", a, port>>8, port&0xff)
-	case proto == 1 || proto == 58:
-		return fmt.Sprintf("%s id %d", a, port)
-	}
-	return a.String()
-}
-
-func ago(now, t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return now.Sub(t).Round(100*time.Millisecond).String() + " ago"
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netctl/netctl/exporter"
+	"github.com/netctl/netctl/internal/analysis"
 	"github.com/netctl/netctl/internal/lab"
 	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/probe"
@@ -61,7 +61,7 @@ func TestFlowsAsymmetricLab(t *testing.T) {
 	}
 	a := netip.MustParseAddr
 	c2addr, outside := a("172.17.0.3"), a("198.51.100.2")
-	describe := func(cs []exporter.Conversation) string {
+	describe := func(cs []analysis.Conversation) string {
 		var b strings.Builder
 		for _, c := range cs {
 			fmt.Fprintf(&b, "  %s %d %s:%d %s:%d init=%s in=%s out=%s out_bytes=%d\n", c.Container, c.Proto, c.Local, c.LocalPort,
@@ -72,8 +72,8 @@ func TestFlowsAsymmetricLab(t *testing.T) {
 
 	traffic()
 	snap := snapshot()
-	convs := exporter.DetectAsymmetric(snap.Flows, snap.Time, 5*time.Minute)
-	find := func(remote netip.Addr, proto uint8, initiator string) *exporter.Conversation {
+	convs := analysis.DetectAsymmetric(snap.Flows, snap.Time, 5*time.Minute)
+	find := func(remote netip.Addr, proto uint8, initiator string) *analysis.Conversation {
 		for i, c := range convs {
 			if c.Container == l.Container1.Name && c.Remote == remote && c.Proto == proto && c.Initiator == initiator {
 				return &convs[i]
@@ -83,7 +83,7 @@ func TestFlowsAsymmetricLab(t *testing.T) {
 	}
 	for _, c := range convs {
 		if c.Container != l.Container1.Name {
-			t.Errorf("asymmetric conversation outside container1: %s", describe([]exporter.Conversation{c}))
+			t.Errorf("asymmetric conversation outside container1: %s", describe([]analysis.Conversation{c}))
 		}
 	}
 	for _, w := range []struct {
@@ -93,15 +93,15 @@ func TestFlowsAsymmetricLab(t *testing.T) {
 		initiator string
 		reason    []string
 	}{
-		{"container2 pings container1", c2addr, 1, exporter.InitiatorRemote, []string{"in eth0, replies out eth1", "172.17.0.0/24 dev eth1", "eth0's 172.17.0.0/16", "--source-routing"}},
+		{"container2 pings container1", c2addr, 1, analysis.InitiatorRemote, []string{"in eth0, replies out eth1", "172.17.0.0/24 dev eth1", "eth0's 172.17.0.0/16", "--source-routing"}},
 		{"container2 connects to container1", c2addr, 6, "", []string{"172.17.0.0/24 dev eth1"}},
-		{"outside pings container1", outside, 1, exporter.InitiatorRemote, []string{"in eth0, replies out eth1", "default via 172.17.0.1 dev eth1"}},
-		{"container1 pings outside", outside, 1, exporter.InitiatorLocal, []string{"out eth1, replies in eth0", "default via 172.17.0.1 dev eth1"}},
+		{"outside pings container1", outside, 1, analysis.InitiatorRemote, []string{"in eth0, replies out eth1", "default via 172.17.0.1 dev eth1"}},
+		{"container1 pings outside", outside, 1, analysis.InitiatorLocal, []string{"out eth1, replies in eth0", "default via 172.17.0.1 dev eth1"}},
 	} {
-		var c *exporter.Conversation
+		var c *analysis.Conversation
 		if w.initiator == "" { // TCP between two ephemeral ports: the initiator is the rule's guess
-			if c = find(w.remote, w.proto, exporter.InitiatorRemote); c == nil {
-				c = find(w.remote, w.proto, exporter.InitiatorLocal)
+			if c = find(w.remote, w.proto, analysis.InitiatorRemote); c == nil {
+				c = find(w.remote, w.proto, analysis.InitiatorLocal)
 			}
 		} else {
 			c = find(w.remote, w.proto, w.initiator)
@@ -111,9 +111,9 @@ func TestFlowsAsymmetricLab(t *testing.T) {
 			continue
 		}
 		if c.Local != a("172.17.0.2") || c.InInterface != "eth0" || c.OutInterface != "eth1" || c.OutBytes == 0 || c.InBytes == 0 {
-			t.Errorf("%s: %s", w.what, describe([]exporter.Conversation{*c}))
+			t.Errorf("%s: %s", w.what, describe([]analysis.Conversation{*c}))
 		}
-		reason := exporter.RouteReason(*c)
+		reason := analysis.RouteReason(*c)
 		for _, s := range w.reason {
 			if !strings.Contains(reason, s) {
 				t.Errorf("%s: reason %q lacks %q", w.what, reason, s)
@@ -128,7 +128,7 @@ func TestFlowsAsymmetricLab(t *testing.T) {
 	}
 	t.Logf("netctl flows --asymmetric:\n%s", out)
 	out, err = run(t, "-n", h, "-o", "json", "flows", "--asymmetric")
-	var got []exporter.Conversation
+	var got []analysis.Conversation
 	if err != nil || json.Unmarshal([]byte(out), &got) != nil || len(got) < 4 {
 		t.Errorf("flows --asymmetric -o json: %v\n%.800s", err, out)
 	}
@@ -151,7 +151,7 @@ func TestFlowsAsymmetricLab(t *testing.T) {
 	traffic()
 	snap = snapshot()
 	idle := snap.Time.Sub(fixed) - 150*time.Millisecond
-	convs = exporter.DetectAsymmetric(snap.Flows, snap.Time, idle)
+	convs = analysis.DetectAsymmetric(snap.Flows, snap.Time, idle)
 	if len(convs) != 0 {
 		t.Errorf("after --source-routing, asymmetric conversations within %s:\n%s", idle, describe(convs))
 	}

@@ -48,7 +48,7 @@ func newLabUpCmd(g *globalOptions, prefix *string) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
-			l, err := lab.Up(ctx, lab.Options{Prefix: *prefix, IPv6: ipv6})
+			l, err := lab.Up(ctx, lab.Options{Prefix: *prefix, IPv6: ipv6, Dir: lab.DefaultDir()})
 			if err != nil {
 				return err
 			}
@@ -74,7 +74,7 @@ func newLabStatusCmd(g *globalOptions, prefix *string) *cobra.Command {
 		Short: "Show the lab's namespaces, interfaces, addresses, bridge ports and routes",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := lab.Status(*prefix)
+			t, err := lab.Status(lab.DefaultDir(), *prefix)
 			if err != nil {
 				return err
 			}
@@ -105,7 +105,7 @@ over IPv6 in a lab made with --ipv6). It exits non-zero if any flow lost anythin
 			if _, err := opts.Resolve(); err != nil {
 				return err
 			}
-			l, err := lab.Open(*prefix)
+			l, err := lab.Open(lab.DefaultDir(), *prefix)
 			if err != nil {
 				return err
 			}
@@ -144,7 +144,7 @@ func newLabDownCmd(g *globalOptions, prefix *string) *cobra.Command {
 		Short: "Remove exactly the namespaces 'lab up' made (and everything in them)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			removed, err := lab.Down(*prefix)
+			removed, err := lab.Down(lab.DefaultDir(), *prefix)
 			if err != nil {
 				return err
 			}

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/netctl/netctl/internal/lab"
+	"github.com/netctl/netctl/internal/lab/labtest"
 	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/netctl"
 )
@@ -32,24 +31,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func cliLab(t *testing.T) *lab.Lab {
-	t.Helper()
-	nstest.RequireRoot(t)
-	prefix := nstest.UniqueName("ct")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	l, err := lab.Up(ctx, lab.Options{Prefix: prefix})
-	if err != nil {
-		t.Fatalf("lab up: %v", err)
-	}
-	t.Cleanup(func() {
-		l.Close()
-		if _, err := lab.Down(prefix); err != nil {
-			t.Errorf("lab down: %v", err)
-		}
-	})
-	return l
-}
+func cliLab(t *testing.T) *lab.Lab { return labtest.New(t, lab.Options{}) }
 
 func cliState(t *testing.T, l *lab.Lab) string {
 	return nstest.State(t, l.Host.Name) + nstest.State(t, l.Container1.Name) + nstest.State(t, l.Container2.Name)

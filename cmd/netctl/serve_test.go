@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -23,22 +22,11 @@ import (
 	"github.com/netctl/netctl/probe"
 )
 
-// freePort returns a loopback address with a port nobody listens on.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // startServe runs `netctl serve` in this process until the returned stop is called.
 // Arguments after "serve-flags:" go after the serve verb.
 func startServe(t *testing.T, args ...string) (addr string, stop func()) {
 	t.Helper()
-	addr = freePort(t)
+	addr = nstest.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := newRootCmd()
 	var global, serveFlags []string
@@ -239,7 +227,7 @@ func promQuery(t *testing.T, target, container string) {
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	paddr := freePort(t)
+	paddr := nstest.FreeAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	p := exec.CommandContext(ctx, "prometheus", "--config.file="+filepath.Join(dir, "prometheus.yml"),

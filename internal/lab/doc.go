@@ -11,8 +11,10 @@
 //
 // Nothing is ever changed in the caller's network namespace: every link, address, route
 // and sysctl lives in the lab's namespaces, reached through netlink handles bound to them
-// (netlink.NewHandleAt) and through nsutil.Do for sysctls and sockets. Up records what it
-// made under RecordDir, and Down removes exactly that.
+// (nsutil.Handle) and through nsutil.Do for sysctls and sockets. Up records what it made
+// in a folder of records (Options.Dir, by default DefaultDir: "lab" under the state
+// root), and Down removes exactly that. Up needs no step engine: deleting the namespaces
+// it made undoes all of it at once. Tests bring a lab up with labtest.New.
 //
 // Kernel features needed: network namespaces, veth, bridge, IPv4 (and IPv6 for labs made
 // with it), raw ICMP sockets for the traffic generator. Every operation needs root

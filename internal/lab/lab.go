@@ -71,9 +71,9 @@ func (n *Namespace) close() {
 
 // newNamespace wraps an open namespace handle and binds a netlink handle to it.
 func newNamespace(s Spec, role Role, h netns.NsHandle) (*Namespace, error) {
-	nl, err := netlink.NewHandleAt(h)
+	nl, err := nsutil.Handle(h)
 	if err != nil {
-		return nil, fmt.Errorf("netlink handle in netns %s: %w", s.Name(role), err)
+		return nil, fmt.Errorf("netns %s: %w", s.Name(role), err)
 	}
 	iface := ContainerIf
 	if role == RoleHost {
@@ -99,13 +99,14 @@ func (l *Lab) set(n *Namespace) {
 	}
 }
 
-// Open returns handles to the existing lab with prefix. It fails if there is no such lab,
-// if its Up did not finish, or if one of its namespaces was replaced by another.
-func Open(prefix string) (*Lab, error) {
+// Open returns handles to the existing lab with prefix whose record is in dir ("" for
+// DefaultDir()). It fails if there is no such lab, if its Up did not finish, or if one of
+// its namespaces was replaced by another.
+func Open(dir, prefix string) (*Lab, error) {
 	if err := ValidatePrefix(prefix); err != nil {
 		return nil, err
 	}
-	rec, err := readRecord(prefix)
+	rec, err := readRecord(dir, prefix)
 	if errors.Is(err, ErrNoLab) {
 		return nil, fmt.Errorf("open lab %s: %w (run 'netctl lab up --prefix %s')", prefix, ErrNoLab, prefix)
 	}
@@ -126,7 +127,7 @@ func Open(prefix string) (*Lab, error) {
 			l.Close()
 			return nil, fmt.Errorf("open lab %s: %w", prefix, err)
 		}
-		if dev, ino, err := handleID(h); err != nil || dev != rn.Dev || ino != rn.Inode {
+		if c, err := nsutil.Cookie(h); err != nil || c != rn.Cookie {
 			h.Close()
 			l.Close()
 			return nil, fmt.Errorf("open lab %s: netns %s is not the one 'lab up' made", prefix, rn.Name)

@@ -13,35 +13,41 @@ func TestPlanSysctlsBeforeInterfaces(t *testing.T) {
 		s, _ := NewSpec("p", ipv6)
 		steps := plan(s)
 		for _, n := range s.Namespaces {
-			created := slices.IndexFunc(steps, func(st step) bool { return st.op == opCreateNS && st.ns == n.Role })
+			created := slices.IndexFunc(steps, func(st step) bool { return st.cmd == "ip netns add "+n.Name })
 			if created < 0 {
 				t.Fatalf("ipv6=%v: %s never created", ipv6, n.Role)
 			}
+			sysctlOf := func(st step) (string, bool) { return strings.CutPrefix(st.cmd, "ip netns exec "+n.Name+" sysctl -w ") }
 			firstLink := slices.IndexFunc(steps, func(st step) bool {
-				return st.op != opCreateNS && st.op != opSysctl && (st.ns == n.Role || st.op == opAddVeth && st.peerNS == n.Role)
+				_, isSysctl := sysctlOf(st)
+				inNS := st.ns == n.Role && !isSysctl && st.cmd != "ip netns add "+n.Name
+				return inNS || strings.HasSuffix(st.cmd, " netns "+n.Name) // a veth peer born there
 			})
-			want := map[string]string{"net/ipv4/ip_forward": "0"}
+			want := map[string]string{"net.ipv4.ip_forward": "0"}
 			if n.Role == RoleHost {
-				want["net/ipv4/ip_forward"] = "1"
+				want["net.ipv4.ip_forward"] = "1"
 			}
 			if ipv6 {
-				want["net/ipv6/conf/all/accept_dad"] = "0"
-				want["net/ipv6/conf/all/forwarding"] = want["net/ipv4/ip_forward"]
+				want["net.ipv6.conf.all.accept_dad"] = "0"
+				want["net.ipv6.conf.all.forwarding"] = want["net.ipv4.ip_forward"]
 			} else {
-				want["net/ipv6/conf/all/disable_ipv6"] = "1"
-				want["net/ipv6/conf/default/disable_ipv6"] = "1"
+				want["net.ipv6.conf.all.disable_ipv6"] = "1"
+				want["net.ipv6.conf.default.disable_ipv6"] = "1"
 			}
 			for i, st := range steps {
-				if st.op == opSysctl && st.ns == n.Role {
-					if i < created || i > firstLink {
-						t.Errorf("ipv6=%v: %s at step %d, outside [%d,%d]", ipv6, st.describe(s), i, created, firstLink)
+				kv, ok := sysctlOf(st)
+				if !ok {
+					continue
+				}
+				if i < created || i > firstLink {
+					t.Errorf("ipv6=%v: %s at step %d, outside [%d,%d]", ipv6, st.cmd, i, created, firstLink)
+				}
+				key, value, _ := strings.Cut(kv, "=")
+				if v, ok := want[key]; ok {
+					if v != value {
+						t.Errorf("ipv6=%v: %s, want value %s", ipv6, st.cmd, v)
 					}
-					if v, ok := want[st.key]; ok {
-						if v != st.value {
-							t.Errorf("ipv6=%v: %s, want value %s", ipv6, st.describe(s), v)
-						}
-						delete(want, st.key)
-					}
+					delete(want, key)
 				}
 			}
 			if len(want) > 0 {
@@ -52,63 +58,70 @@ func TestPlanSysctlsBeforeInterfaces(t *testing.T) {
 }
 
 // Things are made before they are used: namespaces before their links, links before
-// their addresses, master and up, addresses before the routes through them.
+// their addresses, master and up, addresses before the routes through them. The steps'
+// commands say what they make and use, as iproute2 would read them.
 func TestPlanOrder(t *testing.T) {
 	s, _ := NewSpec("p", true)
 	steps := plan(s)
-	type key struct {
-		ns   Role
-		link string
-	}
-	made := map[key]int{}
-	for _, r := range Roles {
-		made[key{r, "lo"}] = -1 // exists once the namespace does
-	}
-	nsMade := map[Role]bool{}
-	addrs := map[Role]int{}
-	for i, st := range steps {
-		desc := st.describe(s)
-		if st.op != opCreateNS && !nsMade[st.ns] {
-			t.Errorf("step %d %q before its namespace exists", i, desc)
+	made := map[string]bool{} // "netns/link"
+	nsMade := map[string]bool{}
+	addrs := map[string]int{}
+	for n, st := range steps {
+		f := strings.Fields(st.cmd)
+		if name, ok := strings.CutPrefix(st.cmd, "ip netns add "); ok {
+			nsMade[name] = true
+			made[name+"/lo"] = true
+			continue
 		}
-		switch st.op {
-		case opCreateNS:
-			nsMade[st.ns] = true
-		case opAddBridge:
-			made[key{st.ns, st.link}] = i
-		case opAddVeth:
-			if !nsMade[st.peerNS] {
-				t.Errorf("step %d %q before the peer namespace exists", i, desc)
+		ns := s.Name(st.ns)
+		if !nsMade[ns] {
+			t.Errorf("step %d %q before its namespace exists", n, st.cmd)
+		}
+		after := func(word string) string {
+			if k := slices.Index(f, word); k >= 0 && k+1 < len(f) {
+				return f[k+1]
 			}
-			made[key{st.ns, st.link}] = i
-			made[key{st.peerNS, st.peer}] = i
-		case opSetMaster, opAddAddr, opLinkUp, opAddRoute:
-			if _, ok := made[key{st.ns, st.link}]; !ok {
-				t.Errorf("step %d %q uses a link not made yet", i, desc)
-			}
-			if st.op == opSetMaster {
-				if _, ok := made[key{st.ns, st.master}]; !ok {
-					t.Errorf("step %d %q: master not made yet", i, desc)
+			return ""
+		}
+		switch {
+		case strings.Contains(st.cmd, " sysctl -w "):
+		case slices.Contains(f, "add") && after("link") == "add":
+			made[ns+"/"+after("add")] = true
+			if peerNS := after("netns"); peerNS != "" {
+				if !nsMade[peerNS] {
+					t.Errorf("step %d %q before the peer namespace exists", n, st.cmd)
 				}
+				made[peerNS+"/"+after("name")] = true
 			}
-			if st.op == opAddAddr {
-				addrs[st.ns]++
+		default:
+			link := after("dev")
+			if link == "" {
+				link = after("set")
 			}
-			if st.op == opAddRoute && addrs[st.ns] == 0 {
-				t.Errorf("step %d %q before any address in %s", i, desc, st.ns)
+			if !made[ns+"/"+link] {
+				t.Errorf("step %d %q uses link %q not made yet", n, st.cmd, link)
+			}
+			if m := after("master"); m != "" && !made[ns+"/"+m] {
+				t.Errorf("step %d %q: master not made yet", n, st.cmd)
+			}
+			if after("addr") == "add" {
+				addrs[ns]++
+			}
+			if after("route") == "add" && addrs[ns] == 0 {
+				t.Errorf("step %d %q before any address in %s", n, st.cmd, ns)
 			}
 		}
 	}
-	if last := steps[len(steps)-1]; last.op != opAddRoute {
-		t.Errorf("last step %q, want the routes last", last.describe(s))
+	if last := steps[len(steps)-1]; !strings.Contains(last.cmd, " route add ") {
+		t.Errorf("last step %q, want the routes last", last.cmd)
 	}
 }
 
-func TestStepDescribe(t *testing.T) {
+func TestStepCommands(t *testing.T) {
 	s, _ := NewSpec("lab", true)
 	var got []string
 	for _, st := range plan(s) {
-		got = append(got, st.describe(s))
+		got = append(got, st.cmd)
 	}
 	for _, want := range []string{
 		"ip netns add lab-host",
@@ -130,8 +143,8 @@ func TestStepDescribe(t *testing.T) {
 	}
 	s4, _ := NewSpec("lab", false)
 	for _, st := range plan(s4) {
-		if d := st.describe(s4); strings.Contains(d, "fd17") || strings.Contains(d, "fd51") || strings.Contains(d, "accept_dad") {
-			t.Errorf("IPv4-only plan has IPv6 step %q", d)
+		if strings.Contains(st.cmd, "fd17") || strings.Contains(st.cmd, "fd51") || strings.Contains(st.cmd, "accept_dad") {
+			t.Errorf("IPv4-only plan has IPv6 step %q", st.cmd)
 		}
 	}
 }

@@ -3,6 +3,8 @@ package lab
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/netctl/netctl/internal/nlutil"
 )
 
 // DefaultPrefix is the prefix of the lab's namespace names when none is given.
@@ -67,12 +69,10 @@ type VethSpec struct {
 	PeerAddrs []netip.Prefix `json:"peer_addrs"`
 }
 
-// RouteSpec is a route added to the main table of NS. A zero-bits Dst is the default route.
+// RouteSpec is a route (destination, gateway, device) added to the main table of NS.
 type RouteSpec struct {
-	NS  Role         `json:"ns"`
-	Dst netip.Prefix `json:"dst"`
-	Via netip.Addr   `json:"via"`
-	Dev string       `json:"dev"`
+	NS Role `json:"ns"`
+	nlutil.Route
 }
 
 // ValidatePrefix reports whether prefix can name a lab: it must be 1 to MaxPrefixLen
@@ -131,16 +131,19 @@ func NewSpec(prefix string, ipv6 bool) (Spec, error) {
 		{HostName: OutsideLink, HostAddrs: pick("198.51.100.1/24", "fd51::1/64"),
 			Peer: RoleOutside, PeerName: ContainerIf, PeerAddrs: pick("198.51.100.2/24", "fd51::2/64")},
 	}
+	route := func(ns Role, dst, via string) RouteSpec {
+		return RouteSpec{NS: ns, Route: nlutil.Route{Dst: p(dst), Gateway: a(via), Dev: ContainerIf}}
+	}
 	s.Routes = []RouteSpec{
-		{NS: RoleContainer1, Dst: p("0.0.0.0/0"), Via: a("172.17.0.1"), Dev: ContainerIf},
-		{NS: RoleContainer2, Dst: p("0.0.0.0/0"), Via: a("172.17.0.1"), Dev: ContainerIf},
-		{NS: RoleOutside, Dst: p("172.17.0.0/16"), Via: a("198.51.100.1"), Dev: ContainerIf},
+		route(RoleContainer1, "0.0.0.0/0", "172.17.0.1"),
+		route(RoleContainer2, "0.0.0.0/0", "172.17.0.1"),
+		route(RoleOutside, "172.17.0.0/16", "198.51.100.1"),
 	}
 	if ipv6 {
 		s.Routes = append(s.Routes,
-			RouteSpec{NS: RoleContainer1, Dst: p("::/0"), Via: a("fd17::1"), Dev: ContainerIf},
-			RouteSpec{NS: RoleContainer2, Dst: p("::/0"), Via: a("fd17::1"), Dev: ContainerIf},
-			RouteSpec{NS: RoleOutside, Dst: p("fd17::/64"), Via: a("fd51::1"), Dev: ContainerIf},
+			route(RoleContainer1, "::/0", "fd17::1"),
+			route(RoleContainer2, "::/0", "fd17::1"),
+			route(RoleOutside, "fd17::/64", "fd51::1"),
 		)
 	}
 	return s, nil

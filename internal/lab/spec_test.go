@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/netctl/netctl/internal/nlutil"
 )
 
 func TestValidatePrefix(t *testing.T) {
@@ -84,9 +86,9 @@ func TestNewSpec(t *testing.T) {
 		}
 	}
 	wantRoutes := []RouteSpec{
-		{NS: RoleContainer1, Dst: netip.MustParsePrefix("0.0.0.0/0"), Via: netip.MustParseAddr("172.17.0.1"), Dev: "eth0"},
-		{NS: RoleContainer2, Dst: netip.MustParsePrefix("0.0.0.0/0"), Via: netip.MustParseAddr("172.17.0.1"), Dev: "eth0"},
-		{NS: RoleOutside, Dst: netip.MustParsePrefix("172.17.0.0/16"), Via: netip.MustParseAddr("198.51.100.1"), Dev: "eth0"},
+		{NS: RoleContainer1, Route: nlutil.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("172.17.0.1"), Dev: "eth0"}},
+		{NS: RoleContainer2, Route: nlutil.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("172.17.0.1"), Dev: "eth0"}},
+		{NS: RoleOutside, Route: nlutil.Route{Dst: netip.MustParsePrefix("172.17.0.0/16"), Gateway: netip.MustParseAddr("198.51.100.1"), Dev: "eth0"}},
 	}
 	if !slices.Equal(s.Routes, wantRoutes) {
 		t.Errorf("routes %+v, want %+v", s.Routes, wantRoutes)
@@ -107,7 +109,7 @@ func TestNewSpecIPv6(t *testing.T) {
 		t.Errorf("IPv6 lab has %d routes, want 6 (3 per family)", len(s.Routes))
 	}
 	for _, r := range s.Routes {
-		if r.Dst.Addr().Is6() != r.Via.Is6() {
+		if r.Dst.Addr().Is6() != r.Gateway.Is6() {
 			t.Errorf("route %+v mixes families", r)
 		}
 	}

@@ -28,7 +28,8 @@ type NamespaceStatus struct {
 	IPv6Disabled bool              `json:"ipv6_disabled"`
 	Interfaces   []InterfaceStatus `json:"interfaces"`
 	Bridges      []BridgeStatus    `json:"bridges,omitempty"`
-	Routes       []RouteStatus     `json:"routes"`
+	Routes       []nlutil.Route    `json:"routes"` // main table, unicast
+
 }
 
 // InterfaceStatus is one link with its addresses.
@@ -50,17 +51,10 @@ type BridgeStatus struct {
 	Ports []string `json:"ports"`
 }
 
-// RouteStatus is one route of the main table.
-type RouteStatus struct {
-	Dst     netip.Prefix `json:"dst"`
-	Gateway netip.Addr   `json:"gateway,omitzero"`
-	Dev     string       `json:"dev"`
-	Src     netip.Addr   `json:"src,omitzero"`
-}
-
-// Status reads the topology of the lab with prefix. It fails if there is no such lab.
-func Status(prefix string) (*Topology, error) {
-	l, err := Open(prefix)
+// Status reads the topology of the lab with prefix whose record is in dir ("" for
+// DefaultDir()). It fails if there is no such lab.
+func Status(dir, prefix string) (*Topology, error) {
+	l, err := Open(dir, prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +120,7 @@ func readNamespace(n *Namespace) (*NamespaceStatus, error) {
 	slices.SortFunc(st.Interfaces, func(a, b InterfaceStatus) int { return a.Index - b.Index })
 	st.Bridges = bridges(st.Interfaces)
 
-	st.Routes = []RouteStatus{}
+	st.Routes = []nlutil.Route{}
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		routes, err := nlutil.Dump(func() ([]netlink.Route, error) {
 			return n.Netlink.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
@@ -138,7 +132,7 @@ func readNamespace(n *Namespace) (*NamespaceStatus, error) {
 			if r.Type != unix.RTN_UNICAST {
 				continue
 			}
-			st.Routes = append(st.Routes, routeStatus(r, fam, names))
+			st.Routes = append(st.Routes, nlutil.RouteOf(r, names, fam))
 		}
 	}
 	return st, nil
@@ -160,12 +154,4 @@ func bridges(ifs []InterfaceStatus) []BridgeStatus {
 		out = append(out, b)
 	}
 	return out
-}
-
-func routeStatus(r netlink.Route, fam int, names map[int]string) RouteStatus {
-	rs := RouteStatus{Dev: names[r.LinkIndex]}
-	rs.Dst = nlutil.Dst(r, fam)
-	rs.Gateway, _ = nlutil.Addr(r.Gw)
-	rs.Src, _ = nlutil.Addr(r.Src)
-	return rs
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/netctl/netctl/internal/nlutil"
 )
 
 func TestTrafficOptionsDefaultsAndLimits(t *testing.T) {
@@ -199,8 +201,8 @@ func sampleTopology() *Topology {
 			{Name: "veth-c1", Index: 3, Type: "veth", State: "up", AdminUp: true, MTU: 1500, Master: "docker0", Addresses: []netip.Prefix{}},
 			{Name: "outside0", Index: 5, Type: "veth", State: "down", MTU: 1500, Addresses: []netip.Prefix{p("198.51.100.1/24")}},
 		},
-		Routes: []RouteStatus{
-			{Dst: p("172.17.0.0/16"), Dev: "docker0", Src: netip.MustParseAddr("172.17.0.1")},
+		Routes: []nlutil.Route{
+			{Dst: p("172.17.0.0/16"), Dev: "docker0", Src: netip.MustParseAddr("172.17.0.1"), Protocol: 2, Scope: nlutil.ScopeLink},
 			{Dst: p("0.0.0.0/0"), Gateway: netip.MustParseAddr("198.51.100.9"), Dev: "outside0"},
 		},
 	}}}

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/internal/nlutil"
 	"github.com/netctl/netctl/internal/nsutil"
 )
 
@@ -20,6 +20,7 @@ import (
 type Options struct {
 	Prefix string // namespace name prefix; DefaultPrefix if empty
 	IPv6   bool   // keep IPv6 on and give every interface an IPv6 address too
+	Dir    string // folder of lab records; DefaultDir() if empty
 
 	// beforeStep, if set, runs before step i and can fail it (tests force failures).
 	beforeStep func(i int, st step) error
@@ -27,8 +28,9 @@ type Options struct {
 
 // Up builds the lab described by NewSpec(opts.Prefix, opts.IPv6) and returns handles to
 // it. It is atomic: if any step fails, everything made so far is removed and the error
-// names the failing step. It fails without changing anything if a lab with the prefix
-// exists or if one of the namespace names is taken.
+// names the failing step. It returns once every interface it set up has carrier. It
+// fails without changing anything if a lab with the prefix exists or if one of the
+// namespace names is taken.
 func Up(ctx context.Context, opts Options) (*Lab, error) {
 	prefix := opts.Prefix
 	if prefix == "" {
@@ -39,16 +41,16 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 		return nil, err
 	}
 	rec := &record{Prefix: prefix, IPv6: opts.IPv6, Created: time.Now().UTC()}
-	if err := reserveRecord(rec); err != nil {
+	if err := reserveRecord(opts.Dir, rec); err != nil {
 		return nil, err
 	}
 	for _, n := range spec.Namespaces {
 		if nsutil.Exists(n.Name) {
-			_ = removeRecord(prefix)
+			_ = removeRecord(opts.Dir, prefix)
 			return nil, fmt.Errorf("lab up %s: netns %s already exists and is not part of a lab; remove it or choose another --prefix", prefix, n.Name)
 		}
 	}
-	b := &builder{spec: spec, rec: rec, lab: &Lab{Spec: spec}}
+	b := &builder{spec: spec, dir: opts.Dir, rec: rec, lab: &Lab{Spec: spec}}
 	steps := plan(spec)
 	for i, st := range steps {
 		err := ctx.Err()
@@ -56,88 +58,64 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 			err = opts.beforeStep(i, st)
 		}
 		if err == nil {
-			err = b.apply(st)
+			err = st.do(b)
 		}
 		if err != nil {
 			return nil, errors.Join(
-				fmt.Errorf("lab up %s: step %d/%d (%s): %w", prefix, i+1, len(steps), st.describe(spec), err),
+				fmt.Errorf("lab up %s: step %d/%d (%s): %w", prefix, i+1, len(steps), st.cmd, err),
 				b.rollback())
 		}
-		slog.Debug("lab up", "step", st.describe(spec))
+		slog.Debug("lab up", "step", st.cmd)
+	}
+	if err := b.lab.waitRunning(ctx, 5*time.Second); err != nil {
+		return nil, errors.Join(fmt.Errorf("lab up %s: %w", prefix, err), b.rollback())
 	}
 	rec.Complete = true
-	if err := saveRecord(rec); err != nil {
+	if err := saveRecord(opts.Dir, rec); err != nil {
 		return nil, errors.Join(fmt.Errorf("lab up %s: %w", prefix, err), b.rollback())
 	}
 	return b.lab, nil
 }
 
+// waitRunning waits until every interface that is up is also running (has carrier). The
+// kernel turns a veth's carrier on a moment after both ends are up; a lab read at once
+// should look as it will a moment later.
+func (l *Lab) waitRunning(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var waiting []string
+		for _, n := range l.Namespaces() {
+			links, err := nlutil.Dump(n.Netlink.LinkList)
+			if err != nil {
+				return fmt.Errorf("list links in netns %s: %w", n.Name, err)
+			}
+			for _, k := range links {
+				if a := k.Attrs(); a.Flags&net.FlagUp != 0 && a.RawFlags&unix.IFF_RUNNING == 0 {
+					waiting = append(waiting, n.Name+"/"+a.Name)
+				}
+			}
+		}
+		switch {
+		case len(waiting) == 0:
+			return nil
+		case time.Now().After(deadline):
+			return fmt.Errorf("no carrier after %s on %s", timeout, strings.Join(waiting, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
 // builder applies steps and remembers what it made so that it can undo it.
 type builder struct {
 	spec    Spec
+	dir     string // of the record
 	rec     *record
 	lab     *Lab
 	created []*Namespace // namespaces made so far, in order
-}
-
-func (b *builder) apply(st step) error {
-	if st.op == opCreateNS {
-		return b.createNS(st.ns)
-	}
-	n := b.lab.Namespace(st.ns)
-	if n == nil {
-		return fmt.Errorf("netns of %s not created yet", st.ns)
-	}
-	nl := n.Netlink
-	switch st.op {
-	case opSysctl:
-		return nsutil.WriteSysctl(n.NS, st.key, st.value)
-	case opLinkUp:
-		l, err := nl.LinkByName(st.link)
-		if err != nil {
-			return fmt.Errorf("find link %s: %w", st.link, err)
-		}
-		return nl.LinkSetUp(l)
-	case opAddBridge:
-		return nl.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: st.link}})
-	case opAddVeth:
-		peer := b.lab.Namespace(st.peerNS)
-		if peer == nil {
-			return fmt.Errorf("netns of %s not created yet", st.peerNS)
-		}
-		return nl.LinkAdd(&netlink.Veth{
-			LinkAttrs:     netlink.LinkAttrs{Name: st.link},
-			PeerName:      st.peer,
-			PeerNamespace: netlink.NsFd(int(peer.NS)),
-		})
-	case opSetMaster:
-		l, err := nl.LinkByName(st.link)
-		if err != nil {
-			return fmt.Errorf("find link %s: %w", st.link, err)
-		}
-		m, err := nl.LinkByName(st.master)
-		if err != nil {
-			return fmt.Errorf("find bridge %s: %w", st.master, err)
-		}
-		return nl.LinkSetMaster(l, m)
-	case opAddAddr:
-		l, err := nl.LinkByName(st.link)
-		if err != nil {
-			return fmt.Errorf("find link %s: %w", st.link, err)
-		}
-		a := &netlink.Addr{IPNet: ipNet(st.addr)}
-		if st.addr.Addr().Is6() {
-			a.Flags = unix.IFA_F_NODAD
-		}
-		return nl.AddrAdd(l, a)
-	case opAddRoute:
-		l, err := nl.LinkByName(st.link)
-		if err != nil {
-			return fmt.Errorf("find link %s: %w", st.link, err)
-		}
-		return nl.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(st.dst), Gw: net.IP(st.via.AsSlice())})
-	}
-	return fmt.Errorf("unknown step %d", st.op)
 }
 
 // createNS creates the namespace of role and records it before anything goes inside.
@@ -154,12 +132,12 @@ func (b *builder) createNS(role Role) error {
 	}
 	b.lab.set(n)
 	b.created = append(b.created, n)
-	dev, ino, err := handleID(h)
+	cookie, err := nsutil.Cookie(h)
 	if err != nil {
 		return err
 	}
-	b.rec.Namespaces = append(b.rec.Namespaces, recordNS{Role: role, Name: name, Dev: dev, Inode: ino})
-	return saveRecord(b.rec)
+	b.rec.Namespaces = append(b.rec.Namespaces, recordNS{Role: role, Name: name, Cookie: cookie})
+	return saveRecord(b.dir, b.rec)
 }
 
 // rollback removes every namespace Up made (which removes every link, address and route
@@ -173,7 +151,7 @@ func (b *builder) rollback() error {
 		}
 	}
 	if len(errs) == 0 {
-		errs = append(errs, removeRecord(b.spec.Prefix))
+		errs = append(errs, removeRecord(b.dir, b.spec.Prefix))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("undo lab up: %w", err)
@@ -181,15 +159,16 @@ func (b *builder) rollback() error {
 	return nil
 }
 
-// Down removes the lab with prefix: exactly the namespaces its Up made (and with them
-// every interface, address and route inside), then its record. A namespace that has the
-// lab's name but is not the one Up made is left alone, with a warning. Down of a prefix
-// with no lab is not an error and reports removed=false.
-func Down(prefix string) (removed bool, err error) {
+// Down removes the lab with prefix whose record is in dir ("" for DefaultDir()): exactly
+// the namespaces its Up made (and with them every interface, address and route inside),
+// then its record. A namespace that has the lab's name but is not the one Up made is
+// left alone, with a warning. Down of a prefix with no lab is not an error and reports
+// removed=false.
+func Down(dir, prefix string) (removed bool, err error) {
 	if err := ValidatePrefix(prefix); err != nil {
 		return false, err
 	}
-	rec, err := readRecord(prefix)
+	rec, err := readRecord(dir, prefix)
 	if errors.Is(err, ErrNoLab) {
 		return false, nil
 	}
@@ -214,16 +193,10 @@ func Down(prefix string) (removed bool, err error) {
 		}
 	}
 	if len(errs) == 0 {
-		errs = append(errs, removeRecord(prefix))
+		errs = append(errs, removeRecord(dir, prefix))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return true, fmt.Errorf("lab down %s: %w", prefix, err)
 	}
 	return true, nil
-}
-
-// ipNet converts a prefix to the form netlink takes, keeping the host bits.
-func ipNet(p netip.Prefix) *net.IPNet {
-	a := p.Addr()
-	return &net.IPNet{IP: net.IP(a.AsSlice()), Mask: net.CIDRMask(p.Bits(), a.BitLen())}
 }

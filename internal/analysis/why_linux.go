@@ -1,6 +1,6 @@
 //go:build linux
 
-package exporter
+package analysis
 
 import (
 	"errors"
@@ -12,6 +12,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/internal/nlutil"
 	"github.com/netctl/netctl/internal/nsutil"
 )
 
@@ -30,7 +31,8 @@ func RouteReason(c Conversation) string {
 	return r.reason(c)
 }
 
-// FillReasons sets Reason on each conversation, opening each namespace once.
+// FillReasons sets Reason on each conversation, as RouteReason says it, opening each
+// namespace once.
 func FillReasons(convs []Conversation) {
 	routers := map[string]*router{}
 	errs := map[string]error{}
@@ -61,7 +63,7 @@ func FillReasons(convs []Conversation) {
 // router is a netlink handle bound to a container's namespace.
 type router struct {
 	h     *netlink.Handle
-	names map[int]string
+	names map[int]string // ifindex → name, read at the first lookup
 }
 
 func openRouter(path string) (*router, error) {
@@ -73,7 +75,7 @@ func openRouter(path string) (*router, error) {
 		return nil, err
 	}
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
+	h, err := nsutil.Handle(ns)
 	if err != nil {
 		return nil, fmt.Errorf("netlink in %s: %w", path, err)
 	}
@@ -95,97 +97,62 @@ func (r *router) reason(c Conversation) string {
 }
 
 // lookup returns the route the kernel picks to remote from local (`ip route get REMOTE
-// from LOCAL fibmatch`) and the routes of the table it came from.
-func (r *router) lookup(local, remote netip.Addr) (RouteInfo, []RouteInfo, error) {
+// from LOCAL fibmatch`, with the device and gateway the lookup chose) and the unicast
+// routes of the table it came from.
+func (r *router) lookup(local, remote netip.Addr) (nlutil.Route, []nlutil.Route, error) {
 	local, remote = local.Unmap(), remote.Unmap()
 	if !local.IsValid() || !remote.IsValid() {
-		return RouteInfo{}, nil, errors.New("conversation without addresses")
+		return nlutil.Route{}, nil, errors.New("conversation without addresses")
 	}
 	if r.names == nil {
-		links, err := r.h.LinkList()
+		links, err := nlutil.Dump(r.h.LinkList)
 		if err != nil {
-			return RouteInfo{}, nil, fmt.Errorf("list links: %w", err)
+			return nlutil.Route{}, nil, fmt.Errorf("list links: %w", err)
 		}
 		r.names = make(map[int]string, len(links))
 		for _, l := range links {
 			r.names[l.Attrs().Index] = l.Attrs().Name
 		}
 	}
-	dst, src := net.IP(remote.AsSlice()), net.IP(local.AsSlice())
-	got, err := r.h.RouteGetWithOptions(dst, &netlink.RouteGetOptions{SrcAddr: src})
-	if err != nil || len(got) == 0 {
-		return RouteInfo{}, nil, fmt.Errorf("route get %s from %s: %v", remote, local, orEmpty(err))
-	}
-	matched := r.info(got[0], remote.BitLen())
-	// fibmatch names the route entry that matched (its prefix and metric); without it
-	// (an older kernel) the longest prefix of the table via the same device stands in.
-	fib, ferr := r.h.RouteGetWithOptions(dst, &netlink.RouteGetOptions{SrcAddr: src, FIBMatch: true})
 	family := netlink.FAMILY_V4
 	if remote.Is6() {
 		family = netlink.FAMILY_V6
 	}
+	dst, src := net.IP(remote.AsSlice()), net.IP(local.AsSlice())
+	got, err := r.h.RouteGetWithOptions(dst, &netlink.RouteGetOptions{SrcAddr: src})
+	if err != nil || len(got) == 0 {
+		return nlutil.Route{}, nil, fmt.Errorf("route get %s from %s: %v", remote, local, orEmpty(err))
+	}
+	chosen := nlutil.RouteOf(got[0], r.names, family)
 	tableID := got[0].Table
 	if tableID == 0 {
-		tableID = mainTable
+		tableID = nlutil.MainTable
 	}
-	routes, err := r.h.RouteListFiltered(family, &netlink.Route{Table: tableID}, netlink.RT_FILTER_TABLE)
+	routes, err := nlutil.Dump(func() ([]netlink.Route, error) {
+		return r.h.RouteListFiltered(family, &netlink.Route{Table: tableID}, netlink.RT_FILTER_TABLE)
+	})
 	if err != nil {
-		return RouteInfo{}, nil, fmt.Errorf("list routes of table %d: %w", tableID, err)
+		return nlutil.Route{}, nil, fmt.Errorf("list routes of table %d: %w", tableID, err)
 	}
-	table := make([]RouteInfo, 0, len(routes))
+	table := make([]nlutil.Route, 0, len(routes))
 	for _, rt := range routes {
 		if rt.Type != unix.RTN_UNICAST {
 			continue
 		}
-		table = append(table, r.info(rt, remote.BitLen()))
+		table = append(table, nlutil.RouteOf(rt, r.names, family))
 	}
-	if ferr == nil && len(fib) > 0 {
-		f := r.info(fib[0], remote.BitLen())
-		matched.Dst, matched.Metric = f.Dst, f.Metric
-		if matched.Dev == "" {
-			matched.Dev = f.Dev
-		}
-		if !matched.Gw.IsValid() {
-			matched.Gw = f.Gw
-		}
-	} else {
-		best := -1
-		for _, t := range table {
-			if t.Dev == matched.Dev && t.Dst.Contains(remote) && t.Dst.Bits() > best {
-				matched.Dst, matched.Metric, best = t.Dst, t.Metric, t.Dst.Bits()
-			}
-		}
-	}
-	matched.Table = tableID
-	return matched, table, nil
+	fib, ok := r.fibMatch(dst, src, family)
+	return matchedEntry(chosen, fib, ok, table, remote), table, nil
 }
 
-// info converts a netlink route; a route without Dst is a default route.
-func (r *router) info(rt netlink.Route, bits int) RouteInfo {
-	out := RouteInfo{Dev: r.names[rt.LinkIndex], Metric: rt.Priority, Table: rt.Table}
-	if rt.LinkIndex == 0 && len(rt.MultiPath) > 0 {
-		out.Dev = r.names[rt.MultiPath[0].LinkIndex]
-		if g, ok := netip.AddrFromSlice(rt.MultiPath[0].Gw); ok {
-			out.Gw = g.Unmap()
-		}
+// fibMatch returns the route entry `ip route get … fibmatch` names, or false on a kernel
+// without fibmatch.
+func (r *router) fibMatch(dst, src net.IP, family int) (nlutil.Route, bool) {
+	fib, err := r.h.RouteGetWithOptions(dst, &netlink.RouteGetOptions{SrcAddr: src, FIBMatch: true})
+	if err != nil || len(fib) == 0 {
+		return nlutil.Route{}, false
 	}
-	if rt.Dst != nil {
-		if a, ok := netip.AddrFromSlice(rt.Dst.IP); ok {
-			ones, _ := rt.Dst.Mask.Size()
-			out.Dst = netip.PrefixFrom(a.Unmap(), ones)
-		}
-	} else if bits == 32 {
-		out.Dst = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
-	} else {
-		out.Dst = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
-	}
-	if g, ok := netip.AddrFromSlice(rt.Gw); ok {
-		out.Gw = g.Unmap()
-	}
-	if s, ok := netip.AddrFromSlice(rt.Src); ok {
-		out.Src = s.Unmap()
-	}
-	return out
+	return nlutil.RouteOf(fib[0], r.names, family), true
 }
 
 func orEmpty(err error) string {

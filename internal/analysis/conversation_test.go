@@ -1,4 +1,4 @@
-package exporter
+package analysis
 
 import (
 	"fmt"
@@ -231,6 +231,16 @@ func TestDetectAsymmetric(t *testing.T) {
 				if c.LastSeen.IsZero() {
 					t.Errorf("%s: no LastSeen", short(c))
 				}
+				// Its key is the key of its flows, both ways.
+				var in, out bool
+				for _, f := range tc.flows {
+					if KeyOf(f) == c.Key() {
+						in, out = in || f.Direction == rx, out || f.Direction == tx
+					}
+				}
+				if !in || !out {
+					t.Errorf("%s: Key() %+v matches flows in %v, out %v", short(c), c.Key(), in, out)
+				}
 			}
 			if strings.Join(gs, "\n") != strings.Join(tc.want, "\n") {
 				t.Errorf("got\n%s\nwant\n%s", strings.Join(gs, "\n"), strings.Join(tc.want, "\n"))
@@ -348,11 +358,36 @@ func TestServiceIsLocalSynMark(t *testing.T) {
 	client := Side{Seen: true, SYN: true, ACK: true, SynNoAck: true, First: tick}
 	server := Side{Seen: true, SYN: true, ACK: true, First: tick}
 	// The peer connected in: its direction (in) carries the mark.
-	if !ServiceIsLocal(cvProtoTCP, 45000, 51000, client, server) {
+	if !ServiceIsLocal(probe.ProtoTCP, 45000, 51000, client, server) {
 		t.Error("peer's bare SYN came in: the local port must be the service")
 	}
 	// The container connected out, even though its port is the lower one.
-	if ServiceIsLocal(cvProtoTCP, 33000, 51000, server, client) {
+	if ServiceIsLocal(probe.ProtoTCP, 33000, 51000, server, client) {
 		t.Error("the container's bare SYN went out: the remote port must be the service")
+	}
+}
+
+// TestServicePorts: every flow of a conversation, on any interface, gets the port
+// ServiceIsLocal picks; -1 where there is no service port.
+func TestServicePorts(t *testing.T) {
+	flows := []probe.Flow{
+		fl(c1, "eth0", rx, 6, "10.0.0.3", 40000, "172.17.0.2", 80, 1, 0, 0),
+		fl(c1, "eth1", tx, 6, "172.17.0.2", 80, "10.0.0.3", 40000, 1, time.Millisecond, 0),
+		fl(c1, "eth0", tx, 17, "172.17.0.2", 45000, "8.8.8.8", 53, 1, 0, 0),
+		fl(c1, "eth0", rx, 17, "8.8.8.8", 53, "172.17.0.2", 45000, 1, 0, 0),
+		// both ephemeral: the direction seen first says it, for both flows
+		fl(c1, "eth0", tx, 6, "172.17.0.2", 40001, "10.0.0.3", 50001, 1, 0, 0),
+		fl(c1, "eth1", rx, 6, "10.0.0.3", 50001, "172.17.0.2", 40001, 1, time.Millisecond, 0),
+		// the same ports in another container are another conversation
+		fl(c2, "eth0", rx, 6, "10.0.0.3", 50001, "172.17.0.2", 40001, 1, 0, 0),
+		fl(c1, "eth0", rx, 17, "10.0.0.3", 0, "172.17.0.2", 0, 1, 0, 0), // a fragment
+		icmp(c1, "eth0", rx, 1, "10.0.0.3", "172.17.0.2", 8, 7, 1, 0),
+	}
+	want := []int{80, 80, 53, 53, 50001, 50001, 40001, -1, -1}
+	got := ServicePorts(flows)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("flow %d: service port %d, want %d", i, got[i], want[i])
+		}
 	}
 }

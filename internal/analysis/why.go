@@ -1,54 +1,21 @@
-package exporter
+package analysis
 
 import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/netctl/netctl/internal/nlutil"
 )
-
-// mainTable is the kernel's main routing table (RT_TABLE_MAIN).
-const mainTable = 254
-
-// RouteInfo is one route, in plain values, as ExplainRoute needs it.
-type RouteInfo struct {
-	Dst    netip.Prefix // 0.0.0.0/0 or ::/0 for a default route
-	Gw     netip.Addr   // zero when on-link
-	Dev    string
-	Src    netip.Addr // preferred source, if any
-	Metric int
-	Table  int // 0 or 254: main
-}
-
-// String renders the route like `ip route` does (table and metric only when they tell
-// something).
-func (r RouteInfo) String() string {
-	var b strings.Builder
-	if r.Dst.Bits() == 0 {
-		b.WriteString("default")
-	} else {
-		b.WriteString(r.Dst.String())
-	}
-	if r.Gw.IsValid() {
-		b.WriteString(" via " + r.Gw.String())
-	}
-	if r.Dev != "" {
-		b.WriteString(" dev " + r.Dev)
-	}
-	if r.Metric != 0 {
-		fmt.Fprintf(&b, " metric %d", r.Metric)
-	}
-	if r.Table != 0 && r.Table != mainTable {
-		fmt.Fprintf(&b, " table %d", r.Table)
-	}
-	return b.String()
-}
 
 // ExplainRoute says why the container's packets of an asymmetric conversation leave on
 // c.OutInterface, given matched, the route the kernel picks for them (to c.Remote from
 // c.Local), and table, the routes of the table matched came from. It names the route
 // via c.InInterface that matched beat (the longest prefix via it that contains
-// c.Remote) and the fix. It is pure; RouteReason feeds it from the kernel.
-func ExplainRoute(c Conversation, matched RouteInfo, table []RouteInfo) string {
+// c.Remote) and the fix. Routes read as `ip route` prints them, without the preferred
+// source, scope and protocol. It is pure; RouteReason feeds it from the kernel.
+func ExplainRoute(c Conversation, matched nlutil.Route, table []nlutil.Route) string {
+	matched = bare(matched)
 	var b strings.Builder
 	if c.Initiator == InitiatorLocal {
 		fmt.Fprintf(&b, "out %s, replies in %s: ", c.OutInterface, c.InInterface)
@@ -67,7 +34,7 @@ func ExplainRoute(c Conversation, matched RouteInfo, table []RouteInfo) string {
 	}
 
 	// The best route via the in interface that would carry the packets.
-	var beaten RouteInfo
+	var beaten nlutil.Route
 	found := false
 	for _, r := range table {
 		if r.Dev != c.InInterface || !r.Dst.IsValid() || !r.Dst.Contains(c.Remote) {
@@ -77,15 +44,15 @@ func ExplainRoute(c Conversation, matched RouteInfo, table []RouteInfo) string {
 			beaten, found = r, true
 		}
 	}
-	if matched.Table != 0 && matched.Table != mainTable {
+	if !matched.InMain() {
 		fmt.Fprintf(&b, "a rule sends it to table %d: %s", matched.Table, matched)
 	} else {
 		b.WriteString(matched.String())
 	}
-	other := beaten
+	other := bare(beaten)
 	other.Dev = "" // "eth0's 172.17.0.0/16"
 	switch {
-	case !found && matched.Dst.Bits() == 0:
+	case !found && matched.IsDefault():
 		fmt.Fprintf(&b, " (the default route moved to %s; no route via %s covers %s)", c.OutInterface, c.InInterface, c.Remote)
 	case !found:
 		fmt.Fprintf(&b, " (no route via %s covers %s)", c.InInterface, c.Remote)
@@ -99,4 +66,39 @@ func ExplainRoute(c Conversation, matched RouteInfo, table []RouteInfo) string {
 	fmt.Fprintf(&b, "; fix: netctl nic add --source-routing, or ip rule add from %s lookup T with %s's routes in table T",
 		c.Local, c.InInterface)
 	return b.String()
+}
+
+// bare is a route as the explanation names it: what decides where packets go (prefix,
+// gateway, device, table, metric), without the preferred source, scope and protocol.
+func bare(r nlutil.Route) nlutil.Route {
+	r.Src, r.Scope, r.Protocol = netip.Addr{}, 0, 0
+	return r
+}
+
+// matchedEntry returns the table entry behind a route lookup whose answer is chosen: fib,
+// the entry `ip route get … fibmatch` names, when fibOK; else (a kernel without
+// fibmatch) the longest prefix of table via chosen's device that contains remote; else
+// chosen itself. The device and gateway are chosen's when it has them (a multipath
+// entry's hop), the table is chosen's. It is pure.
+func matchedEntry(chosen, fib nlutil.Route, fibOK bool, table []nlutil.Route, remote netip.Addr) nlutil.Route {
+	entry, found := fib, fibOK
+	if !found {
+		best := -1
+		for _, t := range table {
+			if t.Dev == chosen.Dev && t.Dst.IsValid() && t.Dst.Contains(remote) && t.Dst.Bits() > best {
+				entry, best, found = t, t.Dst.Bits(), true
+			}
+		}
+	}
+	if !found {
+		return chosen
+	}
+	if chosen.Dev != "" {
+		entry.Dev = chosen.Dev
+	}
+	if chosen.Gateway.IsValid() {
+		entry.Gateway = chosen.Gateway
+	}
+	entry.Table = chosen.Table
+	return entry
 }

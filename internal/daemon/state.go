@@ -1,0 +1,26 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// StatePath is where the daemon keeps the collector's memory (exporter.SaveState) for
+// the host namespace whose inode is hostIno: <stateDir>/serve/<inode>.json, beside the
+// attach registry, so exported counters continue across a restart of `netctl serve`.
+func StatePath(stateDir string, hostIno uint64) string {
+	return filepath.Join(stateDir, "serve", strconv.FormatUint(hostIno, 10)+".json")
+}
+
+// RemoveState removes the collector's memory of the host namespace whose inode is
+// hostIno: it goes with the counters when they are detached. A missing file is not an
+// error.
+func RemoveState(stateDir string, hostIno uint64) error {
+	if err := os.Remove(StatePath(stateDir, hostIno)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove exporter state: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/netctl/netctl/probe"
+)
+
+// watch keeps the bridge's ports attached until ctx ends. When the link subscription
+// fails it reports the error through /healthz, waits a little, catches up (ports that
+// came or went meanwhile) and watches again.
+func (d *Daemon) watch(ctx context.Context) {
+	dp, bridge := d.opts.Datapath, d.opts.Bridge
+	for backoff := time.Second; ; backoff = min(2*backoff, time.Minute) {
+		err := dp.Watch(ctx, bridge, d.logEvent)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			err = errors.New("link watch ended")
+		}
+		d.log.Error("watching links stopped; retrying", "err", err, "in", backoff)
+		d.watchErr.Store(&err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		if _, err := dp.AttachBridge(ctx, bridge); err != nil {
+			d.log.Error("catch up with the bridge's ports", "err", err)
+			continue
+		}
+		d.watchErr.Store(nil)
+	}
+}
+
+func (d *Daemon) logEvent(e probe.Event) {
+	switch e.Kind {
+	case "attached":
+		d.log.Info("port attached", "container", e.Port.Container, "interface", e.Port.Interface, "host_interface", e.Port.HostInterface, "mode", e.Port.Mode)
+	case "gone":
+		d.log.Info("port gone", "host_interface", e.Port.HostInterface, "ifindex", e.Port.Ifindex)
+	default:
+		d.log.Error("watch", "host_interface", e.Port.HostInterface, "err", e.Error)
+	}
+}
+
+func (d *Daemon) logAttach(a probe.Attachment) {
+	state := "attached"
+	if a.Adopted {
+		state = "adopted"
+	}
+	d.log.Info("port "+state, "container", a.Container, "interface", a.Interface, "host_interface", a.HostInterface, "bridge", a.Bridge, "mode", a.Mode)
+}
