@@ -23,6 +23,7 @@ func dockerRun(t *testing.T, start bool, extra ...string) string {
 }
 
 func TestResolveDocker(t *testing.T) {
+	t.Parallel()
 	requireDocker(t)
 	name := dockerRun(t, true, "--network", "none")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -70,8 +71,8 @@ func TestResolveDocker(t *testing.T) {
 // nic add and del on a real Docker container, with the lab's host namespace as host (so
 // the machine's own docker0 is never touched).
 func TestNicOnDockerContainer(t *testing.T) {
+	t.Parallel()
 	requireDocker(t)
-	withStateDir(t)
 	l := testLab(t, false)
 	name := dockerRun(t, true, "--network", "none")
 	ctx := context.Background()
@@ -81,7 +82,7 @@ func TestNicOnDockerContainer(t *testing.T) {
 	}
 	d, _ := docker.NewClient("/var/run/docker.sock").Inspect(ctx, name)
 	nsPath := "/proc/" + strconv.Itoa(d.State.Pid) + "/ns/net"
-	e, err := NewEnv(l.Host.NS, NSView{Name: l.Host.Name}, c)
+	e, err := NewEnv(l.Host.NS, NSView{Name: l.Host.Name}, c, l.opts)
 	if err != nil {
 		t.Fatal(err)
 	}

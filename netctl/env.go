@@ -1,6 +1,7 @@
 package netctl
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -13,9 +14,11 @@ import (
 
 	"github.com/netctl/netctl/internal/nlutil"
 	"github.com/netctl/netctl/internal/nsutil"
+	"github.com/netctl/netctl/internal/state"
 )
 
-// Env is the pair of namespaces a NIC spans, with netlink handles bound to each.
+// Env is the pair of namespaces a NIC spans, with netlink handles bound to each, and
+// where the records of what netctl changed are kept.
 type Env struct {
 	Host       netns.NsHandle
 	HostView   NSView
@@ -23,12 +26,20 @@ type Env struct {
 	Ctr        *Container
 	HostNL     *netlink.Handle
 	CtrNL      *netlink.Handle
+	store      records
+}
+
+// EnvOptions are the settings of an Env besides its namespaces.
+type EnvOptions struct {
+	// StateDir is the state root: NIC records go under StateDir/nic, locks under
+	// StateDir/lock. "" means state.Dir().
+	StateDir string
 }
 
 // NewEnv binds netlink handles to the host namespace and the container's. host is not
 // closed by Env.Close; the container is.
-func NewEnv(host netns.NsHandle, hostView NSView, ctr *Container) (*Env, error) {
-	hostIno, err := Inode(host)
+func NewEnv(host netns.NsHandle, hostView NSView, ctr *Container, opts EnvOptions) (*Env, error) {
+	hostIno, err := nsutil.Inode(host)
 	if err != nil {
 		return nil, err
 	}
@@ -39,16 +50,17 @@ func NewEnv(host netns.NsHandle, hostView NSView, ctr *Container) (*Env, error) 
 	if err != nil {
 		return nil, err
 	}
-	hnl, err := netlink.NewHandleAt(host)
+	hnl, err := nsutil.Handle(host)
 	if err != nil {
 		return nil, fmt.Errorf("netlink in host namespace: %w", err)
 	}
-	cnl, err := netlink.NewHandleAt(ctr.NS)
+	cnl, err := nsutil.Handle(ctr.NS)
 	if err != nil {
 		hnl.Close()
 		return nil, fmt.Errorf("netlink in %s: %w", ctr.Label, err)
 	}
-	return &Env{Host: host, HostView: hostView, HostCookie: hostCookie, Ctr: ctr, HostNL: hnl, CtrNL: cnl}, nil
+	return &Env{Host: host, HostView: hostView, HostCookie: hostCookie, Ctr: ctr, HostNL: hnl, CtrNL: cnl,
+		store: records{dir: cmp.Or(opts.StateDir, state.Dir())}}, nil
 }
 
 // Close releases the handles and the container namespace.

@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 
-	"github.com/netctl/netctl/internal/docker"
 	"github.com/netctl/netctl/internal/nlutil"
+	"github.com/netctl/netctl/internal/nsutil"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -47,8 +44,8 @@ func (e *Env) ListInterfaces() ([]Interface, error) {
 	}
 	e.pruneStale()
 	var ours []string
-	for _, name := range Records(e.Ctr.Cookie) {
-		if r, err := ReadRecord(e.Ctr.Cookie, name); err == nil && e.recordLive(r) {
+	for _, name := range e.store.names(e.Ctr.Cookie) {
+		if r, err := e.store.read(e.Ctr.Cookie, name); err == nil && e.recordLive(r) {
 			ours = append(ours, name)
 		}
 	}
@@ -66,17 +63,17 @@ func (e *Env) ListInterfaces() ([]Interface, error) {
 	return out, nil
 }
 
-// AllContainers resolves every container netctl can see: running Docker containers (when
-// the engine answers), named namespaces under /var/run/netns and Docker's namespace
-// files, each namespace once (Docker names first), the host namespace left out.
+// AllContainers resolves every container netctl can see, as nsutil.List finds them
+// (running Docker containers when the engine answers, named namespaces, Docker's
+// namespace files): each namespace once, by its best name, the host namespace left out.
 func AllContainers(ctx context.Context, host netns.NsHandle) ([]*Container, error) {
-	hostIno, err := Inode(host)
+	hostIno, err := nsutil.Inode(host)
 	if err != nil {
 		return nil, err
 	}
 	seen := map[uint64]bool{hostIno: true}
 	if self, err := netns.Get(); err == nil { // the namespace netctl runs in is no container
-		if ino, err := Inode(self); err == nil {
+		if ino, err := nsutil.Inode(self); err == nil {
 			seen[ino] = true
 		}
 		self.Close()
@@ -93,26 +90,14 @@ func AllContainers(ctx context.Context, host netns.NsHandle) ([]*Container, erro
 		seen[c.Inode] = true
 		out = append(out, c)
 	}
-	if sock, err := docker.Socket(); err == nil {
-		if list, err := docker.NewClient(sock).List(ctx); err == nil {
-			for _, d := range list {
-				if d.CheckUsable() == nil {
-					keep(Resolve(ctx, Ref{RefDocker, d.ID}))
-				}
-			}
-		}
-	}
-	for _, dir := range []string{"/var/run/netns", "/var/run/docker/netns"} {
-		ents, _ := os.ReadDir(dir)
-		for _, ent := range ents {
-			if strings.HasPrefix(ent.Name(), ".") {
-				continue
-			}
-			if dir == "/var/run/netns" {
-				keep(Resolve(ctx, Ref{RefNetns, ent.Name()}))
-			} else {
-				keep(Resolve(ctx, Ref{RefPath, filepath.Join(dir, ent.Name())}))
-			}
+	for _, e := range nsutil.List(ctx, nsutil.ListOptions{}) {
+		switch e.Source {
+		case nsutil.FromDocker:
+			keep(Resolve(ctx, Ref{RefDocker, e.ID})) // inspected again: a restart in between is caught
+		case nsutil.FromNamed:
+			keep(Resolve(ctx, Ref{RefNetns, e.Name}))
+		case nsutil.FromDockerDir:
+			keep(Resolve(ctx, Ref{RefPath, e.Path}))
 		}
 	}
 	return out, nil

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -58,21 +56,21 @@ func (e *Env) Add(spec Spec, opt AddOptions) (Plan, error) {
 	if opt.DryRun {
 		return e.Plan(spec)
 	}
-	unlock, err := Lock(e.Ctr.Cookie, LockTimeout)
+	unlock, err := e.store.lock(e.Ctr.Cookie, LockTimeout)
 	if err != nil {
 		return Plan{}, err
 	}
 	defer unlock()
 	e.pruneStale()
 
-	if r, err := ReadRecord(e.Ctr.Cookie, spec.Name); err == nil {
+	if r, err := e.store.read(e.Ctr.Cookie, spec.Name); err == nil {
 		if err := e.sameHost(r); err != nil {
 			return Plan{}, err
 		}
 		if e.recordLive(r) {
 			return Plan{}, fmt.Errorf("%s already has %s made by netctl (host side %s); nic del first", e.Ctr.Label, spec.Name, r.Plan.HostName)
 		}
-		_ = RemoveRecord(e.Ctr.Cookie, spec.Name) // stale: its veth is gone
+		_ = e.store.remove(e.Ctr.Cookie, spec.Name) // stale: its veth is gone
 	}
 	p, err := e.Plan(spec)
 	if err != nil {
@@ -86,7 +84,7 @@ func (e *Env) Add(spec Spec, opt AddOptions) (Plan, error) {
 		return Plan{}, err
 	}
 	rec := Record{Plan: p, CreatedAt: time.Now().UTC()}
-	if err := WriteRecord(rec); err != nil {
+	if err := e.store.write(rec); err != nil {
 		return Plan{}, err
 	}
 	fail := -1
@@ -96,12 +94,12 @@ func (e *Env) Add(spec Spec, opt AddOptions) (Plan, error) {
 	if err := e.Apply(p, fail); err != nil {
 		var se *StepError
 		if errors.As(err, &se) && se.Rollback == nil {
-			_ = RemoveRecord(e.Ctr.Cookie, spec.Name)
+			_ = e.store.remove(e.Ctr.Cookie, spec.Name)
 		}
 		return Plan{}, err
 	}
 	rec.Complete = true
-	if err := WriteRecord(rec); err != nil {
+	if err := e.store.write(rec); err != nil {
 		return p, err
 	}
 	return p, nil
@@ -148,20 +146,15 @@ func (e *Env) isOurVeth(l netlink.Link, alias, name string) bool {
 // pruneStale removes the records made with this host namespace whose host veth is gone:
 // their container stopped or was recreated, and the NIC went with its namespace.
 func (e *Env) pruneStale() {
-	dirs, _ := os.ReadDir(filepath.Join(StateDir, "nic"))
-	for _, d := range dirs {
-		cookie, err := strconv.ParseUint(d.Name(), 10, 64)
-		if err != nil || !d.IsDir() {
-			continue
-		}
-		for _, name := range Records(cookie) {
-			r, err := ReadRecord(cookie, name)
+	for _, cookie := range e.store.cookies() {
+		for _, name := range e.store.names(cookie) {
+			r, err := e.store.read(cookie, name)
 			if err != nil || r.Plan.HostCookie != e.HostCookie {
 				continue
 			}
 			l, err := e.HostNL.LinkByName(r.Plan.HostName)
 			if isNotFound(err) || (err == nil && l.Attrs().Alias != "" && l.Attrs().Alias != Alias(cookie, name)) {
-				_ = RemoveRecord(cookie, name)
+				_ = e.store.remove(cookie, name)
 			}
 		}
 	}
@@ -185,14 +178,14 @@ func (e *Env) Del(name string) (DelResult, error) {
 	if err := ValidIfName(name); err != nil {
 		return res, fmt.Errorf("invalid --name: %w", err)
 	}
-	unlock, err := Lock(e.Ctr.Cookie, LockTimeout)
+	unlock, err := e.store.lock(e.Ctr.Cookie, LockTimeout)
 	if err != nil {
 		return res, err
 	}
 	defer unlock()
 	e.pruneStale()
 
-	r, err := ReadRecord(e.Ctr.Cookie, name)
+	r, err := e.store.read(e.Ctr.Cookie, name)
 	if errors.Is(err, os.ErrNotExist) {
 		if _, lerr := e.CtrNL.LinkByName(name); lerr == nil {
 			return res, fmt.Errorf("%s in %s was not made by netctl (no record): left alone", name, e.Ctr.Label)
@@ -210,7 +203,7 @@ func (e *Env) Del(name string) (DelResult, error) {
 	if !e.recordLive(r) {
 		// The veth is gone: someone deleted the link. Undoing routes and sysctls now
 		// could change what others set since.
-		if err := RemoveRecord(e.Ctr.Cookie, name); err != nil {
+		if err := e.store.remove(e.Ctr.Cookie, name); err != nil {
 			return res, err
 		}
 		res.Note = fmt.Sprintf("%s of %s is gone already (its link was deleted); removed the stale record", name, e.Ctr.Label)
@@ -224,7 +217,7 @@ func (e *Env) Del(name string) (DelResult, error) {
 		return res, fmt.Errorf("nic del %s: %w (record kept; run nic del again)", name, err)
 	}
 	res.Removed, res.Restored = true, len(UndoSteps(steps))
-	return res, RemoveRecord(e.Ctr.Cookie, name)
+	return res, e.store.remove(e.Ctr.Cookie, name)
 }
 
 // handOver returns the steps of r to undo, after handing over to the other live NICs
@@ -237,11 +230,11 @@ func (e *Env) Del(name string) (DelResult, error) {
 //     it now puts back the route r replaced instead.
 func (e *Env) handOver(r *Record) ([]Step, error) {
 	var others []*Record
-	for _, name := range Records(e.Ctr.Cookie) {
+	for _, name := range e.store.names(e.Ctr.Cookie) {
 		if name == r.Plan.Spec.Name {
 			continue
 		}
-		if o, err := ReadRecord(e.Ctr.Cookie, name); err == nil && e.recordLive(o) {
+		if o, err := e.store.read(e.Ctr.Cookie, name); err == nil && e.recordLive(o) {
 			others = append(others, o)
 		}
 	}
@@ -294,7 +287,7 @@ func (e *Env) handOver(r *Record) ([]Step, error) {
 		}
 	}
 	for o := range changed {
-		if err := WriteRecord(*o); err != nil {
+		if err := e.store.write(*o); err != nil {
 			return nil, fmt.Errorf("hand over to %s: %w", o.Plan.Spec.Name, err)
 		}
 	}

@@ -17,26 +17,26 @@ import (
 	"github.com/netctl/netctl/internal/nstest"
 )
 
-// testLab builds the seed's lab for the test (lab.ForTest).
-func testLab(t *testing.T, ipv6 bool) *lab.Lab { return labtest.New(t, lab.Options{IPv6: ipv6}) }
-
-// withStateDir points the records at a fresh folder for the test (tests in this package
-// run sequentially, so swapping the package variable is safe).
-func withStateDir(t *testing.T) {
-	t.Helper()
-	old := StateDir
-	StateDir = t.TempDir()
-	t.Cleanup(func() { StateDir = old })
+// nicLab is the seed's lab with a state root of the test's own, so that no two tests'
+// records meet and the machine's are never touched.
+type nicLab struct {
+	*lab.Lab
+	opts EnvOptions
 }
 
-// envFor opens container1 of the lab as a container, with the lab's host as host.
-func envFor(t *testing.T, l *lab.Lab, ns *lab.Namespace) *Env {
+// testLab builds the seed's lab for the test (labtest.New), with a state root of its own.
+func testLab(t *testing.T, ipv6 bool) *nicLab {
+	return &nicLab{Lab: labtest.New(t, lab.Options{IPv6: ipv6}), opts: EnvOptions{StateDir: t.TempDir()}}
+}
+
+// envFor opens ns of the lab as a container, with the lab's host as host.
+func envFor(t *testing.T, l *nicLab, ns *lab.Namespace) *Env {
 	t.Helper()
 	c, err := Resolve(context.Background(), Ref{RefNetns, ns.Name})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := NewEnv(l.Host.NS, NSView{Name: l.Host.Name}, c)
+	e, err := NewEnv(l.Host.NS, NSView{Name: l.Host.Name}, c, l.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func seedSpecLab() Spec {
 		Gateway:   netip.MustParseAddr("172.17.0.1"), DefaultRoute: true}
 }
 
-func labState(t *testing.T, l *lab.Lab) string {
+func labState(t *testing.T, l *nicLab) string {
 	return nstest.State(t, l.Host.Name) + nstest.State(t, l.Container1.Name) + nstest.State(t, l.Container2.Name)
 }
 
@@ -79,7 +79,7 @@ func txPackets(t *testing.T, nl *netlink.Handle, ifname string) uint64 {
 
 // The seed in one command, and back.
 func TestSeedAddDel(t *testing.T) {
-	withStateDir(t)
+	t.Parallel()
 	l := testLab(t, false)
 	before := labState(t, l)
 	e := envFor(t, l, l.Container1)
@@ -128,7 +128,7 @@ func TestSeedAddDel(t *testing.T) {
 		t.Fatalf("del: %+v, %v", res, err)
 	}
 	requireSame(t, "add then del", before, labState(t, l))
-	if len(Records(e.Ctr.Cookie)) != 0 {
+	if len(e.store.names(e.Ctr.Cookie)) != 0 {
 		t.Error("record left after del")
 	}
 	res, err = e.Del("eth1")
@@ -143,7 +143,7 @@ func TestSeedAddDel(t *testing.T) {
 
 // A failure injected before each step leaves nothing behind.
 func TestAddFaultInjection(t *testing.T) {
-	withStateDir(t)
+	t.Parallel()
 	l := testLab(t, false)
 	e := envFor(t, l, l.Container1)
 	spec := seedSpecLab()
@@ -178,7 +178,7 @@ func TestAddFaultInjection(t *testing.T) {
 			}
 		}
 		requireSame(t, fmt.Sprintf("failure before step %d (%s)", k+1, stepKind(p, k)), before, labState(t, l))
-		if len(Records(e.Ctr.Cookie)) != 0 {
+		if len(e.store.names(e.Ctr.Cookie)) != 0 {
 			t.Fatalf("failure before step %d: record left behind", k+1)
 		}
 	}
@@ -192,7 +192,7 @@ func stepKind(p Plan, k int) string {
 }
 
 func TestDryRunIsInert(t *testing.T) {
-	withStateDir(t)
+	t.Parallel()
 	l := testLab(t, false)
 	e := envFor(t, l, l.Container1)
 	before := labState(t, l)
@@ -204,7 +204,7 @@ func TestDryRunIsInert(t *testing.T) {
 		t.Fatal("dry run planned nothing")
 	}
 	requireSame(t, "dry run", before, labState(t, l))
-	if len(Records(e.Ctr.Cookie)) != 0 {
+	if len(e.store.names(e.Ctr.Cookie)) != 0 {
 		t.Error("dry run wrote a record")
 	}
 }
@@ -212,7 +212,7 @@ func TestDryRunIsInert(t *testing.T) {
 // Without source routing replies to container2 leave on eth1 (the seed's asymmetry);
 // with it they leave on eth0, where the requests came in.
 func TestSourceRouting(t *testing.T) {
-	withStateDir(t)
+	t.Parallel()
 	for _, sr := range []bool{false, true} {
 		t.Run(fmt.Sprintf("source-routing=%v", sr), func(t *testing.T) {
 			l := testLab(t, false)
@@ -244,7 +244,7 @@ func TestSourceRouting(t *testing.T) {
 
 // With the ARP guard, container2 keeps reaching 172.17.0.2 on eth0's MAC.
 func TestARPGuard(t *testing.T) {
-	withStateDir(t)
+	t.Parallel()
 	l := testLab(t, false)
 	e := envFor(t, l, l.Container1)
 	if _, err := e.Add(seedSpecLab(), AddOptions{}); err != nil {
@@ -281,7 +281,7 @@ func TestARPGuard(t *testing.T) {
 }
 
 func TestIPv6Address(t *testing.T) {
-	withStateDir(t)
+	t.Parallel()
 	l := testLab(t, true)
 	before := labState(t, l)
 	e := envFor(t, l, l.Container1)
@@ -315,7 +315,7 @@ func TestIPv6Address(t *testing.T) {
 
 // Two adds at once on one container: one wins, the other fails clearly, one NIC results.
 func TestConcurrentAdd(t *testing.T) {
-	withStateDir(t)
+	t.Parallel()
 	l := testLab(t, false)
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
@@ -348,7 +348,7 @@ func TestConcurrentAdd(t *testing.T) {
 // A record whose veth vanished (the container was recreated) must not make del touch
 // the namespace.
 func TestDelStaleRecord(t *testing.T) {
-	withStateDir(t)
+	t.Parallel()
 	l := testLab(t, false)
 	e := envFor(t, l, l.Container1)
 	p, err := e.Add(seedSpecLab(), AddOptions{})
@@ -365,7 +365,7 @@ func TestDelStaleRecord(t *testing.T) {
 		t.Fatalf("del after the veth vanished: %+v, %v", res, err)
 	}
 	requireSame(t, "stale del", before, labState(t, l))
-	if len(Records(e.Ctr.Cookie)) != 0 {
+	if len(e.store.names(e.Ctr.Cookie)) != 0 {
 		t.Error("stale record kept")
 	}
 }
@@ -373,7 +373,7 @@ func TestDelStaleRecord(t *testing.T) {
 // Two NICs, removed in the order they were added: the ARP guard stays while the second
 // needs it, the default route ends where it was before either, and the state is exact.
 func TestTwoNICsRemovedOutOfOrder(t *testing.T) {
-	withStateDir(t)
+	t.Parallel()
 	l := testLab(t, false)
 	before := labState(t, l)
 	e := envFor(t, l, l.Container1)
@@ -407,7 +407,7 @@ func TestTwoNICsRemovedOutOfOrder(t *testing.T) {
 
 // nic del with another host namespace than add's is refused and changes nothing.
 func TestDelNeedsTheSameHost(t *testing.T) {
-	withStateDir(t)
+	t.Parallel()
 	l := testLab(t, false)
 	e := envFor(t, l, l.Container1)
 	if _, err := e.Add(seedSpecLab(), AddOptions{}); err != nil {
@@ -418,7 +418,7 @@ func TestDelNeedsTheSameHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := NewEnv(l.Outside.NS, NSView{Name: l.Outside.Name}, c)
+	other, err := NewEnv(l.Outside.NS, NSView{Name: l.Outside.Name}, c, l.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +435,7 @@ func TestDelNeedsTheSameHost(t *testing.T) {
 // An IPv6 address another host on the bridge owns is refused before any change, even
 // where the container's own DAD is off (the lab turns it off).
 func TestIPv6DuplicateRefused(t *testing.T) {
-	withStateDir(t)
+	t.Parallel()
 	l := testLab(t, true)
 	before := labState(t, l)
 	e := envFor(t, l, l.Container1)

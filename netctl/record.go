@@ -1,8 +1,6 @@
 package netctl
 
 import (
-	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,12 +10,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-// StateDir holds what netctl changed, so any later process can undo it. It is under
-// /run: a reboot destroys the namespaces and the NICs with them. NETCTL_STATE_DIR
-// overrides it (tests, benchmarks).
-var StateDir = cmp.Or(os.Getenv("NETCTL_STATE_DIR"), "/run/netctl")
+	"github.com/netctl/netctl/internal/state"
+)
 
 // Record is what `nic add` changed in one container, written before the first change.
 type Record struct {
@@ -26,48 +21,36 @@ type Record struct {
 	Complete  bool      `json:"complete"` // every step applied
 }
 
-// Records are kept per container namespace, by cookie (inodes are reused quickly).
-func recordPath(cookie uint64, name string) string {
-	return filepath.Join(StateDir, "nic", strconv.FormatUint(cookie, 10), name+".json")
+// records holds what netctl changed under a state root, so any later process can undo
+// it: dir/nic/<cookie>/<name>.json per NIC, kept per container namespace by cookie
+// (inodes are reused quickly), and dir/lock/<cookie>.lock.
+type records struct{ dir string }
+
+func (s records) path(cookie uint64, name string) string {
+	return filepath.Join(s.dir, "nic", strconv.FormatUint(cookie, 10), name+".json")
 }
 
-// WriteRecord stores r atomically (write to a temporary file, then rename).
-func WriteRecord(r Record) error {
-	p := recordPath(r.Plan.NSCookie, r.Plan.Spec.Name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return fmt.Errorf("write record: %w", err)
-	}
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("write record: %w", err)
-	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("write record: %w", err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
+// write stores r atomically.
+func (s records) write(r Record) error {
+	if err := state.WriteJSON(s.path(r.Plan.NSCookie, r.Plan.Spec.Name), r, 0o600); err != nil {
 		return fmt.Errorf("write record: %w", err)
 	}
 	return nil
 }
 
-// ReadRecord loads the record of NIC name in the namespace with that cookie; it returns
-// os.ErrNotExist when there is none.
-func ReadRecord(cookie uint64, name string) (*Record, error) {
-	b, err := os.ReadFile(recordPath(cookie, name))
-	if err != nil {
-		return nil, err
-	}
+// read loads the record of NIC name in the namespace with that cookie; it returns an
+// error matching os.ErrNotExist when there is none.
+func (s records) read(cookie uint64, name string) (*Record, error) {
 	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("read record %s: %w", recordPath(cookie, name), err)
+	if err := state.ReadJSON(s.path(cookie, name), &r); err != nil {
+		return nil, err
 	}
 	return &r, nil
 }
 
-// RemoveRecord deletes a NIC's record, and its namespace's folder when empty.
-func RemoveRecord(cookie uint64, name string) error {
-	p := recordPath(cookie, name)
+// remove deletes a NIC's record, and its namespace's folder when empty.
+func (s records) remove(cookie uint64, name string) error {
+	p := s.path(cookie, name)
 	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove record: %w", err)
 	}
@@ -75,9 +58,9 @@ func RemoveRecord(cookie uint64, name string) error {
 	return nil
 }
 
-// Records lists the NIC names recorded for a namespace.
-func Records(cookie uint64) []string {
-	ents, _ := os.ReadDir(filepath.Join(StateDir, "nic", strconv.FormatUint(cookie, 10)))
+// names lists the NIC names recorded for a namespace.
+func (s records) names(cookie uint64) []string {
+	ents, _ := os.ReadDir(filepath.Join(s.dir, "nic", strconv.FormatUint(cookie, 10)))
 	var out []string
 	for _, e := range ents {
 		if n, ok := strings.CutSuffix(e.Name(), ".json"); ok && !e.IsDir() {
@@ -87,10 +70,22 @@ func Records(cookie uint64) []string {
 	return out
 }
 
-// Lock takes the per-namespace lock that serialises NIC changes of one container,
+// cookies lists the namespaces that have records.
+func (s records) cookies() []uint64 {
+	dirs, _ := os.ReadDir(filepath.Join(s.dir, "nic"))
+	var out []uint64
+	for _, d := range dirs {
+		if c, err := strconv.ParseUint(d.Name(), 10, 64); err == nil && d.IsDir() {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// lock takes the per-namespace lock that serialises NIC changes of one container,
 // waiting up to timeout. The returned function releases it.
-func Lock(cookie uint64, timeout time.Duration) (func(), error) {
-	dir := filepath.Join(StateDir, "lock")
+func (s records) lock(cookie uint64, timeout time.Duration) (func(), error) {
+	dir := filepath.Join(s.dir, "lock")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}

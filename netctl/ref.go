@@ -10,7 +10,7 @@ import (
 // RefKind says how a container reference names its network namespace.
 type RefKind string
 
-// Kinds of container reference (see the contract).
+// Kinds of container reference: docker:NAME|ID, netns:NAME, pid:PID, a path, or a bare word.
 const (
 	RefDocker RefKind = "docker" // docker:NAME|ID|ID-prefix, through the Engine API
 	RefNetns  RefKind = "netns"  // netns:NAME, a file under /var/run/netns

@@ -105,7 +105,7 @@ func finish(ref Ref, label string, h netns.NsHandle, view NSView) (*Container, e
 		h.Close()
 		return nil, fmt.Errorf("%s is not a network namespace", ref)
 	}
-	ino, err := Inode(h)
+	ino, err := nsutil.Inode(h)
 	if err != nil {
 		h.Close()
 		return nil, err
@@ -116,13 +116,4 @@ func finish(ref Ref, label string, h netns.NsHandle, view NSView) (*Container, e
 		return nil, err
 	}
 	return &Container{Ref: ref, Label: label, NS: h, Inode: ino, Cookie: cookie, View: view}, nil
-}
-
-// Inode returns the inode number identifying a namespace while it lives.
-func Inode(h netns.NsHandle) (uint64, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(int(h), &st); err != nil {
-		return 0, fmt.Errorf("stat namespace: %w", err)
-	}
-	return st.Ino, nil
 }

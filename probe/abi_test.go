@@ -158,7 +158,7 @@ func TestMapsMatchGo(t *testing.T) {
 		{netctlMapTotalsByIndex, ebpf.PerCPUArray, uint32(0), Totals{}, 2 * TotalsArrayIfindexes},
 		{netctlMapTotals, ebpf.PerCPUHash, TotalsKey{}, Totals{}, 0},
 		// The product reads flows as per-CPU values (FlowValue per CPU).
-		{netctlMapFlows, ebpf.LRUCPUHash, FlowKey{}, FlowValue{}, 0},
+		{netctlMapFlows, ebpf.LRUCPUHash, FlowKey{}, FlowValue{}, DefaultFlowEntries},
 		{netctlMapStats, ebpf.PerCPUArray, uint32(0), uint64(0), NumStats},
 	} {
 		ms := spec.Maps[m.name]

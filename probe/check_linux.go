@@ -40,7 +40,7 @@ func CheckTCX() (err error) {
 		}
 	}()
 
-	nl, err := netlink.NewHandleAt(ns)
+	nl, err := nsutil.Handle(ns)
 	if err != nil {
 		return fmt.Errorf("check tcx: netlink handle in netns %s: %w", name, err)
 	}

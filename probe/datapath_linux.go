@@ -12,17 +12,13 @@ import (
 	"sync"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/internal/nsutil"
+	"github.com/netctl/netctl/internal/state"
 )
-
-// PinRoot is where netctl pins its maps and links: one folder per host namespace
-// (named by the namespace's inode), mode 0700. NETCTL_BPF_DIR overrides it (tests).
-var PinRoot = cmp.Or(os.Getenv("NETCTL_BPF_DIR"), "/sys/fs/bpf/netctl")
 
 // Mode is how programs are attached.
 type Mode string
@@ -44,24 +40,31 @@ func ParseMode(s string) (Mode, error) {
 	return "", fmt.Errorf("invalid attach mode %q: want auto, tcx or tc", s)
 }
 
-// Legacy tc filters netctl makes carry these, so it finds (and removes) only its own.
-// Legacy tc stops at the first filter that returns a verdict (a u32 match, say), so on
-// ingress netctl's filter takes priority 1 to see every received packet, as the
-// kernel's counters do; on egress it goes last, to count what the others let out.
+// Pin folders of a map set: its pinned maps, and its pinned TCX links.
 const (
-	tcPrioIn    = 1
-	tcPrioOut   = 0xc0de
-	tcNameIn    = "netctl_ingress"
-	tcNameOut   = "netctl_egress"
-	tcHandle    = 0x4e43 // "NC"
 	linksSubdir = "links"
 	mapsSubdir  = "maps"
 )
 
-// Options tune Open.
+// Options tune Open and say where the datapath keeps its files; ReadPinned, HasPins
+// and Detach use only the roots.
 type Options struct {
 	Mode        Mode   // default ModeAuto
-	FlowEntries uint32 // size of the flow table of a new map set (0: the object's default)
+	FlowEntries uint32 // size of the flow table of a new map set (0: DefaultFlowEntries)
+	// BPFDir is the pin root: one folder per host namespace, named by the namespace's
+	// inode, mode 0700. "" means state.BPFDir().
+	BPFDir string
+	// StateDir is the state root: the attach registry of each host namespace is
+	// StateDir/attach/<inode>.json. "" means state.Dir().
+	StateDir string
+}
+
+// bpfDir is the pin root.
+func (o Options) bpfDir() string { return cmp.Or(o.BPFDir, state.BPFDir()) }
+
+// pinDir is the folder of the host namespace whose inode is hostIno.
+func (o Options) pinDir(hostIno uint64) string {
+	return filepath.Join(o.bpfDir(), strconv.FormatUint(hostIno, 10))
 }
 
 // Datapath is netctl's programs and pinned maps for one host namespace: one map set for
@@ -102,18 +105,6 @@ func (o *productObjects) Close() error {
 	return errors.Join(o.NetctlIngress.Close(), o.NetctlEgress.Close(), o.netctlMaps.Close())
 }
 
-// NSInode returns the inode of a namespace.
-func NSInode(h netns.NsHandle) (uint64, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(int(h), &st); err != nil {
-		return 0, fmt.Errorf("stat namespace: %w", err)
-	}
-	return st.Ino, nil
-}
-
-// PinDir is the folder of the host namespace whose inode is hostIno.
-func PinDir(hostIno uint64) string { return filepath.Join(PinRoot, strconv.FormatUint(hostIno, 10)) }
-
 // Open loads the programs for the host namespace host, adopting the maps pinned by an
 // earlier netctl (so counters continue) or creating and pinning new ones. It attaches
 // nothing. host stays owned by the caller.
@@ -121,12 +112,12 @@ func Open(host netns.NsHandle, opts Options) (*Datapath, error) {
 	if opts.Mode == "" {
 		opts.Mode = ModeAuto
 	}
-	ino, err := NSInode(host)
+	ino, err := nsutil.Inode(host)
 	if err != nil {
 		return nil, err
 	}
-	d := &Datapath{host: host, hostIno: ino, dir: PinDir(ino), opts: opts, sets: map[uint64]*mapSet{}}
-	if d.reg, err = loadRegistry(ino); err != nil {
+	d := &Datapath{host: host, hostIno: ino, dir: opts.pinDir(ino), opts: opts, sets: map[uint64]*mapSet{}}
+	if d.reg, err = loadRegistry(opts.registryPath(ino)); err != nil {
 		return nil, err
 	}
 	if _, err := d.set(0, host); err != nil {
@@ -134,6 +125,10 @@ func Open(host netns.NsHandle, opts Options) (*Datapath, error) {
 	}
 	return d, nil
 }
+
+// Options returns the options the datapath was opened with: its roots for ReadPinned,
+// HasPins and Detach.
+func (d *Datapath) Options() Options { return d.opts }
 
 // Close releases this process's handles. Pinned maps, pinned links and tc filters stay:
 // the counters go on without netctl running.
@@ -171,7 +166,7 @@ func (d *Datapath) set(ino uint64, ns netns.NsHandle) (*mapSet, error) {
 		}
 		return nil, err
 	}
-	nl, err := handleAt(ns)
+	nl, err := nsutil.Handle(ns)
 	if err != nil {
 		s.objs.Close()
 		if ino != 0 {
@@ -182,20 +177,6 @@ func (d *Datapath) set(ino uint64, ns netns.NsHandle) (*mapSet, error) {
 	s.nl = nl
 	d.sets[ino] = s
 	return s, nil
-}
-
-// handleAt returns a netlink handle bound to ns. For the namespace netctl runs in it
-// opens a plain socket: binding one to a namespace costs a setns, which needs
-// CAP_SYS_ADMIN even into one's own namespace.
-func handleAt(ns netns.NsHandle) (*netlink.Handle, error) {
-	if self, err := netns.Get(); err == nil {
-		same := self.Equal(ns)
-		self.Close()
-		if same {
-			return netlink.NewHandle()
-		}
-	}
-	return netlink.NewHandleAt(ns)
 }
 
 // loadSet loads the product's programs with maps pinned by name under s.dir/maps.
@@ -225,221 +206,5 @@ func loadSet(s *mapSet, flowEntries uint32) error {
 		return fmt.Errorf("load programs: %w", withVerifierLog(err))
 	}
 	s.objs = objs
-	return nil
-}
-
-// Attachment is one interface with netctl's programs on it.
-type Attachment struct {
-	Port
-	Adopted bool `json:"adopted"` // already attached by an earlier netctl; left as it was
-}
-
-// AttachHost attaches both programs to an interface of the host namespace.
-func (d *Datapath) AttachHost(ifindex int) (mode Mode, adopted bool, err error) {
-	s := d.sets[0]
-	return d.attach(s, ifindex)
-}
-
-// AttachIn attaches both programs to an interface inside another namespace, with its
-// own map set.
-func (d *Datapath) AttachIn(ns netns.NsHandle, ifindex int) (mode Mode, adopted bool, nsIno uint64, err error) {
-	ino, err := NSInode(ns)
-	if err != nil {
-		return "", false, 0, err
-	}
-	if ino == d.hostIno {
-		mode, adopted, err = d.AttachHost(ifindex)
-		return mode, adopted, 0, err
-	}
-	s, err := d.set(ino, ns)
-	if err != nil {
-		return "", false, 0, err
-	}
-	mode, adopted, err = d.attach(s, ifindex)
-	return mode, adopted, ino, err
-}
-
-// attach puts both programs on ifindex of s's namespace, unless they are there already.
-func (d *Datapath) attach(s *mapSet, ifindex int) (Mode, bool, error) {
-	if m, ok := d.attachedMode(s, ifindex); ok {
-		return m, true, nil
-	}
-	mode := d.opts.Mode
-	if mode == ModeAuto || mode == ModeTCX {
-		err := d.attachTCX(s, ifindex)
-		if err == nil {
-			return ModeTCX, false, nil
-		}
-		if mode == ModeTCX || !errors.Is(err, ebpf.ErrNotSupported) {
-			return "", false, err
-		}
-	}
-	if err := d.attachTC(s, ifindex); err != nil {
-		return "", false, err
-	}
-	return ModeTC, false, nil
-}
-
-func linkPin(s *mapSet, ifindex int, dir Direction) string {
-	return filepath.Join(s.dir, linksSubdir, fmt.Sprintf("%d_%s", ifindex, dir))
-}
-
-// attachedMode reports whether ifindex already carries netctl's programs, and how.
-func (d *Datapath) attachedMode(s *mapSet, ifindex int) (Mode, bool) {
-	if tcxPinned(s, ifindex) {
-		return ModeTCX, true
-	}
-	if d.tcAttached(s, ifindex) {
-		return ModeTC, true
-	}
-	return "", false
-}
-
-// tcxPinned reports whether both links of ifindex are pinned and still attached to it.
-// A pinned link whose interface is gone is removed.
-func tcxPinned(s *mapSet, ifindex int) bool {
-	ok := true
-	for _, dir := range []Direction{Ingress, Egress} {
-		p := linkPin(s, ifindex, dir)
-		l, err := link.LoadPinnedLink(p, nil)
-		if err != nil {
-			ok = false
-			continue
-		}
-		info, err := l.Info()
-		if err != nil || info.TCX() == nil || int(info.TCX().Ifindex) != ifindex {
-			_ = l.Unpin() // defunct: its interface went away (or the index was reused)
-			ok = false
-		}
-		l.Close()
-	}
-	return ok
-}
-
-func (d *Datapath) attachTCX(s *mapSet, ifindex int) error {
-	var made []link.Link
-	undo := func() {
-		for _, l := range made {
-			_ = l.Unpin()
-			l.Close()
-		}
-	}
-	for _, dir := range []Direction{Ingress, Egress} {
-		opts := link.TCXOptions{Interface: ifindex}
-		if dir == Ingress {
-			// First among ingress programs: it sees every received packet, as the
-			// kernel's receive counters do.
-			opts.Program, opts.Attach, opts.Anchor = s.objs.NetctlIngress, ebpf.AttachTCXIngress, link.Head()
-		} else {
-			// Last among egress programs: it sees what the others let out.
-			opts.Program, opts.Attach, opts.Anchor = s.objs.NetctlEgress, ebpf.AttachTCXEgress, link.Tail()
-		}
-		var l link.Link
-		err := nsutil.Do(s.ns, func() error {
-			var err error
-			l, err = link.AttachTCX(opts)
-			return err
-		})
-		if err != nil {
-			undo()
-			return fmt.Errorf("attach tcx %s on ifindex %d: %w", dir, ifindex, err)
-		}
-		made = append(made, l)
-		p := linkPin(s, ifindex, dir)
-		_ = os.Remove(p) // a stale pin of a reused index
-		if err := l.Pin(p); err != nil {
-			undo()
-			return fmt.Errorf("pin tcx link %s: %w", p, err)
-		}
-	}
-	for _, l := range made {
-		l.Close() // the pin keeps it attached
-	}
-	return nil
-}
-
-// tcAttached reports whether netctl's filters are on both clsact hooks of ifindex.
-func (d *Datapath) tcAttached(s *mapSet, ifindex int) bool {
-	l, err := s.nl.LinkByIndex(ifindex)
-	if err != nil {
-		return false
-	}
-	for _, parent := range []uint32{netlink.HANDLE_MIN_INGRESS, netlink.HANDLE_MIN_EGRESS} {
-		if ourFilter(s.nl, l, parent) == nil {
-			return false
-		}
-	}
-	return true
-}
-
-func ourFilter(nl *netlink.Handle, l netlink.Link, parent uint32) *netlink.BpfFilter {
-	filters, err := nl.FilterList(l, parent)
-	if err != nil {
-		return nil
-	}
-	for _, f := range filters {
-		if bf, ok := f.(*netlink.BpfFilter); ok && bf.Handle == tcHandle && (bf.Name == tcNameIn || bf.Name == tcNameOut) {
-			return bf
-		}
-	}
-	return nil
-}
-
-func (d *Datapath) attachTC(s *mapSet, ifindex int) error {
-	l, err := s.nl.LinkByIndex(ifindex)
-	if err != nil {
-		return fmt.Errorf("attach tc on ifindex %d: %w", ifindex, err)
-	}
-	created := false
-	qdiscs, err := s.nl.QdiscList(l)
-	if err != nil {
-		return fmt.Errorf("attach tc on %s: list qdiscs: %w", l.Attrs().Name, err)
-	}
-	has := false
-	for _, q := range qdiscs {
-		if q.Type() == "clsact" {
-			has = true
-		}
-	}
-	if !has {
-		q := &netlink.GenericQdisc{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: ifindex,
-			Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT}, QdiscType: "clsact"}
-		if err := s.nl.QdiscAdd(q); err != nil {
-			return fmt.Errorf("attach tc on %s: add clsact qdisc: %w", l.Attrs().Name, err)
-		}
-		created = true
-	}
-	var added []*netlink.BpfFilter
-	fail := func(err error) error {
-		for _, f := range added {
-			_ = s.nl.FilterDel(f)
-		}
-		if created {
-			_ = s.nl.QdiscDel(&netlink.GenericQdisc{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: ifindex,
-				Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT}, QdiscType: "clsact"})
-		}
-		return err
-	}
-	for _, h := range []struct {
-		parent uint32
-		prio   uint16
-		prog   *ebpf.Program
-		name   string
-	}{{netlink.HANDLE_MIN_INGRESS, tcPrioIn, s.objs.NetctlIngress, tcNameIn}, {netlink.HANDLE_MIN_EGRESS, tcPrioOut, s.objs.NetctlEgress, tcNameOut}} {
-		f := &netlink.BpfFilter{
-			FilterAttrs: netlink.FilterAttrs{LinkIndex: ifindex, Parent: h.parent, Handle: tcHandle,
-				Protocol: unix.ETH_P_ALL, Priority: h.prio},
-			Fd: h.prog.FD(), Name: h.name, DirectAction: true,
-		}
-		if err := s.nl.FilterAdd(f); err != nil {
-			return fail(fmt.Errorf("attach tc %s on %s: %w", h.name, l.Attrs().Name, err))
-		}
-		added = append(added, f)
-	}
-	if created {
-		if err := d.reg.addQdisc(s.ino, ifindex); err != nil {
-			return fail(err)
-		}
-	}
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 
 	"github.com/netctl/netctl/internal/lab"
 	"github.com/netctl/netctl/internal/lab/labtest"
@@ -25,37 +23,28 @@ import (
 	"github.com/netctl/netctl/netctl"
 )
 
-// dpLab is the seed's lab with container1's eth1 added, and netctl's pins and registry
-// moved to folders of the test's own.
-func dpLab(t *testing.T) *lab.Lab {
+// dpLab is the seed's lab with container1's eth1 added, and options that keep netctl's
+// pins and registry in folders of the test's own.
+func dpLab(t *testing.T) (*lab.Lab, Options) {
 	t.Helper()
 	nstest.RequireRoot(t)
-	pin, state := PinRoot, StateDir
-	PinRoot = filepath.Join("/sys/fs/bpf", nstest.UniqueName("nctest-"))
-	StateDir = t.TempDir()
-	t.Cleanup(func() {
-		_ = os.RemoveAll(PinRoot)
-		PinRoot, StateDir = pin, state
-	})
+	opts := Options{BPFDir: nstest.BPFDir(t), StateDir: t.TempDir()}
 	l := labtest.New(t, lab.Options{})
 	c, err := netctl.Resolve(context.Background(), netctl.Ref{Kind: netctl.RefNetns, Value: l.Container1.Name})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := netctl.NewEnv(l.Host.NS, netctl.NSView{Name: l.Host.Name}, c)
+	e, err := netctl.NewEnv(l.Host.NS, netctl.NSView{Name: l.Host.Name}, c, netctl.EnvOptions{StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	old := netctl.StateDir
-	netctl.StateDir = t.TempDir()
-	defer func() { netctl.StateDir = old }()
 	spec := netctl.Spec{Name: "eth1", Bridge: "docker0", Addresses: []netip.Prefix{netip.MustParsePrefix("172.17.0.99/24")},
 		Gateway: netip.MustParseAddr("172.17.0.1"), DefaultRoute: true}
 	if _, err := e.Add(spec, netctl.AddOptions{ARPProbeWait: -1}); err != nil {
 		t.Fatal(err)
 	}
-	return l
+	return l, opts
 }
 
 // kernelStats reads the container-side interfaces' own counters.
@@ -107,10 +96,12 @@ func sub(a, b InterfaceCounters) [4]uint64 {
 // Every per-interface counter moves exactly as the container-side interface's own kernel
 // statistics, over a ping flood and TCP streams, in both attach modes.
 func TestCountersExact(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []Mode{ModeTCX, ModeTC} {
 		t.Run(string(mode), func(t *testing.T) {
-			l := dpLab(t)
-			dp, err := Open(l.Host.NS, Options{Mode: mode})
+			t.Parallel()
+			l, opts := dpLab(t)
+			dp, err := Open(l.Host.NS, withMode(opts, mode))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,9 +160,11 @@ func TestCountersExact(t *testing.T) {
 
 // Counters outlive the process; a second attach adopts; detach removes everything.
 func TestPinnedLifecycle(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []Mode{ModeTCX, ModeTC} {
 		t.Run(string(mode), func(t *testing.T) {
-			l := dpLab(t)
+			t.Parallel()
+			l, opts := dpLab(t)
 			// A user's own clsact qdisc and filter on one port: detach must keep them.
 			userFilter := []string{"netns", "exec", l.Host.Name, "tc", "filter", "add", "dev", "veth-c2", "ingress", "pref", "7", "u32", "match", "u32", "0", "0"}
 			if out, err := exec.Command("ip", "netns", "exec", l.Host.Name, "tc", "qdisc", "add", "dev", "veth-c2", "clsact").CombinedOutput(); err != nil {
@@ -180,7 +173,7 @@ func TestPinnedLifecycle(t *testing.T) {
 			if out, err := exec.Command("ip", userFilter...).CombinedOutput(); err != nil {
 				t.Fatalf("user filter: %v %s", err, out)
 			}
-			dp, err := Open(l.Host.NS, Options{Mode: mode})
+			dp, err := Open(l.Host.NS, withMode(opts, mode))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -196,12 +189,12 @@ func TestPinnedLifecycle(t *testing.T) {
 				}
 			}
 			ping()
-			s1, err := ReadPinned(context.Background(), l.Host.NS)
+			s1, err := ReadPinned(context.Background(), l.Host.NS, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
 			ping()
-			s2, err := ReadPinned(context.Background(), l.Host.NS)
+			s2, err := ReadPinned(context.Background(), l.Host.NS, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,7 +203,7 @@ func TestPinnedLifecycle(t *testing.T) {
 				t.Errorf("after the attaching process closed, container2 eth0 tx moved %d, want ≥ 20", d)
 			}
 
-			dp2, err := Open(l.Host.NS, Options{Mode: mode})
+			dp2, err := Open(l.Host.NS, withMode(opts, mode))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -235,33 +228,33 @@ func TestPinnedLifecycle(t *testing.T) {
 				t.Errorf("%d netctl programs attached after a second attach, want 6 (3 ports × 2)", n)
 			}
 
-			if _, err := Detach(l.Host.NS); err != nil {
+			if has, err := HasPins(l.Host.NS, opts); !has || err != nil {
+				t.Errorf("HasPins after attach: %v, %v; want true", has, err)
+			}
+			if _, err := Detach(l.Host.NS, opts); err != nil {
 				t.Fatal(err)
 			}
 			if n := progsOn(t, l.Host.Name); n != 0 {
 				t.Errorf("%d netctl programs left after detach", n)
 			}
-			if _, err := os.Stat(PinDir(mustIno(t, l.Host.NS))); !os.IsNotExist(err) {
-				t.Errorf("pins left after detach: %v", err)
+			if has, err := HasPins(l.Host.NS, opts); has || err != nil {
+				t.Errorf("pins left after detach: HasPins %v, %v", has, err)
 			}
 			out, _ := exec.Command("ip", "netns", "exec", l.Host.Name, "tc", "filter", "show", "dev", "veth-c2", "ingress").CombinedOutput()
 			if !strings.Contains(string(out), "u32") {
 				t.Errorf("detach removed the user's filter:\n%s", out)
 			}
-			if rep, err := Detach(l.Host.NS); err != nil || rep != (DetachReport{}) {
+			if rep, err := Detach(l.Host.NS, opts); err != nil || rep != (DetachReport{}) {
 				t.Errorf("second detach: %+v, %v", rep, err)
 			}
 		})
 	}
 }
 
-func mustIno(t *testing.T, h netns.NsHandle) uint64 {
-	t.Helper()
-	ino, err := NSInode(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ino
+// withMode returns o with attach mode m.
+func withMode(o Options, m Mode) Options {
+	o.Mode = m
+	return o
 }
 
 // progsOn counts netctl's programs attached in a namespace: tc filters as bpftool sees
@@ -278,7 +271,7 @@ func progsOn(t *testing.T, ns string) int {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	nl, err := netlink.NewHandleAt(h)
+	nl, err := nsutil.Handle(h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,8 +314,8 @@ func progsOn(t *testing.T, ns string) int {
 // The watcher attaches a port that appears after it started within 0.5 s, and forgets
 // one that goes away.
 func TestWatchNewAndGonePorts(t *testing.T) {
-	l := dpLab(t)
-	dp, err := Open(l.Host.NS, Options{})
+	l, opts := dpLab(t)
+	dp, err := Open(l.Host.NS, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,8 +421,9 @@ func TestWatchNewAndGonePorts(t *testing.T) {
 // An interface attached inside a container keeps its own sense and its own map set; the
 // same interface also counted on its host veth is reported once, from the host side.
 func TestAttachInsideContainer(t *testing.T) {
-	l := dpLab(t)
-	dp, err := Open(l.Host.NS, Options{})
+	t.Parallel()
+	l, opts := dpLab(t)
+	dp, err := Open(l.Host.NS, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -480,28 +474,26 @@ func TestAttachInsideContainer(t *testing.T) {
 // A port whose peer is a Docker container is named by the container's Docker name, and
 // the in-container interface name is found.
 func TestPortOfDockerContainerNamed(t *testing.T) {
+	t.Parallel()
 	nstest.RequireDocker(t)
-	l := dpLab(t)
+	l, opts := dpLab(t)
 	name := nstest.DockerRun(t, true, "--network", "none")
 	c, err := netctl.Resolve(context.Background(), netctl.Ref{Kind: netctl.RefDocker, Value: name})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := netctl.NewEnv(l.Host.NS, netctl.NSView{Name: l.Host.Name}, c)
+	e, err := netctl.NewEnv(l.Host.NS, netctl.NSView{Name: l.Host.Name}, c, netctl.EnvOptions{StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	old := netctl.StateDir
-	netctl.StateDir = t.TempDir()
-	defer func() { netctl.StateDir = old }()
 	spec := netctl.Spec{Name: "eth7", Bridge: "docker0", Addresses: []netip.Prefix{netip.MustParsePrefix("172.17.0.77/16")}}
 	p, err := e.Add(spec, netctl.AddOptions{ARPProbeWait: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _, _ = e.Del("eth7") }()
-	dp, err := Open(l.Host.NS, Options{})
+	dp, err := Open(l.Host.NS, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,8 +528,9 @@ func mustLink(t *testing.T, nl *netlink.Handle, name string) netlink.Link {
 // A port that went away while nothing watched is forgotten at the next attach: no pins,
 // no registry entry.
 func TestAttachSweepsGonePorts(t *testing.T) {
-	l := dpLab(t)
-	dp, err := Open(l.Host.NS, Options{})
+	t.Parallel()
+	l, opts := dpLab(t)
+	dp, err := Open(l.Host.NS, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -556,7 +549,7 @@ func TestAttachSweepsGonePorts(t *testing.T) {
 		t.Fatal(err)
 	}
 	gone := eth1.ifindex
-	dp, err = Open(l.Host.NS, Options{})
+	dp, err = Open(l.Host.NS, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -574,7 +567,7 @@ func TestAttachSweepsGonePorts(t *testing.T) {
 			t.Errorf("registry still has the deleted port %+v", rp)
 		}
 	}
-	rep, err := Detach(l.Host.NS)
+	rep, err := Detach(l.Host.NS, opts)
 	if err != nil || rep.Links != 4 {
 		t.Errorf("detach after the sweep: %+v %v, want 4 links (2 ports × 2)", rep, err)
 	}
@@ -588,8 +581,9 @@ type probe1 struct {
 // A port plugged into the bridge while nothing watched is reported unobserved until
 // netctl attaches to it.
 func TestUnobservedBridgePorts(t *testing.T) {
-	l := dpLab(t)
-	dp, err := Open(l.Host.NS, Options{})
+	t.Parallel()
+	l, opts := dpLab(t)
+	dp, err := Open(l.Host.NS, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

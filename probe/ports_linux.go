@@ -6,16 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
-	"github.com/netctl/netctl/internal/docker"
 	"github.com/netctl/netctl/internal/nlutil"
+	"github.com/netctl/netctl/internal/nsutil"
 )
 
 // namespace is a network namespace netctl can name.
@@ -26,9 +24,8 @@ type namespace struct {
 }
 
 // Namer finds who is behind a host veth: the namespace of its peer (by the peer's
-// link-netnsid) and the peer's name there. It knows the namespaces of Docker containers
-// (named by the Engine API when it answers), of /var/run/netns and /var/run/docker/netns,
-// and of every process, best name first.
+// link-netnsid) and the peer's name there. It knows the namespaces nsutil.List finds,
+// processes' included, each by its best name.
 type Namer struct {
 	hostNL *netlink.Handle
 	byID   map[int]namespace // netnsid as seen from the host namespace
@@ -44,7 +41,7 @@ func NewNamer(ctx context.Context, hostNL *netlink.Handle) *Namer {
 			return
 		}
 		defer h.Close()
-		ino, err := NSInode(h)
+		ino, err := nsutil.Inode(h)
 		if err != nil {
 			return
 		}
@@ -60,28 +57,10 @@ func NewNamer(ctx context.Context, hostNL *netlink.Handle) *Namer {
 			n.byID[id] = ns
 		}
 	}
-	if sock, err := docker.Socket(); err == nil {
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if list, err := docker.NewClient(sock).List(cctx); err == nil {
-			for _, c := range list {
-				if c.CheckUsable() == nil {
-					add(filepath.Join("/proc", strconv.Itoa(c.State.Pid), "ns/net"), c.Name)
-				}
-			}
-		}
-		cancel()
-	}
-	for _, dir := range []string{"/var/run/netns", "/var/run/docker/netns"} {
-		ents, _ := os.ReadDir(dir)
-		for _, e := range ents {
-			add(filepath.Join(dir, e.Name()), e.Name()) // Docker's are sandbox ids: still findable with ls
-		}
-	}
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		if _, err := strconv.Atoi(p.Name()); err == nil {
-			add(filepath.Join("/proc", p.Name(), "ns/net"), "")
-		}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second) // bounds the Docker Engine's answer
+	defer cancel()
+	for _, e := range nsutil.List(ctx, nsutil.ListOptions{Processes: true}) {
+		add(e.Path, e.Name) // Docker's files are named by sandbox id: still findable with ls
 	}
 	return n
 }
@@ -118,7 +97,7 @@ func (n *Namer) HostPort(l netlink.Link) Port {
 	p.Container, p.NetnsPath = ns.label, ns.path
 	p.Interface = fmt.Sprintf("if%d", l.Attrs().ParentIndex)
 	if h, err := netns.GetFromPath(ns.path); err == nil {
-		if nl, err := netlink.NewHandleAt(h); err == nil {
+		if nl, err := nsutil.Handle(h); err == nil {
 			if peer, err := nl.LinkByIndex(l.Attrs().ParentIndex); err == nil {
 				p.Interface = peer.Attrs().Name
 			}

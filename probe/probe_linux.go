@@ -54,18 +54,12 @@ func (e *verifierLogError) Unwrap() error { return e.err }
 // AttachTCX attaches the program for dir to the interface ifindex with TCX (Linux 6.6)
 // and returns the link; closing the link detaches the program. ifindex is looked up in
 // the calling thread's network namespace: for an interface in another namespace, call
-// AttachTCX inside nsutil.Do. The ingress program goes first among the interface's
-// ingress programs so it sees every received packet, as the kernel's receive counters
-// do; the egress program goes last so it sees what the other egress programs let out.
+// AttachTCX inside nsutil.Do. The programs take the same places as the datapath's
+// (see tcxOptions).
 func (c *Counter) AttachTCX(ifindex int, dir Direction) (link.Link, error) {
-	opts := link.TCXOptions{Interface: ifindex}
-	switch dir {
-	case Ingress:
-		opts.Program, opts.Attach, opts.Anchor = c.objs.NetctlIngress, ebpf.AttachTCXIngress, link.Head()
-	case Egress:
-		opts.Program, opts.Attach, opts.Anchor = c.objs.NetctlEgress, ebpf.AttachTCXEgress, link.Tail()
-	default:
-		return nil, fmt.Errorf("attach tcx on ifindex %d: unknown %v", ifindex, dir)
+	opts, err := tcxOptions(ifindex, dir, c.objs.NetctlIngress, c.objs.NetctlEgress)
+	if err != nil {
+		return nil, fmt.Errorf("attach tcx on ifindex %d: %w", ifindex, err)
 	}
 	l, err := link.AttachTCX(opts)
 	if err != nil {

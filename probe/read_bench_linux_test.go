@@ -4,8 +4,6 @@ package probe
 
 import (
 	"encoding/binary"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -19,10 +17,7 @@ func BenchmarkReadFlows100k(b *testing.B) {
 	nstest.RequireRoot(b)
 	const n = 100_000
 	ns := nstest.NewNS(b)
-	pin, state := PinRoot, StateDir
-	PinRoot, StateDir = filepath.Join("/sys/fs/bpf", nstest.UniqueName("ncbench-")), b.TempDir()
-	b.Cleanup(func() { _ = os.RemoveAll(PinRoot); PinRoot, StateDir = pin, state })
-	dp, err := Open(ns.Handle, Options{FlowEntries: 131072})
+	dp, err := Open(ns.Handle, Options{FlowEntries: 131072, BPFDir: nstest.BPFDir(b), StateDir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -34,9 +34,9 @@ func (m mapRefs) close() {
 	}
 }
 
-// pinnedSets opens the maps pinned for host namespace hostIno, one set per namespace.
-func pinnedSets(hostIno uint64) ([]mapRefs, error) {
-	root := PinDir(hostIno)
+// pinnedSets opens the maps pinned under root (the folder of a host namespace), one set
+// per namespace.
+func pinnedSets(root string) ([]mapRefs, error) {
 	dirs := []struct {
 		ino uint64
 		dir string

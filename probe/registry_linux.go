@@ -4,21 +4,19 @@ package probe
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+
+	"github.com/netctl/netctl/internal/state"
 )
 
-// StateDir holds the registry of what netctl attached, per host namespace: the
-// interfaces (so status and detach find them) and the clsact qdiscs netctl created (so
-// detach removes those and no other). NETCTL_STATE_DIR overrides it.
-var StateDir = cmp.Or(os.Getenv("NETCTL_STATE_DIR"), "/run/netctl")
-
-// registry is the attach record of one host namespace.
+// registry is the attach record of one host namespace: the interfaces netctl attached
+// to (so status and detach find them) and the clsact qdiscs it created (so detach
+// removes those and no other).
 type registry struct {
 	path   string
 	Ports  []regPort  `json:"ports"`
@@ -40,42 +38,26 @@ type regQdisc struct {
 	Ifindex int    `json:"ifindex"`
 }
 
-func registryPath(hostIno uint64) string {
-	return filepath.Join(StateDir, "attach", strconv.FormatUint(hostIno, 10)+".json")
+// registryPath is where the registry of the host namespace whose inode is hostIno lives.
+func (o Options) registryPath(hostIno uint64) string {
+	return filepath.Join(cmp.Or(o.StateDir, state.Dir()), "attach", strconv.FormatUint(hostIno, 10)+".json")
 }
 
-func loadRegistry(hostIno uint64) (*registry, error) {
-	return loadRegistryFrom(registryPath(hostIno))
-}
-
-func loadRegistryFrom(path string) (*registry, error) {
+// loadRegistry reads the registry at path; a missing file is an empty registry.
+func loadRegistry(path string) (*registry, error) {
 	r := &registry{path: path}
-	b, err := os.ReadFile(r.path)
+	err := state.ReadJSON(path, r)
 	if errors.Is(err, os.ErrNotExist) {
 		return r, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read attach registry: %w", err)
 	}
-	if err := json.Unmarshal(b, r); err != nil {
-		return nil, fmt.Errorf("read attach registry %s: %w", r.path, err)
-	}
 	return r, nil
 }
 
 func (r *registry) save() error {
-	if err := os.MkdirAll(filepath.Dir(r.path), 0o700); err != nil {
-		return fmt.Errorf("write attach registry: %w", err)
-	}
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := r.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("write attach registry: %w", err)
-	}
-	if err := os.Rename(tmp, r.path); err != nil {
+	if err := state.WriteJSON(r.path, r, 0o600); err != nil {
 		return fmt.Errorf("write attach registry: %w", err)
 	}
 	return nil
@@ -84,7 +66,7 @@ func (r *registry) save() error {
 // reload reads the file again before a change: another netctl process (attach while
 // serve runs) may have written it since this one read it.
 func (r *registry) reload() error {
-	fresh, err := loadRegistryFrom(r.path)
+	fresh, err := loadRegistry(r.path)
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,10 @@ const (
 	TotalsArrayIfindexes = 16384
 )
 
+// DefaultFlowEntries is the size of the flow table the object declares (bpf/netctl.c),
+// used when Options.FlowEntries is 0.
+const DefaultFlowEntries = 65536
+
 // String returns the stat's name, e.g. "flow_insert_failed".
 func (s Stat) String() string {
 	switch s {

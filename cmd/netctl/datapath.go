@@ -2,16 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"github.com/netctl/netctl/internal/daemon"
 	"github.com/netctl/netctl/internal/nsutil"
 	"github.com/netctl/netctl/netctl"
 	"github.com/netctl/netctl/probe"
@@ -74,7 +74,7 @@ direct-action bpf filter where the kernel has no TCX; tcx or tc force one.`,
 	f.StringVar(&bridge, "bridge", "docker0", "bridge whose ports to attach to, in the host namespace (\"\" for none)")
 	f.StringArrayVar(&ifaces, "iface", nil, "also attach to NAME (host namespace) or NAME@CONTAINER (repeatable)")
 	f.StringVar(&mode, "attach-mode", string(probe.ModeAuto), "auto (TCX, else tc), tcx or tc")
-	f.Uint32Var(&flowEntries, "flow-entries", 0, "size of the flow table when it is created (default 65536)")
+	f.Uint32Var(&flowEntries, "flow-entries", probe.DefaultFlowEntries, "size of the flow table when it is created")
 	return cmd
 }
 
@@ -82,6 +82,7 @@ direct-action bpf filter where the kernel has no TCX; tcx or tc force one.`,
 // anything was loaded: the bridge exists, every --iface resolves to an interface.
 type session struct {
 	host    netns.NsHandle
+	opts    probe.Options
 	dp      *probe.Datapath
 	ifaces  []ifaceTarget
 	fresh   bool // nothing of netctl's was pinned for this host namespace before
@@ -111,14 +112,15 @@ func openSession(ctx context.Context, g *globalOptions, mode string, flowEntries
 		s.close()
 		return nil, err
 	}
-	ino, err := probe.NSInode(host)
+	s.opts = g.probeOptions()
+	s.opts.Mode, s.opts.FlowEntries = m, flowEntries
+	pinned, err := probe.HasPins(host, s.opts)
 	if err != nil {
 		s.close()
 		return nil, err
 	}
-	_, statErr := os.Stat(probe.PinDir(ino))
-	s.fresh = os.IsNotExist(statErr)
-	if s.dp, err = probe.Open(host, probe.Options{Mode: m, FlowEntries: flowEntries}); err != nil {
+	s.fresh = !pinned
+	if s.dp, err = probe.Open(host, s.opts); err != nil {
 		s.rollback()
 		s.close()
 		return nil, err
@@ -127,7 +129,7 @@ func openSession(ctx context.Context, g *globalOptions, mode string, flowEntries
 }
 
 func (s *session) validate(ctx context.Context, bridge string, specs []string) error {
-	nl, err := netlink.NewHandleAt(s.host)
+	nl, err := nsutil.Handle(s.host)
 	if err != nil {
 		return fmt.Errorf("netlink in the host namespace: %w", err)
 	}
@@ -158,7 +160,7 @@ func (s *session) validate(ctx context.Context, bridge string, specs []string) e
 				t.path = nsutil.NamedPath(c.View.Name)
 			}
 		}
-		tnl, err := netlink.NewHandleAt(t.ns)
+		tnl, err := nsutil.Handle(t.ns)
 		if err != nil {
 			return fmt.Errorf("--iface %s: %w", spec, err)
 		}
@@ -201,7 +203,7 @@ func (s *session) rollback() {
 	if !s.fresh {
 		return
 	}
-	if _, err := probe.Detach(s.host); err != nil {
+	if _, err := probe.Detach(s.host, s.opts); err != nil {
 		slog.Warn("undo a failed attach", "err", err)
 	}
 }
@@ -215,6 +217,11 @@ func (s *session) close() {
 	}
 }
 
+// probeOptions are the datapath's roots: where it pins and keeps its registry.
+func (g *globalOptions) probeOptions() probe.Options {
+	return probe.Options{BPFDir: g.bpfDir, StateDir: g.stateDir}
+}
+
 // readPinned reads the counters pinned for the host namespace -n selects.
 func readPinned(cmd *cobra.Command, g *globalOptions) (probe.Snapshot, error) {
 	host, _, err := openHost(g)
@@ -222,7 +229,7 @@ func readPinned(cmd *cobra.Command, g *globalOptions) (probe.Snapshot, error) {
 		return probe.Snapshot{}, err
 	}
 	defer host.Close()
-	return probe.ReadPinned(cmd.Context(), host)
+	return probe.ReadPinned(cmd.Context(), host, g.probeOptions())
 }
 
 func newDetachCmd(g *globalOptions) *cobra.Command {
@@ -240,8 +247,13 @@ are left alone. Nothing to remove is success.`,
 				return err
 			}
 			defer host.Close()
-			rep, err := probe.Detach(host)
+			ino, err := nsutil.Inode(host)
 			if err != nil {
+				return err
+			}
+			rep, err := probe.Detach(host, g.probeOptions())
+			// serve's memory of the exported counters goes with the counters.
+			if err := errors.Join(err, daemon.RemoveState(g.stateDir, ino)); err != nil {
 				return err
 			}
 			if g.json() {

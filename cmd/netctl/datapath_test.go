@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,13 +12,21 @@ import (
 	"github.com/netctl/netctl/probe"
 )
 
+// useTestRoots points the CLI at pin and state roots of the test's own (NETCTL_BPF_DIR,
+// NETCTL_STATE_DIR, which the commands read) and returns them as probe options.
+func useTestRoots(t *testing.T) probe.Options {
+	t.Helper()
+	opts := probe.Options{BPFDir: nstest.BPFDir(t), StateDir: t.TempDir()}
+	t.Setenv("NETCTL_BPF_DIR", opts.BPFDir)
+	t.Setenv("NETCTL_STATE_DIR", opts.StateDir)
+	return opts
+}
+
 // The acceptance through the CLI: attach in the lab with the seed's NIC, traffic,
 // status shows container1's eth0 receive and eth1 transmit growing; detach cleans up.
 func TestAttachStatusFlowsDetach(t *testing.T) {
 	l := cliLab(t)
-	pin, state := probe.PinRoot, probe.StateDir
-	probe.PinRoot, probe.StateDir = filepath.Join("/sys/fs/bpf", nstest.UniqueName("nccli-")), t.TempDir()
-	t.Cleanup(func() { _ = os.RemoveAll(probe.PinRoot); probe.PinRoot, probe.StateDir = pin, state })
+	useTestRoots(t)
 	h := l.Host.Name
 	if out, err := run(t, "-n", h, "nic", "add", "netns:"+l.Container1.Name, "--address", "172.17.0.99/24",
 		"--gateway", "172.17.0.1", "--default-route", "--arp-probe-wait", "0"); err != nil {
@@ -85,9 +92,7 @@ func TestAttachStatusFlowsDetach(t *testing.T) {
 // before anything is loaded, and nothing is pinned.
 func TestAttachBadInputChangesNothing(t *testing.T) {
 	l := cliLab(t)
-	pin, state := probe.PinRoot, probe.StateDir
-	probe.PinRoot, probe.StateDir = filepath.Join("/sys/fs/bpf", nstest.UniqueName("ncbad-")), t.TempDir()
-	t.Cleanup(func() { _ = os.RemoveAll(probe.PinRoot); probe.PinRoot, probe.StateDir = pin, state })
+	opts := useTestRoots(t)
 	h := l.Host.Name
 	for _, tc := range []struct {
 		args []string
@@ -105,7 +110,7 @@ func TestAttachBadInputChangesNothing(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("attach %v: %v, want one line containing %q", tc.args, err, tc.want)
 		}
-		if ents, _ := os.ReadDir(probe.PinRoot); len(ents) != 0 {
+		if ents, _ := os.ReadDir(opts.BPFDir); len(ents) != 0 {
 			t.Fatalf("attach %v left pins: %v", tc.args, ents)
 		}
 	}

@@ -5,15 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/netctl/netctl/internal/analysis"
 	"github.com/netctl/netctl/internal/lab"
-	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/probe"
 )
 
@@ -25,9 +22,7 @@ import (
 // symmetric.
 func TestFlowsAsymmetricLab(t *testing.T) {
 	l := cliLab(t)
-	pin, state := probe.PinRoot, probe.StateDir
-	probe.PinRoot, probe.StateDir = filepath.Join("/sys/fs/bpf", nstest.UniqueName("ncasym-")), t.TempDir()
-	t.Cleanup(func() { _ = os.RemoveAll(probe.PinRoot); probe.PinRoot, probe.StateDir = pin, state })
+	opts := useTestRoots(t)
 	h, c1 := l.Host.Name, "netns:"+l.Container1.Name
 	nicAdd := func(extra ...string) {
 		t.Helper()
@@ -53,7 +48,7 @@ func TestFlowsAsymmetricLab(t *testing.T) {
 	}
 	snapshot := func() probe.Snapshot {
 		t.Helper()
-		s, err := probe.ReadPinned(context.Background(), l.Host.NS)
+		s, err := probe.ReadPinned(context.Background(), l.Host.NS, opts)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,7 +18,7 @@ func run(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
-// The contract's commands must all be reachable, so that --help shows the whole product.
+// Every documented command must be reachable, so that --help shows the whole product.
 func TestContractCommandsExist(t *testing.T) {
 	root := newRootCmd()
 	root.InitDefaultCompletionCmd() // cobra adds it lazily at Execute

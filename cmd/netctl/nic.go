@@ -71,7 +71,7 @@ func openEnv(cmd *cobra.Command, g *globalOptions, ref string) (*netctl.Env, fun
 		host.Close()
 		return nil, nil, err
 	}
-	env, err := netctl.NewEnv(host, view, c)
+	env, err := netctl.NewEnv(host, view, c, netctl.EnvOptions{StateDir: g.stateDir})
 	if err != nil {
 		c.Close()
 		host.Close()
@@ -292,7 +292,7 @@ route, and whether netctl made it.`,
 			}
 			rows := []netctl.Interface{}
 			for _, c := range ctrs {
-				env, err := netctl.NewEnv(host, view, c)
+				env, err := netctl.NewEnv(host, view, c, netctl.EnvOptions{StateDir: g.stateDir})
 				if err != nil {
 					c.Close()
 					if len(args) == 1 {

@@ -9,7 +9,6 @@ import (
 	"github.com/netctl/netctl/internal/lab"
 	"github.com/netctl/netctl/internal/lab/labtest"
 	"github.com/netctl/netctl/internal/nstest"
-	"github.com/netctl/netctl/netctl"
 )
 
 // TestMain lets a test run the CLI in a child process (e.g. with fewer privileges):
@@ -25,7 +24,9 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	netctl.StateDir = dir
+	if err := os.Setenv("NETCTL_STATE_DIR", dir); err != nil {
+		panic(err)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/netctl/netctl/internal/state"
 )
 
 // Set at build time with -ldflags "-X main.version=… -X main.revision=…".
@@ -16,17 +18,19 @@ var (
 	revision = "unknown"
 )
 
-// globalOptions are the flags every command accepts.
+// globalOptions are the flags every command accepts, and the roots of netctl's files.
 type globalOptions struct {
 	netns    string // host namespace: NAME under /var/run/netns or a PATH, like `ip -n`
 	output   string // table | json
 	logLevel string
+	stateDir string // records: state.Dir() ($NETCTL_STATE_DIR)
+	bpfDir   string // pinned maps and links: state.BPFDir() ($NETCTL_BPF_DIR)
 }
 
 func (g *globalOptions) json() bool { return g.output == "json" }
 
 func newRootCmd() *cobra.Command {
-	g := &globalOptions{}
+	g := &globalOptions{stateDir: state.Dir(), bpfDir: state.BPFDir()}
 	root := &cobra.Command{
 		Use:   "netctl",
 		Short: "Second NICs for Docker containers, tc eBPF traffic counters, and a Prometheus exporter",

@@ -62,7 +62,7 @@ them), and the next serve adopts them, so the exported counters continue.`,
 					FlowSeriesLimit: seriesLimit, FlowIdleTimeout: idle, Logger: slog.Default(),
 				},
 				ListenAddresses: listen, WebConfigFile: webConfig, SystemdSocket: systemdSocket,
-				StateDir:     probe.StateDir,
+				StateDir:     g.stateDir,
 				DetachOnExit: detach,
 				Version:      version, Revision: revision,
 			})

@@ -19,7 +19,6 @@ import (
 
 	"github.com/netctl/netctl/internal/lab"
 	"github.com/netctl/netctl/internal/nstest"
-	"github.com/netctl/netctl/probe"
 )
 
 // startServe runs `netctl serve` in this process until the returned stop is called.
@@ -126,9 +125,7 @@ func pingFrom(t *testing.T, ns, addr string, n int) {
 // serve; after nic add --source-routing the asymmetric bytes stop growing.
 func TestServeEndToEnd(t *testing.T) {
 	l := cliLab(t)
-	pin, state := probe.PinRoot, probe.StateDir
-	probe.PinRoot, probe.StateDir = filepath.Join("/sys/fs/bpf", nstest.UniqueName("ncserve-")), t.TempDir()
-	t.Cleanup(func() { _ = os.RemoveAll(probe.PinRoot); probe.PinRoot, probe.StateDir = pin, state })
+	useTestRoots(t)
 	h, c1, c2 := l.Host.Name, l.Container1.Name, l.Container2.Name
 	seed := []string{"-n", h, "nic", "add", "netns:" + c1, "--address", "172.17.0.99/24", "--gateway", "172.17.0.1", "--default-route", "--arp-probe-wait", "0"}
 	if out, err := run(t, seed...); err != nil {
@@ -335,9 +332,7 @@ func dashboardQueries(t *testing.T) []panelQuery {
 // may ever go down between scrapes.
 func TestServeCountersMonotonicUnderEviction(t *testing.T) {
 	l := cliLab(t)
-	pin, state := probe.PinRoot, probe.StateDir
-	probe.PinRoot, probe.StateDir = filepath.Join("/sys/fs/bpf", nstest.UniqueName("ncevict-")), t.TempDir()
-	t.Cleanup(func() { _ = os.RemoveAll(probe.PinRoot); probe.PinRoot, probe.StateDir = pin, state })
+	useTestRoots(t)
 	addr, stop := startServe(t, "-n", l.Host.Name, "--log-level", "warn", "serve-flags:", "--flow-entries", "16")
 	_ = stop
 	totals := func() map[string]float64 {

@@ -17,7 +17,7 @@ const module = "github.com/netctl/netctl/"
 var allowed = map[string][]string{
 	"internal/state":  {},
 	"internal/nlutil": {},
-	"internal/nsutil": {},
+	"internal/nsutil": {"internal/docker"},
 	"internal/docker": {},
 	"internal/arch":   {},
 

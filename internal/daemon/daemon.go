@@ -125,7 +125,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	rep, err := probe.Detach(d.opts.Host)
+	rep, err := probe.Detach(d.opts.Host, d.opts.Datapath.Options())
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,14 +19,9 @@ import (
 	"github.com/netctl/netctl/probe"
 )
 
-// testPaths points probe's pin and state roots at folders of this test and returns the
-// state root.
-func testPaths(t *testing.T) string {
-	t.Helper()
-	pin, st := probe.PinRoot, probe.StateDir
-	probe.PinRoot, probe.StateDir = filepath.Join("/sys/fs/bpf", nstest.UniqueName("ncd-")), t.TempDir()
-	t.Cleanup(func() { _ = os.RemoveAll(probe.PinRoot); probe.PinRoot, probe.StateDir = pin, st })
-	return probe.StateDir
+// testPaths returns probe options whose pin and state roots are folders of this test.
+func testPaths(t *testing.T) probe.Options {
+	return probe.Options{BPFDir: nstest.BPFDir(t), StateDir: t.TempDir()}
 }
 
 // start runs d until the returned stop is called; stop returns Run's error.
@@ -81,7 +75,8 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 // and with DetachOnExit it removes the pins and that memory instead.
 func TestRun(t *testing.T) {
 	host, ctr := nstest.NewNS(t), nstest.NewNS(t)
-	stateDir := testPaths(t)
+	paths := testPaths(t)
+	stateDir := paths.StateDir
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "br0"}}
 	if err := host.Link.LinkAdd(br); err != nil {
 		t.Fatal(err)
@@ -89,7 +84,7 @@ func TestRun(t *testing.T) {
 	if err := host.Link.LinkSetUp(br); err != nil {
 		t.Fatal(err)
 	}
-	dp, err := probe.Open(host.Handle, probe.Options{})
+	dp, err := probe.Open(host.Handle, paths)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,8 +133,8 @@ func TestRun(t *testing.T) {
 	if err := state.ReadJSON(StatePath(stateDir, ino), &saved); err != nil {
 		t.Fatalf("the collector's memory was not saved: %v", err)
 	}
-	if _, err := os.Stat(probe.PinDir(ino)); err != nil {
-		t.Fatalf("pins gone without DetachOnExit: %v", err)
+	if has, err := probe.HasPins(host.Handle, paths); !has || err != nil {
+		t.Fatalf("pins gone without DetachOnExit: %v, %v", has, err)
 	}
 
 	// Again, detaching on exit: the pins and the memory go.
@@ -155,7 +150,7 @@ func TestRun(t *testing.T) {
 	if _, err := os.Stat(StatePath(stateDir, ino)); !os.IsNotExist(err) {
 		t.Errorf("the collector's memory is still there after detaching: %v", err)
 	}
-	if _, err := os.Stat(probe.PinDir(ino)); !os.IsNotExist(err) {
-		t.Errorf("pins still there after detaching: %v", err)
+	if has, err := probe.HasPins(host.Handle, paths); has || err != nil {
+		t.Errorf("pins still there after detaching: %v, %v", has, err)
 	}
 }

@@ -5,6 +5,7 @@ package nstest
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -54,7 +55,7 @@ func NewNS(t testing.TB) *NS {
 			t.Errorf("cleanup netns %s: %v", name, err)
 		}
 	})
-	nl, err := netlink.NewHandleAt(h)
+	nl, err := nsutil.Handle(h)
 	if err != nil {
 		t.Fatalf("netlink handle in %s: %v", name, err)
 	}
@@ -67,4 +68,17 @@ func NewNS(t testing.TB) *NS {
 		t.Fatalf("lo up in %s: %v", name, err)
 	}
 	return &NS{Name: name, Handle: h, Link: nl}
+}
+
+// BPFDir returns a pin root of the test's own under /sys/fs/bpf (not created), removed
+// with everything in it at cleanup, for probe.Options.BPFDir and NETCTL_BPF_DIR.
+func BPFDir(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join("/sys/fs/bpf", UniqueName("nctest-"))
+	t.Cleanup(func() {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("remove pins %s: %v", dir, err)
+		}
+	})
+	return dir
 }

@@ -4,7 +4,8 @@
 // Work that needs the calling thread to be inside a namespace (a syscall with no netlink
 // handle form, such as a TCX attach or opening a socket there) goes through Do, which runs
 // it on a locked OS thread and never returns a thread in the wrong namespace to the pool.
-// Everything else should use a netlink handle bound to the namespace (netlink.NewHandleAt).
+// Everything else should use a netlink handle bound to the namespace (Handle). List
+// finds the namespaces that can be named: Docker containers, named ones, processes'.
 package nsutil
 
 import (

@@ -501,7 +501,7 @@ func TestCheckerCatches(t *testing.T) {
 }
 
 // TestKnownMetrics: the metric set read from the exporter's descriptors has the names and
-// labels the contract fixes.
+// labels docs/metrics.md fixes.
 func TestKnownMetrics(t *testing.T) {
 	known := knownMetrics(t)
 	for name, want := range map[string][]string{
