@@ -91,7 +91,8 @@ func (d *Datapath) handle(ctx context.Context, u netlink.LinkUpdate, bridge stri
 		return Event{}, false
 	}
 	at, err := d.attachHostLink(NewNamer(ctx, d.sets[0].nl), u.Link)
-	if errors.Is(err, unix.ENODEV) {
+	var notFound netlink.LinkNotFoundError
+	if errors.Is(err, unix.ENODEV) || errors.As(err, &notFound) {
 		return Event{}, false // it is being deleted; its RTM_DELLINK follows
 	}
 	if err != nil {
