@@ -58,7 +58,7 @@ for p in "${PKGS[@]}"; do
 done
 make --no-print-directory build >/dev/null
 
-status=0
+status=0 passed=0 failed=0 skipped=0
 for kdir in .cache/kernels/linux-image-*/; do
   vmlinuz=$(ls "$kdir"boot/vmlinuz-* | head -n1)
   kver=${vmlinuz##*/vmlinuz-}
@@ -124,11 +124,14 @@ for kdir in .cache/kernels/linux-image-*/; do
     -display none -monitor none -serial stdio -no-reboot -nic none \
     -kernel "$vmlinuz" -initrd "$img" \
     -append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init netctl.timeout=$TEST_TIMEOUT${RUN:+ netctl.run=$RUN}" \
-    </dev/null 2>&1 | tr -d '\r' | tee "$raw" | awk -v k="[$kver] " -f scripts/kernels/summarize.awk
+    </dev/null 2>&1 | tr -d '\r' | tee "$raw" |
+    awk -v k="[$kver] " -v stats="$work/$kver.stats" -f scripts/kernels/summarize.awk
   rc=("${PIPESTATUS[@]}")
   set -e
   took=$(($(date +%s) - start))
   vm_rc=${rc[0]} sum_rc=${rc[3]}
+  read -r mode p f s <"$work/$kver.stats" || mode=- p=0 f=1 s=0
+  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
   if [ "$vm_rc" = 124 ] || [ "$vm_rc" = 137 ]; then
     log "$kver: the VM did not finish within ${VM_BOUND}s (full log: ${raw#"$root"/})"
     status=1
@@ -136,7 +139,9 @@ for kdir in .cache/kernels/linux-image-*/; do
     log "$kver: FAIL after ${took}s (full log: ${raw#"$root"/})"
     status=1
   else
-    log "$kver: ok after ${took}s"
+    log "$kver: ok after ${took}s (attach mode: $mode)"
   fi
 done
+# The closing line, counting tests and subtests in every kernel's VM.
+echo "test-kernels: $passed passed, $failed failed, $skipped skipped"
 exit $status
