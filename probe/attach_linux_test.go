@@ -3,7 +3,6 @@
 package probe
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"os/exec"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
 
 	"github.com/netctl/netctl/internal/nstest"
@@ -149,15 +147,6 @@ func TestCheckTCX(t *testing.T) {
 	if err != nil {
 		skipIfNoTCX(t, err)
 		t.Fatalf("CheckTCX: %+v", err)
-	}
-}
-
-// skipIfNoTCX skips the test when err says the kernel has no TCX (before Linux 6.6):
-// there netctl attaches with tc, which the tc variants of the tests cover.
-func skipIfNoTCX(t *testing.T, err error) {
-	t.Helper()
-	if errors.Is(err, ebpf.ErrNotSupported) {
-		t.Skipf("skipping: this kernel has no TCX (Linux 6.6+): %v", err)
 	}
 }
 
