@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR MIT)
 /*
- * Benchmark-only programs (object netctlbench, loaded by probe's benchmarks and never
- * by the product): netctl_ingress with the flow map swapped for another map type, and
- * each of them also in a variant that makes every packet a new flow, to measure
- * inserts and, once the map is full, eviction or failure. Parsing and counting are the
- * very code of netctl.c (parse.h, count.h).
+ * Benchmark-only programs (object bench, in probe/internal/benchprog: loaded by probe's
+ * tests and benchmarks, never by the product): `empty`, the baseline, and
+ * netctl_ingress with the flow map swapped for another map type, each of them also in
+ * a variant that makes every packet a new flow, to measure inserts and, once the map
+ * is full, eviction or failure. Parsing and counting are the very code of netctl.c
+ * (parse.h, count.h).
  */
 
 #include <linux/bpf.h>
@@ -93,6 +94,13 @@ BENCH_PROG(bench_hash_new, bench_flows_hash, SHARED, NEWFLOW)
 BENCH_PROG(bench_totals_only, bench_flows_lru_percpu, PERCPU, NOPARSE)
 BENCH_PROG(bench_parse_only, bench_flows_lru_percpu, PERCPU, NOFLOW | NOCLOCK)
 BENCH_PROG(bench_no_clock, bench_flows_lru_percpu, PERCPU, NOCLOCK)
+
+/* The baseline: the cost of running any tc program at all. */
+SEC("tc")
+int empty(struct __sk_buff *skb)
+{
+	return TCX_NEXT;
+}
 
 /* The random number alone, to subtract from the _new variants. */
 SEC("tc")

@@ -82,11 +82,4 @@ int netctl_egress(struct __sk_buff *skb)
 	return nc_run(skb, NC_DIR_EGRESS);
 }
 
-/* Baseline for benchmarks: the cost of running any tc program at all. */
-SEC("tc")
-int empty(struct __sk_buff *skb)
-{
-	return TCX_NEXT;
-}
-
 char __license[] SEC("license") = "Dual MIT/GPL";

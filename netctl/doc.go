@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package netctl manages a container's extra NICs: it resolves a container reference to
 // its network namespace (opened once, kept as an fd), builds a plan of steps each with its
 // undo, and applies it through netlink handles bound to the host and container namespaces,

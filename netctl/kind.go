@@ -1,3 +1,5 @@
+//go:build linux
+
 package netctl
 
 // kind is everything netctl knows about one kind of step, in one value: the change in

@@ -3,11 +3,15 @@
 package probe
 
 import (
+	"go/build"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/netctl/netctl/probe/internal/benchprog"
 )
 
 // These tests read the embedded objects (no kernel needed) and fail when the C side
@@ -183,14 +187,7 @@ func TestMapsMatchGo(t *testing.T) {
 
 // The benchmark object is built from the same headers: its shared maps match too.
 func TestBenchObjectMatches(t *testing.T) {
-	spec, err := loadNetctl()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bench, err := loadNetctlbench()
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec, bench := mustSpec(t), mustBenchSpec(t)
 	for _, name := range []string{netctlMapTotalsByIndex, netctlMapTotals, netctlMapStats} {
 		a, b := spec.Maps[name], bench.Maps[name]
 		if b == nil || a.Type != b.Type || a.KeySize != b.KeySize || a.ValueSize != b.ValueSize || a.MaxEntries != b.MaxEntries {
@@ -206,33 +203,70 @@ func TestBenchObjectMatches(t *testing.T) {
 	}
 }
 
+// TestProgramsAreSchedCLS wants the product's object to hold its two programs and
+// nothing else (benchmark-only programs belong in bpf/bench.c), and every program of
+// both objects to be a tc program.
 func TestProgramsAreSchedCLS(t *testing.T) {
 	spec := mustSpec(t)
-	for _, name := range []string{netctlProgNetctlIngress, netctlProgNetctlEgress, netctlProgEmpty} {
-		p := spec.Programs[name]
-		if p == nil {
+	for _, name := range []string{netctlProgNetctlIngress, netctlProgNetctlEgress} {
+		if spec.Programs[name] == nil {
 			t.Errorf("program %s not in object", name)
-			continue
-		}
-		if p.Type != ebpf.SchedCLS {
-			t.Errorf("program %s is %v, want SchedCLS", name, p.Type)
-		}
-		// Both TCX and legacy tc accept a program with no expected attach type.
-		if p.AttachType != ebpf.AttachNone {
-			t.Errorf("program %s expects attach type %v, want none (section \"tc\")", name, p.AttachType)
-		}
-		if p.License != "Dual MIT/GPL" {
-			t.Errorf("program %s license %q", name, p.License)
 		}
 	}
-	if n := len(spec.Programs); n != 3 {
-		t.Errorf("object has %d programs, want 3 (benchmark-only programs belong in bpf/bench.c)", n)
+	if n := len(spec.Programs); n != 2 {
+		t.Errorf("object has %d programs, want 2 (benchmark-only programs belong in bpf/bench.c)", n)
+	}
+	bench := mustBenchSpec(t)
+	if bench.Programs[benchprog.BenchProgEmpty] == nil {
+		t.Errorf("program %s not in the benchmark object", benchprog.BenchProgEmpty)
+	}
+	for _, s := range []*ebpf.CollectionSpec{spec, bench} {
+		for name, p := range s.Programs {
+			if p.Type != ebpf.SchedCLS {
+				t.Errorf("program %s is %v, want SchedCLS", name, p.Type)
+			}
+			// Both TCX and legacy tc accept a program with no expected attach type.
+			if p.AttachType != ebpf.AttachNone {
+				t.Errorf("program %s expects attach type %v, want none (section \"tc\")", name, p.AttachType)
+			}
+			if p.License != "Dual MIT/GPL" {
+				t.Errorf("program %s license %q", name, p.License)
+			}
+		}
+	}
+}
+
+// TestProductLeavesBenchObjectOut wants no non-test file of probe to import the
+// benchmark programs: then no product binary embeds them (only probe may import its
+// internal packages).
+func TestProductLeavesBenchObjectOut(t *testing.T) {
+	ctx := build.Default
+	ctx.UseAllFiles = true // whatever the build constraints
+	pkg, err := ctx.ImportDir(".", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bench = "github.com/netctl/netctl/probe/internal/benchprog"
+	if slices.Contains(pkg.Imports, bench) {
+		t.Errorf("probe imports %s outside its tests: the product would embed the benchmark programs", bench)
+	}
+	if !slices.Contains(pkg.TestImports, bench) {
+		t.Errorf("probe's tests do not import %s: is this test looking at the right package? imports %v", bench, pkg.TestImports)
 	}
 }
 
 func mustSpec(t *testing.T) *ebpf.CollectionSpec {
 	t.Helper()
 	spec, err := loadNetctl()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec
+}
+
+func mustBenchSpec(t *testing.T) *ebpf.CollectionSpec {
+	t.Helper()
+	spec, err := benchprog.LoadBench()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
 
 	"github.com/netctl/netctl/internal/nstest"
@@ -43,13 +44,17 @@ func TestTCXCountsMatchKernelStatistics(t *testing.T) {
 	linkA := setUp(t, a, nameA, "10.99.0.1/24")
 	setUp(t, b, nameB, "10.99.0.2/24")
 
-	c := mustLoad(t)
+	objs := mustLoadObjs(t)
 	ifindex := linkA.Attrs().Index
 	for _, dir := range []Direction{Ingress, Egress} {
 		err := nsutil.Do(a.Handle, func() error {
-			l, err := c.AttachTCX(ifindex, dir)
+			opts, err := tcxOptions(ifindex, dir, objs.NetctlIngress, objs.NetctlEgress)
 			if err != nil {
 				return err
+			}
+			l, err := link.AttachTCX(opts)
+			if err != nil {
+				return fmt.Errorf("attach tcx %v on ifindex %d: %w", dir, ifindex, err)
 			}
 			t.Cleanup(func() {
 				if err := l.Close(); err != nil {
@@ -65,7 +70,7 @@ func TestTCXCountsMatchKernelStatistics(t *testing.T) {
 	}
 
 	statsBefore := linkStats(t, a, nameA)
-	countsBefore := mustRead(t, c)
+	countsBefore := readState(t, objs).totals
 
 	const pings = 200
 	out, err := exec.Command("ip", "netns", "exec", b.Name,
@@ -77,7 +82,8 @@ func TestTCXCountsMatchKernelStatistics(t *testing.T) {
 		t.Errorf("ping lost packets with the programs attached:\n%s", out)
 	}
 
-	countsAfter := mustRead(t, c)
+	after := readState(t, objs)
+	countsAfter := after.totals
 	statsAfter := linkStats(t, a, nameA)
 
 	kernelRx := Totals{Packets: statsAfter.RxPackets - statsBefore.RxPackets, Bytes: statsAfter.RxBytes - statsBefore.RxBytes}
@@ -103,13 +109,8 @@ func TestTCXCountsMatchKernelStatistics(t *testing.T) {
 
 	// Real skbs parse as the test frames do: the echo requests came in and the
 	// replies went out as one ICMP flow each, with every ping in it.
-	echo := map[uint8]FlowValue{} // by ICMP type
-	var (
-		fk FlowKey
-		fv []FlowValue
-	)
-	it := c.objs.Flows.Iterate()
-	for it.Next(&fk, &fv) {
+	echo := map[uint8]RawFlow{} // by ICMP type
+	for fk, v := range after.flows {
 		if fk.Proto != protoICMP || fk.Ifindex != uint32(ifindex) {
 			continue
 		}
@@ -118,14 +119,10 @@ func TestTCXCountsMatchKernelStatistics(t *testing.T) {
 		switch {
 		case typ == 8 && Direction(fk.Dir) == Ingress && src == [4]byte{10, 99, 0, 2} && dst == [4]byte{10, 99, 0, 1},
 			typ == 0 && Direction(fk.Dir) == Egress && src == [4]byte{10, 99, 0, 1} && dst == [4]byte{10, 99, 0, 2}:
-			v := mergeFlow(fv)
-			echo[typ] = FlowValue{Packets: echo[typ].Packets + v.Packets, Bytes: echo[typ].Bytes + v.Bytes}
+			echo[typ] = RawFlow{Packets: echo[typ].Packets + v.Packets, Bytes: echo[typ].Bytes + v.Bytes}
 		default:
 			t.Errorf("unexpected ICMP flow %+v", fk)
 		}
-	}
-	if err := it.Err(); err != nil {
-		t.Fatalf("read flows: %v", err)
 	}
 	for _, typ := range []uint8{8, 0} {
 		if echo[typ].Packets != pings {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/internal/nstest"
+	"github.com/netctl/netctl/probe/internal/benchprog"
 )
 
 // The benchmarks measure the per-packet cost of the tc programs with BPF_PROG_TEST_RUN:
@@ -21,15 +22,15 @@ import (
 //	go test -run '^$' -bench . -benchtime 2000000x -count 5 ./probe/
 
 // BenchmarkProgram compares the product's program (netctl_ingress; egress is the same
-// code) with the empty baseline on every packet shape. The frame repeats, so after the
-// first packet every flow lookup hits. The product's program taken apart (from
-// bpf/bench.c, same code) shows what each part costs: totals only; totals and the
-// parse; everything but the clock.
+// code) with the empty baseline (bpf/bench.c) on every packet shape. The frame
+// repeats, so after the first packet every flow lookup hits. The product's program
+// taken apart (from bpf/bench.c, same code) shows what each part costs: totals only;
+// totals and the parse; everything but the clock.
 func BenchmarkProgram(b *testing.B) {
 	objs := mustLoadObjs(b)
 	bo := mustLoadBench(b)
 	benchPrograms(b, []namedProg{
-		{"empty", objs.Empty},
+		{"empty", bo.Empty},
 		{"netctl", objs.NetctlIngress},
 		{"part_totals", bo.BenchTotalsOnly},
 		{"part_totals_parse", bo.BenchParseOnly},
@@ -47,7 +48,7 @@ func BenchmarkFlowMap(b *testing.B) {
 	objs := mustLoadObjs(b)
 	bo := mustLoadBench(b)
 	benchPrograms(b, []namedProg{
-		{"empty", objs.Empty},
+		{"empty", bo.Empty},
 		{"netctl", objs.NetctlIngress},
 		{"lru_percpu_hash", bo.BenchLruPercpu},
 		{"percpu_hash", bo.BenchPercpu},
@@ -71,11 +72,10 @@ func BenchmarkFlowMapTwoCPUs(b *testing.B) {
 	if runtime.NumCPU() < 2 {
 		b.Skip("needs 2 CPUs")
 	}
-	objs := mustLoadObjs(b)
 	bo := mustLoadBench(b)
 	frame := benchShapes()[0].frame
 	for _, p := range []namedProg{
-		{"empty", objs.Empty},
+		{"empty", bo.Empty},
 		{"lru_percpu_hash", bo.BenchLruPercpu},
 		{"percpu_hash", bo.BenchPercpu},
 		{"lru_hash_atomic", bo.BenchLru},
@@ -139,14 +139,29 @@ func benchPrograms(b *testing.B, progs []namedProg, shapes []packetShape) {
 	}
 }
 
-// mustLoadBench loads the benchmark-only object (bpf/bench.c).
-func mustLoadBench(b *testing.B) *netctlbenchObjects {
-	b.Helper()
-	nstest.RequireRoot(b)
-	var objs netctlbenchObjects
-	if err := loadNetctlbenchObjects(&objs, nil); err != nil {
-		b.Fatalf("load benchmark programs: %+v", err)
+// mustLoadBench loads the benchmark-only programs (bpf/bench.c).
+func mustLoadBench(t testing.TB) *benchprog.BenchObjects {
+	t.Helper()
+	nstest.RequireRoot(t)
+	var objs benchprog.BenchObjects
+	if err := benchprog.LoadBenchObjects(&objs, nil); err != nil {
+		t.Fatalf("load benchmark programs: %+v", err)
 	}
-	b.Cleanup(func() { _ = objs.Close() })
+	t.Cleanup(func() { _ = objs.Close() })
 	return &objs
+}
+
+// TestEmptyProgramReturnsNext wants the benchmarks' baseline to return TCX_NEXT, as
+// the product's programs do, on every run shape.
+func TestEmptyProgramReturnsNext(t *testing.T) {
+	bo := mustLoadBench(t)
+	for _, shape := range runShapes() {
+		ret, err := bo.Empty.Run(&ebpf.RunOptions{Data: shape.frame, Repeat: 1})
+		if err != nil {
+			t.Fatalf("run empty program on %s: %v", shape.name, err)
+		}
+		if int32(ret) != tcxNext {
+			t.Errorf("%s: verdict %d, want %d", shape.name, int32(ret), tcxNext)
+		}
+	}
 }

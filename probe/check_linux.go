@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 
+	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
 
 	"github.com/netctl/netctl/internal/nsutil"
@@ -22,11 +23,11 @@ const checkNSPrefix = "netctl-check-"
 // made is removed, also on failure; no other namespace is touched. The error wraps the
 // kernel's (errors.Is(err, ebpf.ErrNotSupported) when the kernel has no TCX).
 func CheckTCX() (err error) {
-	c, err := Load()
-	if err != nil {
-		return fmt.Errorf("check tcx: %w", err)
+	var objs netctlObjects
+	if err := loadNetctlObjects(&objs, nil); err != nil {
+		return fmt.Errorf("check tcx: load programs: %w", withVerifierLog(err))
 	}
-	defer c.Close()
+	defer objs.Close()
 
 	name := fmt.Sprintf("%s%d-%08x", checkNSPrefix, os.Getpid(), rand.Uint32())
 	ns, err := nsutil.CreateNamed(name)
@@ -66,9 +67,13 @@ func CheckTCX() (err error) {
 
 	// TCX attach takes an ifindex resolved in the caller's namespace: enter it.
 	err = nsutil.Do(ns, func() error {
-		tl, err := c.AttachTCX(ifindex, Ingress)
+		opts, err := tcxOptions(ifindex, Ingress, objs.NetctlIngress, objs.NetctlEgress)
 		if err != nil {
 			return err
+		}
+		tl, err := link.AttachTCX(opts)
+		if err != nil {
+			return fmt.Errorf("attach tcx ingress on ifindex %d: %w", ifindex, err)
 		}
 		if err := tl.Close(); err != nil {
 			return fmt.Errorf("detach tcx ingress on ifindex %d: %w", ifindex, err)

@@ -6,6 +6,7 @@
 // TCX_NEXT (== TC_ACT_UNSPEC), so they also suit legacy tc clsact on older kernels.
 // Loading and attaching need CAP_BPF and CAP_NET_ADMIN (or root).
 //
-// The objects are little-endian only (amd64, arm64, ...). On other systems the package
-// builds, and Load and CheckTCX return an error.
+// netctl is Linux-only, and the objects are little-endian only (amd64, arm64, ...): on
+// other systems only the plain types and BuildSnapshot build, and cmd/netctl says it
+// runs on Linux only.
 package probe

@@ -72,7 +72,6 @@ const (
 	netctlMapStats          = "stats"
 	netctlMapTotals         = "totals"
 	netctlMapTotalsByIndex  = "totals_by_index"
-	netctlProgEmpty         = "empty"
 	netctlProgNetctlEgress  = "netctl_egress"
 	netctlProgNetctlIngress = "netctl_ingress"
 )
@@ -119,7 +118,6 @@ type netctlSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type netctlProgramSpecs struct {
-	Empty         *ebpf.ProgramSpec `ebpf:"empty"`
 	NetctlEgress  *ebpf.ProgramSpec `ebpf:"netctl_egress"`
 	NetctlIngress *ebpf.ProgramSpec `ebpf:"netctl_ingress"`
 }
@@ -185,14 +183,12 @@ type netctlVariables struct {
 //
 // It can be passed to loadNetctlObjects or ebpf.CollectionSpec.LoadAndAssign.
 type netctlPrograms struct {
-	Empty         *ebpf.Program `ebpf:"empty"`
 	NetctlEgress  *ebpf.Program `ebpf:"netctl_egress"`
 	NetctlIngress *ebpf.Program `ebpf:"netctl_ingress"`
 }
 
 func (p *netctlPrograms) Close() error {
 	return _NetctlClose(
-		p.Empty,
 		p.NetctlEgress,
 		p.NetctlIngress,
 	)

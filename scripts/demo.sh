@@ -16,7 +16,7 @@ HOST=$PREFIX-host C1=netns:$PREFIX-container1
 SEED=(--bridge docker0 --address 172.17.0.99/24 --gateway 172.17.0.1 --default-route)
 LOG=$(mktemp -t netctl-demo-serve.XXXXXX)
 PROMDIR=$(mktemp -d -t netctl-demo-prom.XXXXXX)
-stage="" total=13 n=0 serve_pid="" prom_pid=""
+stage="" total=14 n=0 serve_pid="" prom_pid=""
 
 bold() { n=$((n + 1)); stage="$*"; printf '\n\033[1m== %d/%d %s\033[0m\n' "$n" "$total" "$*"; }
 run()  { printf '$ %s\n' "$*"; "$@"; }
@@ -182,6 +182,13 @@ fi
 bold "nic del restores exactly what nic add changed"
 run "$NETCTL" -n "$HOST" nic del "$C1"
 run ip -n "$PREFIX-container1" route
+
+bold "netctl top --once: one frame of the live view (rates over 1 s while traffic runs)"
+(for _ in 1 2 3 4 5 6; do "$NETCTL" lab traffic --prefix "$PREFIX" >/dev/null; sleep 0.2; done) & # about 2 s
+traffic_pid=$!
+run "$NETCTL" -n "$HOST" top --once --interval 1s --idle "$IDLE"
+wait "$traffic_pid"
+echo "(live: $NETCTL -n $HOST top; keys: 1 2 3 views, s sort, / filter, space pause, ? help, q quit)"
 
 bold "tear down: Prometheus, serve, counters, the lab"
 stop_prom

@@ -17,8 +17,6 @@ for a in "$@"; do
   esac
 done
 
-GOLANGCI_VERSION=v2.15.0
-
 # Debian package -> a file it installs (checked before asking apt).
 declare -A PKGS=(
   [clang-19]=/usr/bin/clang-19
@@ -31,6 +29,7 @@ declare -A PKGS=(
   [curl]=/usr/bin/curl
   [prometheus]=/usr/bin/prometheus
   [busybox-static]=/bin/busybox
+  [tmux]=/usr/bin/tmux
   [linux-libc-dev]=/usr/include/linux/bpf.h
 )
 if [ $kernels = 1 ]; then
@@ -82,11 +81,7 @@ if ! mount -t bpf | grep -q ' /sys/fs/bpf '; then
 fi
 
 if [ $lint = 1 ]; then
-  gobin=$(go env GOPATH)/bin
-  if ! "$gobin/golangci-lint" version 2>/dev/null | grep -q "${GOLANGCI_VERSION#v}"; then
-    log "installing golangci-lint $GOLANGCI_VERSION"
-    go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_VERSION"
-  fi
+  "$(dirname "$0")/golangci-lint.sh" version # installs the pinned version when missing
 fi
 
 if [ $kernels = 1 ]; then

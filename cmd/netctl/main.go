@@ -1,3 +1,5 @@
+//go:build linux && (386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64)
+
 // Command netctl gives a running container a second NIC and routes in one command,
 // counts the traffic of docker0's ports and the container's interfaces with tc eBPF
 // programs, and exports it to Prometheus. See README.md and `netctl --help`.

@@ -1,3 +1,5 @@
+//go:build linux && (386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64)
+
 package main
 
 import (
@@ -73,6 +75,7 @@ and exports per-interface traffic and flows to Prometheus, flagging asymmetric r
 	}
 	add("nic", newNicCmd(g))
 	add("observe", newAttachCmd(g), newDetachCmd(g), newStatusCmd(g), newFlowsCmd(g), newServeCmd(g))
+	add("observe", newTopCmd(g))
 	add("other", newLabCmd(g), newDoctorCmd(g), newVersionCmd(g))
 	root.SetHelpCommandGroupID("other")
 	root.SetCompletionCommandGroupID("other")

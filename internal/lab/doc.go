@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package lab builds the seed's starting point — two containers on a docker0 bridge and
 // a host outside reached by routing — in network namespaces, for demos and tests.
 //

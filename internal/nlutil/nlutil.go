@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package nlutil holds the small conversions and the dump retry that every netlink user
 // in netctl needs: netlink speaks net.IPNet, netctl netip.
 package nlutil

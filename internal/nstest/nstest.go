@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package nstest has helpers for privileged tests: root gating and per-test network
 // namespaces with unique names that are removed by t.Cleanup even when the test fails.
 package nstest

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package nsutil runs code inside network namespaces safely.
 //
 // A namespace is an open file descriptor (netns.NsHandle), never a PID looked up again.

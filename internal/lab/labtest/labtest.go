@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package labtest brings the namespace lab (internal/lab) up for tests: one lab per test,
 // removed when the test ends. It is test tooling: the netctl binary never imports it.
 package labtest
