@@ -26,7 +26,7 @@ Supported kernels: ` + doctor.SupportedKernels + `.
 Without TCX the TCX line says so and passes: attach falls back to tc (clsact) by itself.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rep := doctor.Gather(cmd.Context(), doctor.Probes{Load: loadPrograms, TCX: probe.CheckTCX})
+			rep := doctor.Gather(cmd.Context(), doctor.Probes{Load: probe.CheckLoad, TCX: probe.CheckTCX})
 			out := cmd.OutOrStdout()
 			if g.json() {
 				if err := writeJSON(out, rep); err != nil {
@@ -56,13 +56,4 @@ Without TCX the TCX line says so and passes: attach falls back to tc (clsact) by
 			return nil
 		},
 	}
-}
-
-// loadPrograms loads netctl's tc programs and maps and releases them again.
-func loadPrograms() error {
-	c, err := probe.Load()
-	if err != nil {
-		return err
-	}
-	return c.Close()
 }
