@@ -91,8 +91,7 @@ func (d *Datapath) handle(ctx context.Context, u netlink.LinkUpdate, bridge stri
 		return Event{}, false
 	}
 	at, err := d.attachHostLink(NewNamer(ctx, d.sets[0].nl), u.Link)
-	var notFound netlink.LinkNotFoundError
-	if errors.Is(err, unix.ENODEV) || errors.As(err, &notFound) {
+	if errors.Is(err, unix.ENODEV) {
 		return Event{}, false // it is being deleted; its RTM_DELLINK follows
 	}
 	if err != nil {
