@@ -103,7 +103,8 @@ func (d *Datapath) handle(ctx context.Context, u netlink.LinkUpdate) (Event, boo
 		return Event{}, false
 	}
 	at, err := d.attachHostLink(d.namer(ctx), u.Link)
-	if errors.Is(err, unix.ENODEV) {
+	var notFound netlink.LinkNotFoundError
+	if errors.Is(err, unix.ENODEV) || errors.As(err, &notFound) {
 		return Event{}, false // it is being deleted; its RTM_DELLINK follows
 	}
 	if err != nil {
