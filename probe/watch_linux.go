@@ -103,8 +103,7 @@ func (d *Datapath) handle(ctx context.Context, u netlink.LinkUpdate) (Event, boo
 		return Event{}, false
 	}
 	at, err := d.attachHostLink(d.namer(ctx), u.Link)
-	var notFound netlink.LinkNotFoundError
-	if errors.Is(err, unix.ENODEV) || errors.As(err, &notFound) {
+	if errors.Is(err, unix.ENODEV) || err != nil && linkGone(d.sets[0].nl, a.Index) {
 		return Event{}, false // it is being deleted; its RTM_DELLINK follows
 	}
 	if err != nil {
@@ -114,4 +113,12 @@ func (d *Datapath) handle(ctx context.Context, u netlink.LinkUpdate) (Event, boo
 		return Event{}, false // reported once named
 	}
 	return Event{Kind: "attached", Port: at.Port}, true
+}
+
+// linkGone reports whether ifindex no longer exists (a tc attach to a port being deleted
+// fails with "Link not found" before the RTM_DELLINK arrives).
+func linkGone(nl *netlink.Handle, ifindex int) bool {
+	_, err := nl.LinkByIndex(ifindex)
+	var notFound netlink.LinkNotFoundError
+	return errors.As(err, &notFound)
 }
