@@ -103,22 +103,16 @@ func (d *Datapath) handle(ctx context.Context, u netlink.LinkUpdate) (Event, boo
 		return Event{}, false
 	}
 	at, err := d.attachHostLink(d.namer(ctx), u.Link)
-	if errors.Is(err, unix.ENODEV) || err != nil && linkGone(d.sets[0].nl, a.Index) {
-		return Event{}, false // it is being deleted; its RTM_DELLINK follows
-	}
 	if err != nil {
+		// A port being deleted: ENODEV, or tc's "Link not found" before RTM_DELLINK arrives.
+		var notFound netlink.LinkNotFoundError
+		if _, lerr := d.sets[0].nl.LinkByIndex(a.Index); errors.Is(err, unix.ENODEV) || errors.As(lerr, &notFound) {
+			return Event{}, false // its RTM_DELLINK follows
+		}
 		return Event{Kind: "error", Port: Port{Interface: a.Name, HostInterface: a.Name, Ifindex: a.Index}, Error: err}, true
 	}
 	if _, pending := d.pending[a.Index]; pending {
 		return Event{}, false // reported once named
 	}
 	return Event{Kind: "attached", Port: at.Port}, true
-}
-
-// linkGone reports whether ifindex no longer exists (a tc attach to a port being deleted
-// fails with "Link not found" before the RTM_DELLINK arrives).
-func linkGone(nl *netlink.Handle, ifindex int) bool {
-	_, err := nl.LinkByIndex(ifindex)
-	var notFound netlink.LinkNotFoundError
-	return errors.As(err, &notFound)
 }
