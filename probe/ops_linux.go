@@ -191,8 +191,7 @@ func (d *Datapath) sweep() error {
 // Ports describes every registered interface that still exists, but those whose
 // container is not known yet (they are counted, and described once it is).
 func (d *Datapath) Ports(ctx context.Context) []Port {
-	ports := registeredPorts(ctx, d.sets[0].nl, d.reg, d.opts.Docker)
-	return slices.DeleteFunc(ports, func(p Port) bool { _, ok := d.pending[p.Ifindex]; return ok && !p.InContainer })
+	return describedPorts(registeredPorts(ctx, d.sets[0].nl, d.reg, d.opts.Docker), d.pending)
 }
 
 func registeredPorts(ctx context.Context, hostNL *netlink.Handle, reg *registry, view *docker.View) []Port {
@@ -218,38 +217,30 @@ func registeredPorts(ctx context.Context, hostNL *netlink.Handle, reg *registry,
 
 // Snapshot reads the counters of this datapath's map sets.
 func (d *Datapath) Snapshot(ctx context.Context) (Snapshot, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var sets []mapRefs
-	for ino, s := range d.sets {
-		sets = append(sets, mapRefs{ino: ino, totalsIdx: s.objs.TotalsByIndex, totals: s.objs.Totals, flows: s.objs.Flows, stats: s.objs.Stats})
-	}
-	before := slices.Clone(d.reg.Ports)
-	if err := d.reg.reload(); err == nil && !slices.Equal(before, d.reg.Ports) {
-		d.portsOK = false // another netctl (attach --iface) changed the registry
-	}
-	if !d.portsOK { // resolved again only after an attach or a port gone
-		d.ports, d.portsOK = d.Ports(ctx), true
-	}
-	snap, err := snapshot(sets, d.ports)
+	sets, ports := d.refs(ctx)
+	snap, err := snapshot(sets, ports)
 	if err != nil {
 		return snap, err
 	}
-	snap.Bridges = d.bridgeStatus()
+	d.mu.Lock()
+	bridges, reg, nl := slices.Clone(d.bridges), slices.Clone(d.reg.Ports), d.sets[0].nl
+	d.mu.Unlock()
+	snap.Bridges = bridgeStatus(nl, bridges, reg)
 	return snap, nil
 }
 
-// bridgeStatus counts, per watched bridge, the ports without netctl's programs.
-func (d *Datapath) bridgeStatus() []BridgeStatus {
+// bridgeStatus counts, per bridge, the ports without netctl's programs (reg: the
+// registered ports).
+func bridgeStatus(nl *netlink.Handle, bridges []string, reg []regPort) []BridgeStatus {
 	var out []BridgeStatus
-	for _, br := range d.bridges {
-		ports, err := BridgePorts(d.sets[0].nl, br)
+	for _, br := range bridges {
+		ports, err := BridgePorts(nl, br)
 		if err != nil {
 			continue // the bridge is gone: nothing to observe
 		}
 		st := BridgeStatus{Name: br, Ports: len(ports)}
 		for _, l := range ports {
-			if !slices.ContainsFunc(d.reg.Ports, func(p regPort) bool { return p.NSInode == 0 && p.Ifindex == l.Attrs().Index }) {
+			if !slices.ContainsFunc(reg, func(p regPort) bool { return p.NSInode == 0 && p.Ifindex == l.Attrs().Index }) {
 				st.Unobserved++
 			}
 		}
@@ -259,7 +250,7 @@ func (d *Datapath) bridgeStatus() []BridgeStatus {
 }
 
 func snapshot(sets []mapRefs, ports []Port) (Snapshot, error) {
-	totals, flows, entries, capacity, stats, err := readRaw(sets)
+	totals, flows, entries, capacity, stats, err := readRaw(context.Background(), sets, ports)
 	if err != nil {
 		return Snapshot{}, err
 	}

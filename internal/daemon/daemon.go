@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,6 +124,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.collector.LoadState(statePath); err != nil {
 		d.log.Warn("exporter state not restored; counters restart from the kernel's values", "err", err)
 	}
+	if old := oldStatePath(d.opts.StateDir, d.hostIno); fileExists(old) {
+		// Its size grew with every flow seen; what it held is not read (it would cost what
+		// the bounded state saves): the flow series continue from the kernel's values.
+		d.log.Info("the exporter state of an older serve is not read; flow counters continue from the kernel's values", "path", old)
+		if err := os.Remove(old); err != nil {
+			d.log.Warn("remove the older exporter state", "err", err)
+		}
+	}
+	d.collector.Prefetch() // the first scrape finds the flow tables read
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -136,8 +146,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	err := d.serve(ctx)
 	cancel()
-	wg.Wait() // the watcher and the saver are done before the last save or the detach
+	wg.Wait()           // the watcher and the saver are done before the last save or the detach
+	d.collector.Close() // and no read of the maps runs any more
 	if err != nil || !d.opts.DetachOnExit {
+		d.collector.Refresh() // what the tables counted since the last scrape is saved too
 		if err := d.collector.SaveState(statePath); err != nil {
 			d.log.Error("save exporter state", "err", err)
 		}
@@ -153,10 +165,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 // serve serves HTTP until ctx ends (nil) or the listener fails (its error).
 func (d *Daemon) serve(ctx context.Context) error {
-	reg := exporter.NewRegistry(d.collector, d.opts.Version, d.opts.Revision)
-	reg.MustRegister(d.reapplyCount)
 	handler, err := exporter.NewHandler(exporter.HandlerOptions{
-		Registry: reg,
+		Gatherer: exporter.NewGatherer(d.collector, d.opts.Version, d.opts.Revision, d.reapplyCount),
 		Version:  d.opts.Version,
 		Flows:    d.flows,
 		Healthy: func() error {
@@ -193,17 +203,16 @@ func (d *Daemon) serve(ctx context.Context) error {
 	}
 }
 
-// flows is what /flows serves: the asymmetric conversations with their reasons, or
-// every flow.
-func (d *Daemon) flows(ctx context.Context, all bool) (any, error) {
-	snap, err := d.opts.Datapath.Snapshot(ctx)
+// flows is what /flows serves, from the collector's last read of the flow tables: the
+// asymmetric conversations with the route that causes each, or the busiest flows.
+func (d *Daemon) flows(_ context.Context, q exporter.FlowsQuery) (any, error) {
+	flows, convs, err := d.collector.Flows(q.All, q.Limit)
 	if err != nil {
 		return nil, err
 	}
-	if all {
-		return snap.Flows, nil
+	if q.All {
+		return flows, nil
 	}
-	convs := analysis.DetectAsymmetric(snap.Flows, snap.Time, d.opts.Collector.FlowIdleTimeout)
 	analysis.FillReasons(convs)
 	return convs, nil
 }

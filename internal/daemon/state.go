@@ -11,9 +11,14 @@ import (
 )
 
 // StatePath is where the daemon keeps the collector's memory (exporter.SaveState) for
-// the host namespace whose inode is hostIno: <stateDir>/serve/<inode>.json, beside the
+// the host namespace whose inode is hostIno: <stateDir>/serve/<inode>.state, beside the
 // attach registry, so exported counters continue across a restart of `netctl serve`.
 func StatePath(stateDir string, hostIno uint64) string {
+	return filepath.Join(stateDir, "serve", strconv.FormatUint(hostIno, 10)+".state")
+}
+
+// oldStatePath is where serve kept its memory as JSON before it had a binary form.
+func oldStatePath(stateDir string, hostIno uint64) string {
 	return filepath.Join(stateDir, "serve", strconv.FormatUint(hostIno, 10)+".json")
 }
 
@@ -21,8 +26,15 @@ func StatePath(stateDir string, hostIno uint64) string {
 // hostIno: it goes with the counters when they are detached. A missing file is not an
 // error.
 func RemoveState(stateDir string, hostIno uint64) error {
-	if err := os.Remove(StatePath(stateDir, hostIno)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove exporter state: %w", err)
+	for _, p := range []string{StatePath(stateDir, hostIno), oldStatePath(stateDir, hostIno)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove exporter state: %w", err)
+		}
 	}
 	return nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -11,7 +11,7 @@ import (
 func TestStatePathAndRemove(t *testing.T) {
 	dir := t.TempDir()
 	p := StatePath(dir, 4026531840)
-	if want := filepath.Join(dir, "serve", "4026531840.json"); p != want {
+	if want := filepath.Join(dir, "serve", "4026531840.state"); p != want {
 		t.Fatalf("StatePath = %s, want %s", p, want)
 	}
 	if err := RemoveState(dir, 4026531840); err != nil {
@@ -20,8 +20,8 @@ func TestStatePathAndRemove(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	other := StatePath(dir, 7)
-	for _, f := range []string{p, other} {
+	other, old := StatePath(dir, 7), filepath.Join(dir, "serve", "4026531840.json") // an older serve's JSON
+	for _, f := range []string{p, other, old} {
 		if err := os.WriteFile(f, []byte("{}"), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -29,8 +29,10 @@ func TestStatePathAndRemove(t *testing.T) {
 	if err := RemoveState(dir, 4026531840); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(p); !os.IsNotExist(err) {
-		t.Errorf("%s still there: %v", p, err)
+	for _, f := range []string{p, old} {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Errorf("%s still there: %v", f, err)
+		}
 	}
 	if _, err := os.Stat(other); err != nil {
 		t.Errorf("another namespace's state went too: %v", err)
