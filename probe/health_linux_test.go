@@ -26,6 +26,7 @@ func TestCheckAndReload(t *testing.T) {
 			}
 			defer dp.Close()
 			if _, err := dp.AttachBridge(ctx, "docker0"); err != nil {
+				skipIfNoTCX(t, err)
 				t.Fatal(err)
 			}
 			if err := dp.Check(); err != nil {
