@@ -80,7 +80,8 @@ type Datapath struct {
 	mu      sync.Mutex // the watcher and snapshots run concurrently (serve)
 	ports   []Port     // who is behind each registered interface (valid while portsOK)
 	portsOK bool
-	bridges []string // bridges whose ports this datapath attaches to
+	bridges []string        // bridges whose ports this datapath attaches to
+	peers   map[peerRef]int // container interfaces behind host ports with an rx check: the port's ifindex
 }
 
 // mapSet is the loaded programs and pinned maps of one namespace.
@@ -116,7 +117,7 @@ func Open(host netns.NsHandle, opts Options) (*Datapath, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Datapath{host: host, hostIno: ino, dir: opts.pinDir(ino), opts: opts, sets: map[uint64]*mapSet{}}
+	d := &Datapath{host: host, hostIno: ino, dir: opts.pinDir(ino), opts: opts, sets: map[uint64]*mapSet{}, peers: map[peerRef]int{}}
 	if d.reg, err = loadRegistry(opts.registryPath(ino)); err != nil {
 		return nil, err
 	}

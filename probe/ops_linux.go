@@ -61,6 +61,9 @@ func (d *Datapath) attachHostLink(namer *Namer, l netlink.Link) (Attachment, err
 	}
 	p := namer.HostPort(l)
 	p.Mode = string(mode)
+	if err := d.describeHostPort(l, p); err != nil {
+		return Attachment{}, fmt.Errorf("attach to %s: %w", l.Attrs().Name, err)
+	}
 	if err := d.reg.addPort(regPort{Ifindex: l.Attrs().Index, Name: l.Attrs().Name, Mode: mode}); err != nil {
 		return Attachment{}, err
 	}
@@ -96,11 +99,17 @@ func (d *Datapath) AttachNamed(ctx context.Context, ns netns.NsHandle, nsPath, l
 	if err != nil {
 		return Attachment{}, fmt.Errorf("attach to %s@%s: %w", ifname, label, err)
 	}
+	// Inside the container the kernel itself marks frames for another MAC (bpf/flood.h).
+	s := d.sets[nsIno]
+	if err := putRxPort(s.objs.RxPortsByIndex, s.objs.RxPorts, l.Attrs().Index, RxPort{Check: RxSelf}); err != nil {
+		return Attachment{}, fmt.Errorf("attach to %s@%s: %w", ifname, label, err)
+	}
 	if err := d.reg.addPort(regPort{NSInode: nsIno, NSPath: nsPath, Ifindex: l.Attrs().Index, Name: ifname, Mode: mode}); err != nil {
 		return Attachment{}, err
 	}
 	d.portsOK = false
-	p := Port{Container: label, Interface: ifname, NSInode: nsIno, Ifindex: l.Attrs().Index, InContainer: true, Mode: string(mode), NetnsPath: nsPath}
+	p := Port{Container: label, Interface: ifname, NSInode: nsIno, Ifindex: l.Attrs().Index, InContainer: true, Mode: string(mode), NetnsPath: nsPath,
+		MAC: l.Attrs().HardwareAddr.String()}
 	return Attachment{Port: p, Adopted: adopted}, nil
 }
 
@@ -147,7 +156,7 @@ func (d *Datapath) ForgetHostLink(ifindex int) error {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, d.reg.removePort(0, ifindex))
+	errs = append(errs, d.forgetRx(ifindex), d.reg.removePort(0, ifindex))
 	d.portsOK = false
 	return errors.Join(errs...)
 }

@@ -100,6 +100,7 @@ func (n *Namer) HostPort(l netlink.Link) Port {
 		if nl, err := nsutil.Handle(h); err == nil {
 			if peer, err := nl.LinkByIndex(l.Attrs().ParentIndex); err == nil {
 				p.Interface = peer.Attrs().Name
+				p.MAC = peer.Attrs().HardwareAddr.String()
 			}
 			nl.Close()
 		}

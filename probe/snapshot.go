@@ -23,6 +23,9 @@ type Port struct {
 	Mode          string `json:"mode,omitempty"` // tcx or tc
 	// NetnsPath opens the container's namespace (to look up its routes), if known.
 	NetnsPath string `json:"netns_path,omitempty"`
+	// MAC is the container interface's MAC (as `ip link` prints it), if known: frames
+	// delivered to the interface for another unicast MAC were flooded to it.
+	MAC string `json:"mac,omitempty"`
 }
 
 // mirrored reports whether the port's tc directions are the container's reversed.

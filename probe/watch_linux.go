@@ -22,8 +22,13 @@ type Event struct {
 // Watch keeps the ports of bridge attached until ctx ends: it subscribes to the host
 // namespace's link events (the existing links first), attaches every new port as it
 // appears and forgets every registered interface that vanishes (pinned links, map
-// entries, registry). onEvent, if set, hears of each.
+// entries, registry). Meanwhile FollowMACs keeps the ports' rx checks in step with their
+// container interfaces. onEvent, if set, hears of each.
 func (d *Datapath) Watch(ctx context.Context, bridge string, onEvent func(Event)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	followErr := make(chan error, 1)
+	go func() { followErr <- d.FollowMACs(ctx, onEvent) }()
+	defer func() { cancel(); <-followErr }()
 	updates := make(chan netlink.LinkUpdate, 256)
 	done := make(chan struct{})
 	defer close(done)
@@ -53,6 +58,12 @@ func (d *Datapath) Watch(ctx context.Context, bridge string, onEvent func(Event)
 			return nil
 		case err := <-errc:
 			return fmt.Errorf("watch links: %w", err)
+		case err := <-followErr:
+			followErr <- err // for the deferred wait
+			if err == nil {
+				err = errors.New("ended")
+			}
+			return fmt.Errorf("follow MAC changes: %w", err)
 		case u, ok := <-updates:
 			if !ok {
 				return fmt.Errorf("watch links: subscription closed")
