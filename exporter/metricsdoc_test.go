@@ -110,10 +110,13 @@ func describedMetrics(t *testing.T) map[string]metricDoc {
 		FlowEntries: 2, FlowCapacity: 64,
 	}, nil)
 	bi := NewBuildInfo("v1", "abc")
+	ra := NewNICReapply()
+	ra.Reapplied("web")
+	ra.Failed("web")
 
 	got := map[string]metricDoc{}
 	ch := make(chan *prometheus.Desc, 64)
-	go func() { c.Describe(ch); bi.Describe(ch); close(ch) }()
+	go func() { c.Describe(ch); bi.Describe(ch); ra.Describe(ch); close(ch) }()
 	for d := range ch {
 		s := d.String()
 		var name, help string
@@ -143,7 +146,7 @@ func describedMetrics(t *testing.T) map[string]metricDoc {
 	}
 
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c, bi)
+	reg.MustRegister(c, bi, ra)
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

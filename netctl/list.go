@@ -24,6 +24,9 @@ type Interface struct {
 	Bridge       string         `json:"bridge,omitempty"`
 	DefaultRoute bool           `json:"default_route"` // owns a default route of the main table
 	ByNetctl     bool           `json:"by_netctl"`
+	ContainerID  string         `json:"container_id,omitempty"` // Docker's
+	Persisted    bool           `json:"persisted"`              // nic add --persist: put back after a restart
+	Present      bool           `json:"present"`                // false: persisted, not there now
 }
 
 // ListInterfaces describes the container's interfaces (loopback left out).
@@ -59,7 +62,7 @@ func (e *Env) ListInterfaces() ([]Interface, error) {
 		out = append(out, Interface{
 			Container: e.Ctr.Label, Interface: l.Name, Addresses: l.Addrs,
 			HostPeer: l.HostPeer, Bridge: l.OnBridge, DefaultRoute: owners[l.Name],
-			ByNetctl: slices.Contains(ours, l.Name),
+			ByNetctl: slices.Contains(ours, l.Name), ContainerID: e.Ctr.ID, Present: true,
 		})
 	}
 	return out, nil

@@ -47,7 +47,7 @@ func (e *Env) Plan(spec Spec) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	p.Container, p.HostCookie, p.HostView = e.Ctr.Label, e.HostCookie, e.HostView
+	p.Container, p.ContainerID, p.HostCookie, p.HostView = e.Ctr.Label, e.Ctr.ID, e.HostCookie, e.HostView
 	return p, nil
 }
 
@@ -156,6 +156,9 @@ func (e *Env) pruneStale() {
 			}
 			l, err := e.HostNL.LinkByName(r.Plan.HostName)
 			if isNotFound(err) || (err == nil && l.Attrs().Alias != "" && l.Attrs().Alias != Alias(cookie, name)) {
+				if cookie != e.Ctr.Cookie && keepForRestart(r) {
+					continue
+				}
 				_ = e.store.remove(cookie, name)
 			}
 		}
@@ -169,6 +172,8 @@ type DelResult struct {
 	Host     string `json:"host_name,omitempty"`
 	Restored int    `json:"restored,omitempty"` // changes undone
 	Note     string `json:"note,omitempty"`
+	// Unpersisted: the NIC's --persist record was removed too (set by the caller).
+	Unpersisted bool `json:"unpersisted,omitempty"`
 }
 
 // Del removes the NIC name that Add made and restores what Add changed (default route,
@@ -185,12 +190,18 @@ func (e *Env) Del(name string) (DelResult, error) {
 		return res, err
 	}
 	defer unlock()
+	restarted := e.wentWithOldNamespace(name) // before its record is pruned
 	e.pruneStale()
 
 	r, err := e.store.read(e.Ctr.Cookie, name)
 	if errors.Is(err, os.ErrNotExist) {
 		if _, lerr := e.CtrNL.LinkByName(name); lerr == nil {
 			return res, fmt.Errorf("%s in %s was not made by netctl (no record): left alone", name, e.Ctr.Label)
+		}
+		if restarted {
+			e.forgetOldNamespaces(name)
+			res.Note = fmt.Sprintf("%s of %s went with its old network namespace when the container restarted: nothing to remove (nic add --persist has netctl serve put it back after a restart)", name, e.Ctr.Label)
+			return res, nil
 		}
 		res.Note = fmt.Sprintf("%s has no %s made by netctl: nothing to remove", e.Ctr.Label, name)
 		return res, nil

@@ -71,15 +71,18 @@ func (p Plan) Warning() string {
 
 // Plan is the ordered steps of one `nic add`.
 type Plan struct {
-	Spec       Spec   `json:"spec"`
-	HostName   string `json:"host_name"`
-	Container  string `json:"container"` // how the user named it
-	NSInode    uint64 `json:"netns_inode"`
-	NSCookie   uint64 `json:"netns_cookie"`
-	HostCookie uint64 `json:"host_netns_cookie"`
-	HostView   NSView `json:"host_netns"`
-	BridgeMTU  int    `json:"bridge_mtu"`
-	Steps      []Step `json:"steps"`
+	Spec      Spec   `json:"spec"`
+	HostName  string `json:"host_name"`
+	Container string `json:"container"` // how the user named it
+	// ContainerID is the Docker container's ID, so that a record of an earlier namespace
+	// of the same container (it restarted) is recognised.
+	ContainerID string `json:"container_id,omitempty"`
+	NSInode     uint64 `json:"netns_inode"`
+	NSCookie    uint64 `json:"netns_cookie"`
+	HostCookie  uint64 `json:"host_netns_cookie"`
+	HostView    NSView `json:"host_netns"`
+	BridgeMTU   int    `json:"bridge_mtu"`
+	Steps       []Step `json:"steps"`
 }
 
 // Alias is the ifalias netctl gives the host end of a NIC it made: the container

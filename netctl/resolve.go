@@ -22,6 +22,7 @@ import (
 type Container struct {
 	Ref    Ref
 	Label  string // Docker name, netns name, pid:N or the path
+	ID     string // the Docker container's ID (RefDocker)
 	NS     netns.NsHandle
 	Inode  uint64 // the namespace's inode (shown to people; reused after it dies)
 	Cookie uint64 // the namespace's cookie (never reused while the machine runs)
@@ -63,11 +64,10 @@ func Resolve(ctx context.Context, ref Ref) (*Container, error) {
 		}
 		return finish(ref, ref.Value, h, NSView{Path: ref.Value})
 	case RefDocker:
-		sock, err := docker.Socket()
+		dc, err := docker.Default()
 		if err != nil {
 			return nil, err
 		}
-		dc := docker.NewClient(sock)
 		d, err := dc.Inspect(ctx, ref.Value)
 		if errors.Is(err, docker.ErrNoSuchContainer) {
 			return nil, fmt.Errorf("no such container %q (docker); for a named netns say netns:%s", ref.Value, ref.Value)
@@ -88,7 +88,11 @@ func Resolve(ctx context.Context, ref Ref) (*Container, error) {
 			h.Close()
 			return nil, fmt.Errorf("container %s restarted while its namespace was opened; try again", d.Name)
 		}
-		return finish(ref, d.Name, h, NSView{Path: p})
+		c, err := finish(ref, d.Name, h, NSView{Path: p})
+		if c != nil {
+			c.ID = d.ID
+		}
+		return c, err
 	}
 	return nil, fmt.Errorf("unknown container reference kind %q", ref.Kind)
 }

@@ -33,6 +33,9 @@ const (
 type Attachment struct {
 	Port
 	Adopted bool `json:"adopted"` // already attached by an earlier netctl; left as it was
+	// Pending: who is behind the port is not known yet (a veth whose peer is not in its
+	// container yet); Watch reports it once it is.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // AttachHost attaches both programs to an interface of the host namespace.

@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/internal/docker"
 	"github.com/netctl/netctl/internal/nsutil"
 	"github.com/netctl/netctl/internal/state"
 )
@@ -57,6 +59,8 @@ type Options struct {
 	// StateDir is the state root: the attach registry of each host namespace is
 	// StateDir/attach/<inode>.json. "" means state.Dir().
 	StateDir string
+	// Docker names the containers behind ports (nil: docker.DefaultView()).
+	Docker *docker.View
 }
 
 // bpfDir is the pin root.
@@ -80,7 +84,10 @@ type Datapath struct {
 	mu      sync.Mutex // the watcher and snapshots run concurrently (serve)
 	ports   []Port     // who is behind each registered interface (valid while portsOK)
 	portsOK bool
-	bridges []string        // bridges whose ports this datapath attaches to
+	bridges []string // bridges whose ports this datapath attaches to
+	// pending are host ports attached before who is behind them was known (a veth whose
+	// peer is not yet in its container): named, and reported, when it is.
+	pending map[int]time.Time
 	peers   map[peerRef]int // container interfaces behind host ports with an rx check: the port's ifindex
 }
 
@@ -117,7 +124,8 @@ func Open(host netns.NsHandle, opts Options) (*Datapath, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Datapath{host: host, hostIno: ino, dir: opts.pinDir(ino), opts: opts, sets: map[uint64]*mapSet{}, peers: map[peerRef]int{}}
+	d := &Datapath{host: host, hostIno: ino, dir: opts.pinDir(ino), opts: opts, sets: map[uint64]*mapSet{},
+		pending: map[int]time.Time{}, peers: map[peerRef]int{}}
 	if d.reg, err = loadRegistry(opts.registryPath(ino)); err != nil {
 		return nil, err
 	}

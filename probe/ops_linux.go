@@ -18,6 +18,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"github.com/netctl/netctl/internal/docker"
 	"github.com/netctl/netctl/internal/nsutil"
 )
 
@@ -37,7 +38,7 @@ func (d *Datapath) AttachBridge(ctx context.Context, bridge string) ([]Attachmen
 	if err != nil {
 		return nil, err
 	}
-	namer := NewNamer(ctx, hs.nl)
+	namer := d.namer(ctx)
 	out := make([]Attachment, 0, len(ports))
 	for _, l := range ports {
 		a, err := d.attachHostLink(namer, l)
@@ -51,7 +52,7 @@ func (d *Datapath) AttachBridge(ctx context.Context, bridge string) ([]Attachmen
 
 // AttachHostLink attaches to one interface of the host namespace (a new bridge port).
 func (d *Datapath) AttachHostLink(ctx context.Context, l netlink.Link) (Attachment, error) {
-	return d.attachHostLink(NewNamer(ctx, d.sets[0].nl), l)
+	return d.attachHostLink(d.namer(ctx), l)
 }
 
 func (d *Datapath) attachHostLink(namer *Namer, l netlink.Link) (Attachment, error) {
@@ -59,16 +60,20 @@ func (d *Datapath) attachHostLink(namer *Namer, l netlink.Link) (Attachment, err
 	if err != nil {
 		return Attachment{}, fmt.Errorf("attach to %s: %w", l.Attrs().Name, err)
 	}
-	p := namer.HostPort(l)
+	p, named := namer.Name(l)
 	p.Mode = string(mode)
-	if err := d.describeHostPort(l, p); err != nil {
+	if err := d.describeHostPort(l, p); err != nil { // again once named, if pending
 		return Attachment{}, fmt.Errorf("attach to %s: %w", l.Attrs().Name, err)
+	}
+	if !named {
+		d.pending[l.Attrs().Index] = time.Now()
+		p.Container = "" // not "host": its container is starting
 	}
 	if err := d.reg.addPort(regPort{Ifindex: l.Attrs().Index, Name: l.Attrs().Name, Mode: mode}); err != nil {
 		return Attachment{}, err
 	}
 	d.portsOK = false
-	return Attachment{Port: p, Adopted: adopted}, nil
+	return Attachment{Port: p, Adopted: adopted, Pending: !named}, nil
 }
 
 // AttachNamed attaches to the interface ifname of a namespace: the host namespace (it
@@ -157,6 +162,7 @@ func (d *Datapath) ForgetHostLink(ifindex int) error {
 		}
 	}
 	errs = append(errs, d.forgetRx(ifindex), d.reg.removePort(0, ifindex))
+	delete(d.pending, ifindex)
 	d.portsOK = false
 	return errors.Join(errs...)
 }
@@ -191,13 +197,15 @@ func (d *Datapath) sweep() error {
 	return errors.Join(errs...)
 }
 
-// Ports describes every registered interface that still exists.
+// Ports describes every registered interface that still exists, but those whose
+// container is not known yet (they are counted, and described once it is).
 func (d *Datapath) Ports(ctx context.Context) []Port {
-	return registeredPorts(ctx, d.sets[0].nl, d.reg)
+	ports := registeredPorts(ctx, d.sets[0].nl, d.reg, d.opts.Docker)
+	return slices.DeleteFunc(ports, func(p Port) bool { _, ok := d.pending[p.Ifindex]; return ok && !p.InContainer })
 }
 
-func registeredPorts(ctx context.Context, hostNL *netlink.Handle, reg *registry) []Port {
-	namer := NewNamer(ctx, hostNL)
+func registeredPorts(ctx context.Context, hostNL *netlink.Handle, reg *registry, view *docker.View) []Port {
+	namer := NewNamer(ctx, hostNL, view)
 	var out []Port
 	for _, rp := range reg.Ports {
 		if rp.NSInode == 0 {

@@ -44,7 +44,7 @@ func ReadPinned(ctx context.Context, host netns.NsHandle, opts Options) (Snapsho
 		return Snapshot{}, err
 	}
 	defer nl.Close()
-	return snapshot(sets, registeredPorts(ctx, nl, reg))
+	return snapshot(sets, registeredPorts(ctx, nl, reg, opts.Docker))
 }
 
 // DetachReport says what Detach removed.

@@ -12,6 +12,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"github.com/netctl/netctl/internal/docker"
 	"github.com/netctl/netctl/internal/nlutil"
 	"github.com/netctl/netctl/internal/nsutil"
 )
@@ -19,54 +20,76 @@ import (
 // namespace is a network namespace netctl can name.
 type namespace struct {
 	ino   uint64
-	label string // Docker name, netns name, or netns:<inode>
+	label string // Docker name, netns name, Docker's file name, or netns:<inode>
 	path  string
+	final bool // named by the engine, a named netns or a process: not about to change
 }
 
 // Namer finds who is behind a host veth: the namespace of its peer (by the peer's
 // link-netnsid) and the peer's name there. It knows the namespaces nsutil.List finds,
-// processes' included, each by its best name.
+// each by its best name: the Docker view's containers first; every process's namespace
+// is looked at only when a namespace is not found otherwise.
 type Namer struct {
-	hostNL *netlink.Handle
-	byID   map[int]namespace // netnsid as seen from the host namespace
-	byIno  map[uint64]namespace
+	hostNL  *netlink.Handle
+	byID    map[int]namespace // netnsid as seen from the host namespace
+	byIno   map[uint64]namespace
+	scanned bool // processes' namespaces added
 }
 
-// NewNamer scans the namespaces visible now. hostNL is bound to the host namespace.
-func NewNamer(ctx context.Context, hostNL *netlink.Handle) *Namer {
+// NewNamer scans the namespaces visible now: Docker's containers from view (nil:
+// docker.DefaultView()), named namespaces and Docker's namespace files. hostNL is
+// bound to the host namespace.
+func NewNamer(ctx context.Context, hostNL *netlink.Handle, view *docker.View) *Namer {
 	n := &Namer{hostNL: hostNL, byID: map[int]namespace{}, byIno: map[uint64]namespace{}}
-	add := func(path, label string) {
-		h, err := netns.GetFromPath(path)
-		if err != nil {
-			return
-		}
-		defer h.Close()
-		ino, err := nsutil.Inode(h)
-		if err != nil {
-			return
-		}
-		if _, seen := n.byIno[ino]; seen {
-			return // an earlier source named it better
-		}
-		if label == "" {
-			label = "netns:" + strconv.FormatUint(ino, 10)
-		}
-		ns := namespace{ino: ino, label: label, path: path}
-		n.byIno[ino] = ns
-		if id, err := hostNL.GetNetNsIdByFd(int(h)); err == nil && id >= 0 {
-			n.byID[id] = ns
-		}
-	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second) // bounds the Docker Engine's answer
 	defer cancel()
-	for _, e := range nsutil.List(ctx, nsutil.ListOptions{Processes: true}) {
-		add(e.Path, e.Name) // Docker's files are named by sandbox id: still findable with ls
+	for _, e := range nsutil.List(ctx, nsutil.ListOptions{Docker: view}) {
+		// Docker's files are named by sandbox id: still findable with ls, but the
+		// container's name follows once the engine reports it running.
+		n.add(e.Path, e.Name, e.Source != nsutil.FromDockerDir)
 	}
 	return n
 }
 
+func (n *Namer) add(path, label string, final bool) {
+	h, err := netns.GetFromPath(path)
+	if err != nil {
+		return
+	}
+	defer h.Close()
+	ino, err := nsutil.Inode(h)
+	if err != nil {
+		return
+	}
+	if _, seen := n.byIno[ino]; seen {
+		return // an earlier source named it better
+	}
+	if label == "" {
+		label = "netns:" + strconv.FormatUint(ino, 10)
+	}
+	ns := namespace{ino: ino, label: label, path: path, final: final}
+	n.byIno[ino] = ns
+	if id, err := n.hostNL.GetNetNsIdByFd(int(h)); err == nil && id >= 0 {
+		n.byID[id] = ns
+	}
+}
+
+// scanProcesses adds every process's namespace, once.
+func (n *Namer) scanProcesses() {
+	if n.scanned {
+		return
+	}
+	n.scanned = true
+	for _, e := range nsutil.ListProcesses() {
+		n.add(e.Path, "", true)
+	}
+}
+
 // Label names the namespace with that inode.
 func (n *Namer) Label(ino uint64) string {
+	if _, ok := n.byIno[ino]; !ok {
+		n.scanProcesses()
+	}
 	if ns, ok := n.byIno[ino]; ok {
 		return ns.label
 	}
@@ -76,23 +99,44 @@ func (n *Namer) Label(ino uint64) string {
 // Path returns a path that opens the namespace with that inode, if one is known.
 func (n *Namer) Path(ino uint64) string { return n.byIno[ino].path }
 
+// nsByID returns the namespace with that netnsid, scanning the processes if needed.
+func (n *Namer) nsByID(id int) (namespace, bool) {
+	if ns, ok := n.byID[id]; ok {
+		return ns, true
+	}
+	n.scanProcesses()
+	ns, ok := n.byID[id]
+	return ns, ok
+}
+
 // HostPort describes a host-namespace interface: for a veth whose peer lives in another
 // namespace, that namespace and the peer's name; otherwise the host itself.
 func (n *Namer) HostPort(l netlink.Link) Port {
+	p, _ := n.Name(l)
+	return p
+}
+
+// Name is HostPort, and whether the name is final: false for a veth whose peer is still
+// in the host namespace (being set up), is in a namespace known only by Docker's file
+// (the container is starting), or in one not found.
+func (n *Namer) Name(l netlink.Link) (Port, bool) {
 	p := Port{Container: "host", Interface: l.Attrs().Name, HostInterface: l.Attrs().Name, Ifindex: l.Attrs().Index}
 	if l.Attrs().MasterIndex > 0 {
 		if br, err := n.hostNL.LinkByIndex(l.Attrs().MasterIndex); err == nil {
 			p.Bridge = br.Attrs().Name
 		}
 	}
-	if l.Type() != "veth" || l.Attrs().NetNsID < 0 {
-		return p
+	if l.Type() != "veth" {
+		return p, true
 	}
-	ns, ok := n.byID[l.Attrs().NetNsID]
+	if l.Attrs().NetNsID < 0 {
+		return p, false // both ends here: moved into a container in a moment
+	}
+	ns, ok := n.nsByID(l.Attrs().NetNsID)
 	if !ok {
 		p.Container = fmt.Sprintf("nsid:%d", l.Attrs().NetNsID)
 		p.Interface = fmt.Sprintf("if%d", l.Attrs().ParentIndex)
-		return p
+		return p, false
 	}
 	p.Container, p.NetnsPath = ns.label, ns.path
 	p.Interface = fmt.Sprintf("if%d", l.Attrs().ParentIndex)
@@ -106,7 +150,7 @@ func (n *Namer) HostPort(l netlink.Link) Port {
 		}
 		h.Close()
 	}
-	return p
+	return p, ns.final
 }
 
 // BridgePorts lists the ports of bridge in the host namespace.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -19,12 +20,17 @@ type Event struct {
 	Error error
 }
 
-// Watch keeps the ports of bridge attached until ctx ends: it subscribes to the host
-// namespace's link events (the existing links first), attaches every new port as it
-// appears and forgets every registered interface that vanishes (pinned links, map
-// entries, registry). Meanwhile FollowMACs keeps the ports' rx checks in step with their
-// container interfaces. onEvent, if set, hears of each.
+// Watch keeps the ports of the watched bridges (those AttachBridge was given, and
+// bridge, if not "") attached until ctx ends: it subscribes to the host namespace's link
+// events (the existing links first), attaches every new port as it appears and forgets
+// every registered interface that vanishes (pinned links, map entries, registry).
+// Meanwhile FollowMACs keeps the ports' rx checks in step with their container
+// interfaces. onEvent, if set, hears of each; a new port is reported once who is behind
+// it is known (its container started), or after PendingNameTimeout.
 func (d *Datapath) Watch(ctx context.Context, bridge string, onEvent func(Event)) error {
+	if bridge != "" {
+		d.WatchBridge(bridge)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	followErr := make(chan error, 1)
 	go func() { followErr <- d.FollowMACs(ctx, onEvent) }()
@@ -52,10 +58,16 @@ func (d *Datapath) Watch(ctx context.Context, bridge string, onEvent func(Event)
 			onEvent(e)
 		}
 	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-tick.C:
+			for _, e := range d.namePending(ctx) {
+				emit(e)
+			}
 		case err := <-errc:
 			return fmt.Errorf("watch links: %w", err)
 		case err := <-followErr:
@@ -68,7 +80,7 @@ func (d *Datapath) Watch(ctx context.Context, bridge string, onEvent func(Event)
 			if !ok {
 				return fmt.Errorf("watch links: subscription closed")
 			}
-			if e, ok := d.handle(ctx, u, bridge); ok {
+			if e, ok := d.handle(ctx, u); ok {
 				emit(e)
 			}
 		}
@@ -76,7 +88,7 @@ func (d *Datapath) Watch(ctx context.Context, bridge string, onEvent func(Event)
 }
 
 // handle reacts to one link event; ok is false when there was nothing to do.
-func (d *Datapath) handle(ctx context.Context, u netlink.LinkUpdate, bridge string) (Event, bool) {
+func (d *Datapath) handle(ctx context.Context, u netlink.LinkUpdate) (Event, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	a := u.Attrs()
@@ -95,18 +107,21 @@ func (d *Datapath) handle(ctx context.Context, u netlink.LinkUpdate, bridge stri
 		return Event{}, false
 	}
 	br, err := d.sets[0].nl.LinkByIndex(a.MasterIndex)
-	if err != nil || br.Attrs().Name != bridge {
+	if err != nil || !slices.Contains(d.bridges, br.Attrs().Name) {
 		return Event{}, false
 	}
 	if registered && tcxPinned(d.sets[0], a.Index) || registered && d.tcAttached(d.sets[0], a.Index) {
 		return Event{}, false
 	}
-	at, err := d.attachHostLink(NewNamer(ctx, d.sets[0].nl), u.Link)
+	at, err := d.attachHostLink(d.namer(ctx), u.Link)
 	if errors.Is(err, unix.ENODEV) {
 		return Event{}, false // it is being deleted; its RTM_DELLINK follows
 	}
 	if err != nil {
 		return Event{Kind: "error", Port: Port{Interface: a.Name, HostInterface: a.Name, Ifindex: a.Index}, Error: err}, true
+	}
+	if _, pending := d.pending[a.Index]; pending {
+		return Event{}, false // reported once named
 	}
 	return Event{Kind: "attached", Port: at.Port}, true
 }

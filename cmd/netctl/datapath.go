@@ -21,33 +21,38 @@ import (
 
 func newAttachCmd(g *globalOptions) *cobra.Command {
 	var (
-		bridge, mode string
-		ifaces       []string
-		flowEntries  uint32
+		mode            string
+		bridges, ifaces []string
+		flowEntries     uint32
 	)
 	cmd := &cobra.Command{
-		Use:   "attach [--bridge docker0] [--iface NAME[@CONTAINER]]...",
+		Use:   "attach [--bridge BRIDGE|NETWORK]... [--iface NAME[@CONTAINER]]...",
 		Short: "Attach the tc eBPF counters to a bridge's ports and named interfaces, pin them, exit",
-		Long: `attach puts netctl's tc programs on every port of --bridge in the host namespace and on
+		Long: `attach puts netctl's tc programs on every port of each --bridge in the host namespace and on
 each --iface (NAME in the host namespace, or NAME@CONTAINER inside a container, e.g.
 eth1@docker:web), pins their maps and links under /sys/fs/bpf/netctl/<netns inode>/ and
 exits: the counters keep counting without netctl running. Interfaces that already carry
 netctl's programs are adopted, never attached twice. 'netctl status' and 'netctl flows'
 read the pinned maps; 'netctl detach' removes everything.
 
+--bridge takes a Linux bridge or a Docker network (its name or ID: a user-defined
+network's bridge is br-<id>). Without --bridge: the bridges of every bridge-driver Docker
+network when the engine answers, else docker0. --bridge "" attaches to no bridge.
+
 --attach-mode auto uses TCX (Linux 6.6) and falls back to a clsact qdisc with a
 direct-action bpf filter where the kernel has no TCX; tcx or tc force one.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if bridge == "" && len(ifaces) == 0 {
+			given := cmd.Flags().Changed("bridge")
+			if given && noBridge(bridges) && len(ifaces) == 0 {
 				return fmt.Errorf("nothing to attach: give --bridge or --iface")
 			}
-			sess, err := openSession(cmd.Context(), g, mode, flowEntries, bridge, ifaces)
+			sess, err := openSession(cmd.Context(), g, mode, flowEntries, bridgeFlag{bridges, given}, ifaces)
 			if err != nil {
 				return err
 			}
 			defer sess.close()
-			attached, err := sess.attach(cmd.Context(), bridge)
+			attached, err := sess.attach(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -61,19 +66,22 @@ direct-action bpf filter where the kernel has no TCX; tcx or tc force one.`,
 				if a.Adopted {
 					state = "adopted (already attached)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Container, a.Interface, orDash(a.HostInterface), orDash(a.Bridge), a.Mode, state)
+				if a.Pending {
+					state += ", container starting"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", orDash(a.Container), a.Interface, orDash(a.HostInterface), orDash(a.Bridge), a.Mode, state)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			if len(attached) == 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "bridge %s has no ports yet; 'netctl serve' attaches new ones as they appear\n", bridge)
+			if len(attached) == 0 && len(sess.bridges) > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: no ports yet; 'netctl serve' attaches new ones as they appear\n", strings.Join(sess.bridges, ", "))
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&bridge, "bridge", "docker0", "bridge whose ports to attach to, in the host namespace (\"\" for none)")
+	f.StringArrayVar(&bridges, "bridge", nil, "bridge or Docker network whose ports to attach to (repeatable; default: every Docker bridge network, else docker0; \"\" for none)")
 	f.StringArrayVar(&ifaces, "iface", nil, "also attach to NAME (host namespace) or NAME@CONTAINER (repeatable)")
 	f.StringVar(&mode, "attach-mode", string(probe.ModeAuto), "auto (TCX, else tc), tcx or tc")
 	f.Uint32Var(&flowEntries, "flow-entries", probe.DefaultFlowEntries, "size of the flow table when it is created")
@@ -81,9 +89,12 @@ direct-action bpf filter where the kernel has no TCX; tcx or tc force one.`,
 }
 
 // session is an open datapath with everything an attach needs, validated before
-// anything was loaded: the bridge exists, every --iface resolves to an interface.
+// anything was loaded: the bridges exist, every --iface resolves to an interface.
 type session struct {
 	host    netns.NsHandle
+	bridges []string // resolved: Linux bridges of the host namespace
+	docker  bool     // the bridges are the Docker engine's (no --bridge, the engine answered)
+	engine  *error   // whether the engine answered (dockerView), once asked
 	opts    probe.Options
 	dp      *probe.Datapath
 	ifaces  []ifaceTarget
@@ -97,9 +108,9 @@ type ifaceTarget struct {
 	ns                      netns.NsHandle
 }
 
-// openSession validates the bridge and the --iface specs, then opens the datapath of
+// openSession validates the bridges and the --iface specs, then opens the datapath of
 // the host namespace -n selects (adopting pinned maps).
-func openSession(ctx context.Context, g *globalOptions, mode string, flowEntries uint32, bridge string, specs []string) (*session, error) {
+func openSession(ctx context.Context, g *globalOptions, mode string, flowEntries uint32, bridges bridgeFlag, specs []string) (*session, error) {
 	m, err := probe.ParseMode(mode)
 	if err != nil {
 		return nil, err
@@ -110,7 +121,7 @@ func openSession(ctx context.Context, g *globalOptions, mode string, flowEntries
 	}
 	s := &session{host: host}
 	s.release = append(s.release, func() { host.Close() })
-	if err := s.validate(ctx, bridge, specs); err != nil {
+	if err := s.validate(ctx, bridges, specs); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -130,14 +141,17 @@ func openSession(ctx context.Context, g *globalOptions, mode string, flowEntries
 	return s, nil
 }
 
-func (s *session) validate(ctx context.Context, bridge string, specs []string) error {
+func (s *session) validate(ctx context.Context, bridges bridgeFlag, specs []string) error {
 	nl, err := nsutil.Handle(s.host)
 	if err != nil {
 		return fmt.Errorf("netlink in the host namespace: %w", err)
 	}
 	defer nl.Close()
-	if bridge != "" {
-		if _, err := probe.BridgePorts(nl, bridge); err != nil {
+	if s.bridges, s.docker, err = bridges.resolve(ctx, nl); err != nil {
+		return err
+	}
+	for _, br := range s.bridges {
+		if _, err := probe.BridgePorts(nl, br); err != nil {
 			return err
 		}
 	}
@@ -176,11 +190,11 @@ func (s *session) validate(ctx context.Context, bridge string, specs []string) e
 	return nil
 }
 
-// attach attaches the bridge's ports and the --iface targets; on failure it undoes
+// attach attaches the bridges' ports and the --iface targets; on failure it undoes
 // what this session made (when nothing was pinned before it) and returns the error.
-func (s *session) attach(ctx context.Context, bridge string) ([]probe.Attachment, error) {
+func (s *session) attach(ctx context.Context) ([]probe.Attachment, error) {
 	var out []probe.Attachment
-	if bridge != "" {
+	for _, bridge := range s.bridges {
 		at, err := s.dp.AttachBridge(ctx, bridge)
 		out = append(out, at...)
 		if err != nil {

@@ -21,6 +21,7 @@ func useTestRoots(t *testing.T) probe.Options {
 	opts := probe.Options{BPFDir: nstest.BPFDir(t), StateDir: t.TempDir()}
 	t.Setenv("NETCTL_BPF_DIR", opts.BPFDir)
 	t.Setenv("NETCTL_STATE_DIR", opts.StateDir)
+	t.Setenv("NETCTL_PERSIST_DIR", t.TempDir())
 	return opts
 }
 

@@ -26,7 +26,7 @@ func TestContractCommandsExist(t *testing.T) {
 	root.InitDefaultCompletionCmd() // cobra adds it lazily at Execute
 	for _, path := range [][]string{
 		{"nic", "add"}, {"nic", "del"}, {"nic", "list"},
-		{"attach"}, {"detach"}, {"status"}, {"flows"}, {"serve"},
+		{"attach"}, {"detach"}, {"status"}, {"flows"}, {"serve"}, {"top"},
 		{"lab", "up"}, {"lab", "status"}, {"lab", "traffic"}, {"lab", "down"},
 		{"doctor"}, {"version"}, {"completion"},
 	} {

@@ -99,6 +99,7 @@ func newNicAddCmd(g *globalOptions) *cobra.Command {
 		addrs                   []string
 		gateway, mac            string
 		dryRun, noGuard, dflRte bool
+		persist                 bool
 		arpWait                 time.Duration
 	)
 	cmd := &cobra.Command{
@@ -114,6 +115,14 @@ By default it also sets an ARP guard (arp_ignore=1, arp_announce=2 on all and on
 container's interfaces that share the bridge), so peers keep reaching eth0's address on
 eth0's MAC. --source-routing adds, for each other interface, a rule 'from ADDR lookup T'
 with that interface's subnet and default route, so replies leave where requests came in.
+
+--bridge is a Linux bridge of the host namespace or a Docker network (its name or ID;
+a user-defined network's bridge is br-<id>).
+
+--persist (Docker containers) also records the NIC under /var/lib/netctl, so that
+'netctl serve' puts it back, within a second, each time the container starts again: a
+restart gives the container a new network namespace, and the NIC goes with the old one.
+'nic del' removes the record; so does removing the container.
 
 CONTAINER is docker:NAME|ID, netns:NAME, pid:PID, a namespace path, or a bare word (a
 named netns if /var/run/netns/WORD exists, else a Docker container).`,
@@ -137,14 +146,24 @@ named netns if /var/run/netns/WORD exists, else a Docker container).`,
 				}
 			}
 			spec.DefaultRoute, spec.NoARPGuard = dflRte, noGuard
+			given := spec.Bridge
+			if spec.Bridge, err = resolveNicBridge(cmd, g, given); err != nil {
+				return err
+			}
 			if err := spec.Validate(); err != nil {
 				return err
+			}
+			if persist && g.netns != "" {
+				return errors.New("--persist works in the namespace the Docker engine runs in: give no -n")
 			}
 			env, done, err := openEnv(cmd, g, args[0])
 			if err != nil {
 				return err
 			}
 			defer done()
+			if persist && env.Ctr.ID == "" {
+				return fmt.Errorf("--persist needs a Docker container (docker:NAME): only the engine starts a container again")
+			}
 			opt := netctl.AddOptions{DryRun: dryRun, ARPProbeWait: arpWait}
 			if arpWait == 0 {
 				opt.ARPProbeWait = -1 // 0 on the command line: no probe
@@ -152,6 +171,12 @@ named netns if /var/run/netns/WORD exists, else a Docker container).`,
 			plan, err := env.Add(spec, opt)
 			if err != nil {
 				return fmt.Errorf("nic add %s: %w", env.Ctr.Label, err)
+			}
+			if persist && !dryRun {
+				if err := savePersisted(g, env, spec, given); err != nil {
+					_, _ = env.Del(spec.Name) // all or nothing
+					return fmt.Errorf("nic add %s: %w (the NIC was removed again)", env.Ctr.Label, err)
+				}
 			}
 			if w := plan.Warning(); w != "" {
 				slog.Warn(w)
@@ -172,6 +197,7 @@ named netns if /var/run/netns/WORD exists, else a Docker container).`,
 	f.StringVar(&mac, "mac", "", "MAC address of the container-side interface (default: random)")
 	f.DurationVar(&arpWait, "arp-probe-wait", netctl.DefaultARPProbeWait, "how long to wait for another host on the bridge to answer an ARP probe for each new IPv4 address (0: no probe)")
 	f.BoolVar(&dryRun, "dry-run", false, "print the equivalent ip/sysctl commands and change nothing")
+	f.BoolVar(&persist, "persist", false, "Docker containers: have 'netctl serve' put the NIC back whenever the container starts again")
 	_ = cmd.MarkFlagRequired("address")
 	return cmd
 }
@@ -235,7 +261,7 @@ Nothing to remove is success (exit 0). An interface netctl did not make is left 
 			if errors.Is(err, docker.ErrNotRunning) {
 				// Its namespace is gone, and every NIC netctl gave it went with it.
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: nothing to remove (its network namespace went with it)\n", err)
-				return nil
+				return unpersistStopped(cmd, g, args[0], name)
 			}
 			if err != nil {
 				return err
@@ -245,6 +271,11 @@ Nothing to remove is success (exit 0). An interface netctl did not make is left 
 			if err != nil {
 				return err
 			}
+			if unpersisted, err := (netctl.PersistStore{Dir: g.persistDir}).Remove(env.Ctr.ID, name); err != nil {
+				return err
+			} else {
+				res.Unpersisted = unpersisted
+			}
 			if g.json() {
 				return writeJSON(cmd.OutOrStdout(), res)
 			}
@@ -252,6 +283,9 @@ Nothing to remove is success (exit 0). An interface netctl did not make is left 
 				fmt.Fprintf(cmd.OutOrStdout(), "removed %s from %s (host side %s); undid %d changes\n", name, env.Ctr.Label, res.Host, res.Restored)
 			} else {
 				fmt.Fprintln(cmd.OutOrStdout(), res.Note)
+			}
+			if res.Unpersisted {
+				fmt.Fprintf(cmd.OutOrStdout(), "removed the persisted record of %s: serve no longer puts it back\n", name)
 			}
 			return nil
 		},
@@ -267,7 +301,8 @@ func newNicListCmd(g *globalOptions) *cobra.Command {
 		Long: `list shows each interface of one container, or of every container netctl can see
 (running Docker containers, /var/run/netns, /var/run/docker/netns): its addresses, the
 host-side veth peer and the bridge it is plugged into, whether it owns the default
-route, and whether netctl made it.`,
+route, whether netctl made it, and whether it is persisted (nic add --persist; "yes,
+absent" while its container is stopped, or restarted with no serve to put it back).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := requireNetAdmin("nic list"); err != nil {
@@ -309,14 +344,27 @@ route, and whether netctl made it.`,
 				}
 				rows = append(rows, ifs...)
 			}
+			if len(args) == 0 || ctrs[0].ID != "" {
+				only := ""
+				if len(args) == 1 {
+					only = ctrs[0].ID
+				}
+				if rows, err = withPersisted(cmd.Context(), g, rows, only); err != nil {
+					return err
+				}
+			}
 			if g.json() {
 				return writeJSON(cmd.OutOrStdout(), rows)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CONTAINER\tINTERFACE\tADDRESSES\tHOST PEER\tBRIDGE\tDEFAULT ROUTE\tBY NETCTL")
+			fmt.Fprintln(tw, "CONTAINER\tINTERFACE\tADDRESSES\tHOST PEER\tBRIDGE\tDEFAULT ROUTE\tBY NETCTL\tPERSISTED")
 			for _, r := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Container, r.Interface, orDash(joinPrefixes(r.Addresses)),
-					orDash(r.HostPeer), orDash(r.Bridge), yesNo(r.DefaultRoute), yesNo(r.ByNetctl))
+				persisted := yesNo(r.Persisted)
+				if r.Persisted && !r.Present {
+					persisted = "yes, absent"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Container, r.Interface, orDash(joinPrefixes(r.Addresses)),
+					orDash(r.HostPeer), orDash(r.Bridge), yesNo(r.DefaultRoute), yesNo(r.ByNetctl), persisted)
 			}
 			return tw.Flush()
 		},

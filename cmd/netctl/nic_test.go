@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 	if err := os.Setenv("NETCTL_STATE_DIR", dir); err != nil {
 		panic(err)
 	}
+	if err := os.Setenv("NETCTL_PERSIST_DIR", dir+"/persist"); err != nil { // nor /var/lib/netctl
+		panic(err)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -27,12 +27,15 @@ type globalOptions struct {
 	logLevel string
 	stateDir string // records: state.Dir() ($NETCTL_STATE_DIR)
 	bpfDir   string // pinned maps and links: state.BPFDir() ($NETCTL_BPF_DIR)
+	// persistDir keeps what outlives a reboot (nic add --persist): state.PersistDir()
+	// ($NETCTL_PERSIST_DIR).
+	persistDir string
 }
 
 func (g *globalOptions) json() bool { return g.output == "json" }
 
 func newRootCmd() *cobra.Command {
-	g := &globalOptions{stateDir: state.Dir(), bpfDir: state.BPFDir()}
+	g := &globalOptions{stateDir: state.Dir(), bpfDir: state.BPFDir(), persistDir: state.PersistDir()}
 	root := &cobra.Command{
 		Use:   "netctl",
 		Short: "Second NICs for Docker containers, tc eBPF traffic counters, and a Prometheus exporter",

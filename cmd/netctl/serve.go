@@ -20,8 +20,8 @@ import (
 
 func newServeCmd(g *globalOptions) *cobra.Command {
 	var (
-		bridge, mode, webConfig string
-		ifaces, listen          []string
+		mode, webConfig         string
+		bridges, ifaces, listen []string
 		seriesLimit             int
 		idle                    time.Duration
 		flowEntries             uint32
@@ -52,14 +52,18 @@ them), and the next serve adopts them, so the exported counters continue.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			sess, err := openSession(ctx, g, mode, flowEntries, bridge, ifaces)
+			sess, err := openSession(ctx, g, mode, flowEntries, bridgeFlag{bridges, cmd.Flags().Changed("bridge")}, ifaces)
 			if err != nil {
 				return err
 			}
 			defer sess.close()
 			d, err := daemon.New(daemon.Options{
-				Datapath: sess.dp, Host: sess.host, Bridge: bridge,
-				Attach: func(ctx context.Context) ([]probe.Attachment, error) { return sess.attach(ctx, bridge) },
+				Datapath: sess.dp, Host: sess.host, Bridges: sess.bridges,
+				// The engine's events: names, persisted NICs, and its networks followed
+				// when no --bridge chose the bridges.
+				Docker: sess.dockerView(), FollowNetworks: sess.docker,
+				Reapply: g.netns == "" && sess.dockerView() != nil, PersistDir: g.persistDir,
+				Attach: func(ctx context.Context) ([]probe.Attachment, error) { return sess.attach(ctx) },
 				Collector: exporter.CollectorOptions{
 					FlowSeriesLimit: seriesLimit, FlowIdleTimeout: idle, Logger: slog.Default(),
 				},
@@ -75,7 +79,7 @@ them), and the next serve adopts them, so the exported counters continue.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&bridge, "bridge", "docker0", "bridge whose ports to count, in the host namespace (\"\" for none)")
+	f.StringArrayVar(&bridges, "bridge", nil, "bridge or Docker network whose ports to count (repeatable; default: every Docker bridge network, followed as they come and go, else docker0; \"\" for none)")
 	f.StringArrayVar(&ifaces, "iface", nil, "also count NAME (host namespace) or NAME@CONTAINER (repeatable)")
 	f.StringVar(&mode, "attach-mode", string(probe.ModeAuto), "auto (TCX, else tc), tcx or tc")
 	f.Uint32Var(&flowEntries, "flow-entries", 0, "size of the flow table when it is created (0: the size the BPF object declares)")

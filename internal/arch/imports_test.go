@@ -26,7 +26,7 @@ var allowed = map[string][]string{
 	"netctl":                   {"internal/nsutil", "internal/nlutil", "internal/docker", "internal/state"},
 	"internal/analysis":        {"probe", "internal/nlutil", "internal/nsutil"},
 	"exporter":                 {"probe", "internal/analysis", "internal/state"},
-	"internal/daemon":          {"probe", "internal/analysis", "exporter", "internal/nsutil", "internal/nlutil", "internal/state", "internal/docker"},
+	"internal/daemon":          {"probe", "internal/analysis", "exporter", "internal/nsutil", "internal/nlutil", "internal/state", "internal/docker", "netctl"},
 	"internal/top":             {"probe", "internal/analysis"},
 	"internal/doctor":          {"probe", "internal/nsutil", "internal/state", "internal/docker"},
 	"internal/lab":             {"netctl", "internal/nsutil", "internal/nlutil", "internal/state"},

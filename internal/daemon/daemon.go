@@ -18,6 +18,7 @@ import (
 
 	"github.com/netctl/netctl/exporter"
 	"github.com/netctl/netctl/internal/analysis"
+	"github.com/netctl/netctl/internal/docker"
 	"github.com/netctl/netctl/internal/nsutil"
 	"github.com/netctl/netctl/internal/state"
 	"github.com/netctl/netctl/probe"
@@ -40,8 +41,18 @@ type Options struct {
 	// Attach, if set, attaches the counters when Run starts (the bridge's ports and any
 	// named interfaces); what it attached is logged. Run fails when it fails.
 	Attach func(context.Context) ([]probe.Attachment, error)
-	// Bridge is the bridge whose ports are watched and attached as they come ("": none).
-	Bridge string
+	// Bridges are the bridges whose ports are watched and attached as they come.
+	Bridges []string
+	// Docker, if set, is the view of the Docker engine that Run keeps current (its
+	// events name containers, bring persisted NICs back and report networks).
+	Docker *docker.View
+	// FollowNetworks watches the bridge of each Docker network created while Run runs,
+	// and stops watching that of each one removed (serve without --bridge).
+	FollowNetworks bool
+	// Reapply puts the NICs of nic add --persist back on containers that start again.
+	Reapply bool
+	// PersistDir is the persistent root of those records ("": state.PersistDir()).
+	PersistDir string
 	// Collector tunes the Prometheus collector; its FlowIdleTimeout is also /flows' idle.
 	Collector exporter.CollectorOptions
 	// ListenAddresses, WebConfigFile and SystemdSocket are the exporter-toolkit web
@@ -72,6 +83,8 @@ type Daemon struct {
 	hostIno   uint64
 	collector *exporter.Collector
 	watchErr  atomic.Pointer[error] // why the link watch stopped, while it is retried
+	// reapplyCount counts the persisted NICs put back, and the failures.
+	reapplyCount *exporter.NICReapply
 }
 
 // New returns a Daemon for opts.
@@ -89,7 +102,7 @@ func New(opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	return &Daemon{opts: opts, log: opts.Logger, hostIno: ino,
-		collector: exporter.NewCollector(opts.Datapath, opts.Collector)}, nil
+		collector: exporter.NewCollector(opts.Datapath, opts.Collector), reapplyCount: exporter.NewNICReapply()}, nil
 }
 
 // Run attaches (Options.Attach), watches the bridge, restores the collector's memory
@@ -113,8 +126,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	if d.opts.Bridge != "" {
+	if len(d.opts.Bridges) > 0 || d.opts.FollowNetworks {
 		wg.Go(func() { d.watch(ctx) })
+	}
+	if d.opts.Docker != nil {
+		wg.Go(func() { d.followDocker(ctx) })
 	}
 	wg.Go(func() { d.saveEvery(ctx, statePath) })
 
@@ -137,8 +153,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 // serve serves HTTP until ctx ends (nil) or the listener fails (its error).
 func (d *Daemon) serve(ctx context.Context) error {
+	reg := exporter.NewRegistry(d.collector, d.opts.Version, d.opts.Revision)
+	reg.MustRegister(d.reapplyCount)
 	handler, err := exporter.NewHandler(exporter.HandlerOptions{
-		Registry: exporter.NewRegistry(d.collector, d.opts.Version, d.opts.Revision),
+		Registry: reg,
 		Version:  d.opts.Version,
 		Flows:    d.flows,
 		Healthy: func() error {

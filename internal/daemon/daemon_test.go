@@ -96,7 +96,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := Options{
-		Datapath: dp, Host: host.Handle, Bridge: "br0", StateDir: stateDir,
+		Datapath: dp, Host: host.Handle, Bridges: []string{"br0"}, StateDir: stateDir,
 		Attach:    func(ctx context.Context) ([]probe.Attachment, error) { return dp.AttachBridge(ctx, "br0") },
 		Collector: exporter.CollectorOptions{FlowIdleTimeout: time.Minute},
 		Version:   "v-test", Revision: "r-test",

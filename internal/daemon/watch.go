@@ -10,13 +10,16 @@ import (
 	"github.com/netctl/netctl/probe"
 )
 
-// watch keeps the bridge's ports attached until ctx ends. When the link subscription
+// watch keeps the bridges' ports attached until ctx ends. When the link subscription
 // fails it reports the error through /healthz, waits a little, catches up (ports that
 // came or went meanwhile) and watches again.
 func (d *Daemon) watch(ctx context.Context) {
-	dp, bridge := d.opts.Datapath, d.opts.Bridge
+	dp := d.opts.Datapath
+	for _, br := range d.opts.Bridges {
+		dp.WatchBridge(br)
+	}
 	for backoff := time.Second; ; backoff = min(2*backoff, time.Minute) {
-		err := dp.Watch(ctx, bridge, d.logEvent)
+		err := dp.Watch(ctx, "", d.logEvent)
 		if ctx.Err() != nil {
 			return
 		}
@@ -30,7 +33,7 @@ func (d *Daemon) watch(ctx context.Context) {
 			return
 		case <-time.After(backoff):
 		}
-		if _, err := dp.AttachBridge(ctx, bridge); err != nil {
+		if _, err := dp.AttachBridges(ctx); err != nil {
 			d.log.Error("catch up with the bridge's ports", "err", err)
 			continue
 		}
@@ -41,7 +44,7 @@ func (d *Daemon) watch(ctx context.Context) {
 func (d *Daemon) logEvent(e probe.Event) {
 	switch e.Kind {
 	case "attached":
-		d.log.Info("port attached", "container", e.Port.Container, "interface", e.Port.Interface, "host_interface", e.Port.HostInterface, "mode", e.Port.Mode)
+		d.log.Info("port attached", "container", e.Port.Container, "interface", e.Port.Interface, "host_interface", e.Port.HostInterface, "bridge", e.Port.Bridge, "mode", e.Port.Mode)
 	case "gone":
 		d.log.Info("port gone", "host_interface", e.Port.HostInterface, "ifindex", e.Port.Ifindex)
 	default:
@@ -50,6 +53,9 @@ func (d *Daemon) logEvent(e probe.Event) {
 }
 
 func (d *Daemon) logAttach(a probe.Attachment) {
+	if a.Pending {
+		return // the watcher reports it once its container is known
+	}
 	state := "attached"
 	if a.Adopted {
 		state = "adopted"

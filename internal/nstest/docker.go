@@ -14,19 +14,21 @@ import (
 	"github.com/netctl/netctl/internal/docker"
 )
 
-// DockerImage is the test image RequireDocker builds: Debian's busybox-static, FROM scratch.
-const DockerImage = "netctl-test-busybox:latest"
+// DockerImage is the test image RequireDocker builds: Debian's busybox-static, FROM
+// scratch, with its applets linked in /bin (so `docker exec C ip route` works as on any
+// image). The tag changes with what the image holds.
+const DockerImage = "netctl-test-busybox:2"
 
 // RequireDocker skips unless the Docker Engine answers; CI machines have one. It builds,
 // once, a FROM scratch image holding Debian's busybox-static (no registry is needed).
 func RequireDocker(t testing.TB) {
 	t.Helper()
 	RequireRoot(t)
-	sock, err := docker.Socket()
+	c, err := docker.Default()
 	if err != nil {
 		t.Skipf("skipping: %v", err)
 	}
-	if _, err := docker.NewClient(sock).List(context.Background()); err != nil {
+	if _, err := c.List(context.Background(), false); err != nil {
 		t.Skipf("skipping: Docker Engine not reachable: %v", err)
 	}
 	if exec.Command("docker", "image", "inspect", DockerImage).Run() == nil {
@@ -44,7 +46,8 @@ func RequireDocker(t testing.TB) {
 	if err := os.WriteFile(filepath.Join(dir, "busybox"), b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	df := "FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\"]\n"
+	df := "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n" +
+		"ENV PATH=/bin\nENTRYPOINT [\"/bin/busybox\"]\n"
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
 		t.Fatal(err)
 	}

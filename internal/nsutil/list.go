@@ -39,6 +39,9 @@ type Entry struct {
 // ListOptions choose what List looks at besides Docker, NamedDir and DockerDir.
 type ListOptions struct {
 	Processes bool // also the namespace of every process
+	// Docker is the view of the engine's containers (nil: docker.DefaultView(), which
+	// answers from memory while serve keeps it current, else asks the engine).
+	Docker *docker.View
 }
 
 // List finds the network namespaces that can be named, best name first: running Docker
@@ -48,23 +51,32 @@ type ListOptions struct {
 // (by Inode once opened). Hidden files are left out.
 func List(ctx context.Context, opts ListOptions) []Entry {
 	var out []Entry
-	if sock, err := docker.Socket(); err == nil {
-		if list, err := docker.NewClient(sock).List(ctx); err == nil {
-			for _, c := range list {
-				if c.CheckUsable() == nil {
-					out = append(out, Entry{Source: FromDocker, Path: procNetns(c.State.Pid), Name: c.Name, ID: c.ID, PID: c.State.Pid})
-				}
+	view := opts.Docker
+	if view == nil {
+		view = docker.DefaultView()
+	}
+	if list, err := view.Containers(ctx); err == nil {
+		for _, c := range list {
+			if c.CheckUsable() == nil {
+				out = append(out, Entry{Source: FromDocker, Path: procNetns(c.State.Pid), Name: c.Name, ID: c.ID, PID: c.State.Pid})
 			}
 		}
 	}
 	out = append(out, listDir(NamedDir, FromNamed)...)
 	out = append(out, listDir(DockerDir, FromDockerDir)...)
 	if opts.Processes {
-		procs, _ := os.ReadDir("/proc")
-		for _, p := range procs {
-			if pid, err := strconv.Atoi(p.Name()); err == nil {
-				out = append(out, Entry{Source: FromProcess, Path: procNetns(pid), PID: pid})
-			}
+		out = append(out, ListProcesses()...)
+	}
+	return out
+}
+
+// ListProcesses lists the namespace of every process (List's last source).
+func ListProcesses() []Entry {
+	procs, _ := os.ReadDir("/proc")
+	var out []Entry
+	for _, p := range procs {
+		if pid, err := strconv.Atoi(p.Name()); err == nil {
+			out = append(out, Entry{Source: FromProcess, Path: procNetns(pid), PID: pid})
 		}
 	}
 	return out

@@ -1,5 +1,6 @@
 // Package state is the one home for where netctl keeps what outlives a process: the
-// roots of its state and pin folders, and the atomic file write every record uses.
+// roots of its state, pin and persistent folders, and the atomic file write every
+// record uses.
 //
 // Nothing here knows what a record means; the packages that own a record (the NIC
 // records, the attach registry, the exporter's memory, the lab's record) choose its path
@@ -19,12 +20,19 @@ import (
 // is under /run, so records go away with a reboot, as the namespaces they describe do.
 const DefaultDir = "/run/netctl"
 
+// DefaultPersistDir is where netctl keeps what must outlive a reboot (the NICs to put
+// back when a container starts again) unless NETCTL_PERSIST_DIR says otherwise.
+const DefaultPersistDir = "/var/lib/netctl"
+
 // DefaultBPFDir is where netctl pins its maps and links unless NETCTL_BPF_DIR says
 // otherwise.
 const DefaultBPFDir = "/sys/fs/bpf/netctl"
 
 // Dir returns the state root: $NETCTL_STATE_DIR, else DefaultDir.
 func Dir() string { return cmp.Or(os.Getenv("NETCTL_STATE_DIR"), DefaultDir) }
+
+// PersistDir returns the persistent root: $NETCTL_PERSIST_DIR, else DefaultPersistDir.
+func PersistDir() string { return cmp.Or(os.Getenv("NETCTL_PERSIST_DIR"), DefaultPersistDir) }
 
 // BPFDir returns the pin root: $NETCTL_BPF_DIR, else DefaultBPFDir.
 func BPFDir() string { return cmp.Or(os.Getenv("NETCTL_BPF_DIR"), DefaultBPFDir) }

@@ -43,12 +43,14 @@ func TestReadJSONMissing(t *testing.T) {
 func TestRoots(t *testing.T) {
 	t.Setenv("NETCTL_STATE_DIR", "")
 	t.Setenv("NETCTL_BPF_DIR", "")
-	if Dir() != DefaultDir || BPFDir() != DefaultBPFDir {
-		t.Fatalf("defaults: %s %s", Dir(), BPFDir())
+	t.Setenv("NETCTL_PERSIST_DIR", "")
+	if Dir() != DefaultDir || BPFDir() != DefaultBPFDir || PersistDir() != DefaultPersistDir {
+		t.Fatalf("defaults: %s %s %s", Dir(), BPFDir(), PersistDir())
 	}
 	t.Setenv("NETCTL_STATE_DIR", "/x")
 	t.Setenv("NETCTL_BPF_DIR", "/y")
-	if Dir() != "/x" || BPFDir() != "/y" {
-		t.Fatalf("env: %s %s", Dir(), BPFDir())
+	t.Setenv("NETCTL_PERSIST_DIR", "/z")
+	if Dir() != "/x" || BPFDir() != "/y" || PersistDir() != "/z" {
+		t.Fatalf("env: %s %s %s", Dir(), BPFDir(), PersistDir())
 	}
 }

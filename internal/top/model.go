@@ -122,8 +122,8 @@ func (m *Model) apply(s Sample) {
 		k := r.key()
 		seen[k] = true
 		if r.Known {
-			h := append(m.hist[k], r.RxBytesRate+r.TxBytesRate)
-			m.hist[k] = h[max(len(h)-histLen, 0):]
+			m.hist[k] = append(m.hist[k], r.RxBytesRate+r.TxBytesRate)
+			m.hist[k] = m.hist[k][max(len(m.hist[k])-histLen, 0):]
 		}
 	}
 	for k := range m.hist {
