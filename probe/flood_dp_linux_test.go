@@ -82,6 +82,36 @@ func TestFloodedCopiesKeptApart(t *testing.T) {
 		t.Errorf("%d flooded copies for eth0's MAC %s on docker0, want at least %d: %+v", toEth0, eth0, 2*n, macs)
 	}
 
+	// The snapshot says the same, read by the datapath and from the pins.
+	pinned, err := ReadPinned(context.Background(), l.Host.NS, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := dp.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, snap := range []Snapshot{live, pinned} {
+		for _, ic := range snap.Interfaces {
+			want, err := readFloodedPort(s.objs.FloodedByIndex, s.objs.Flooded, ic.Ifindex)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ic.RxFloodedPackets != want.Packets || ic.RxFloodedBytes != want.Bytes || ic.RxFloodedPackets > ic.RxPackets {
+				t.Errorf("%s %s: flooded %d/%d of rx %d, want %+v", ic.Container, ic.Interface, ic.RxFloodedPackets, ic.RxFloodedBytes, ic.RxPackets, want)
+			}
+		}
+		found := false
+		for _, d := range snap.Flooded {
+			if d.MAC == eth0.String() {
+				found = d.Bridge == "docker0" && d.Container == l.Container1.Name && d.Interface == "eth0" && d.Packets >= 2*n
+			}
+		}
+		if !found {
+			t.Errorf("snapshot's flooded destinations %+v: want docker0 flooding ≥ %d frames for %s eth0 (%s)", snap.Flooded, 2*n, l.Container1.Name, eth0)
+		}
+	}
+
 	// No flow of container1's on container3's port, nor the requests on eth1's.
 	c1 := netip.MustParseAddr("172.17.0.2")
 	raw, err := readFlows(mapRefs{flows: s.objs.Flows}, nil)

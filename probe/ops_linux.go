@@ -231,7 +231,8 @@ func (d *Datapath) Snapshot(ctx context.Context) (Snapshot, error) {
 	defer d.mu.Unlock()
 	var sets []mapRefs
 	for ino, s := range d.sets {
-		sets = append(sets, mapRefs{ino: ino, totalsIdx: s.objs.TotalsByIndex, totals: s.objs.Totals, flows: s.objs.Flows, stats: s.objs.Stats})
+		sets = append(sets, mapRefs{ino: ino, totalsIdx: s.objs.TotalsByIndex, totals: s.objs.Totals, flows: s.objs.Flows, stats: s.objs.Stats,
+			flood: floodRefsOf(&s.objs.netctlMaps)})
 	}
 	before := slices.Clone(d.reg.Ports)
 	if err := d.reg.reload(); err == nil && !slices.Equal(before, d.reg.Ports) {
@@ -275,5 +276,9 @@ func snapshot(sets []mapRefs, ports []Port) (Snapshot, error) {
 	snap := BuildSnapshot(ports, totals, flows, monoNow(), time.Now())
 	snap.FlowEntries, snap.FlowCapacity = entries, capacity
 	snap.InsertFailed, snap.NotParsed = stats[0], stats[1]
-	return snap, nil
+	if err := addFloodedCounters(sets, snap.Interfaces); err != nil {
+		return snap, err
+	}
+	snap.Flooded, err = floodedDests(sets, ports)
+	return snap, err
 }

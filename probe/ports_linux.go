@@ -123,7 +123,7 @@ func (n *Namer) Name(l netlink.Link) (Port, bool) {
 	p := Port{Container: "host", Interface: l.Attrs().Name, HostInterface: l.Attrs().Name, Ifindex: l.Attrs().Index}
 	if l.Attrs().MasterIndex > 0 {
 		if br, err := n.hostNL.LinkByIndex(l.Attrs().MasterIndex); err == nil {
-			p.Bridge = br.Attrs().Name
+			p.Bridge, p.BridgeIndex = br.Attrs().Name, l.Attrs().MasterIndex
 		}
 	}
 	if l.Type() != "veth" {
