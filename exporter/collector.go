@@ -124,6 +124,7 @@ var allDescs = []*prometheus.Desc{
 	ifaceRxBytesDesc, ifaceRxPacketsDesc, ifaceTxBytesDesc, ifaceTxPacketsDesc,
 	flowRxBytesDesc, flowRxPacketsDesc, flowTxBytesDesc, flowTxPacketsDesc,
 	asymFlowsDesc, asymBytesDesc,
+	ifaceRxFloodedBytesDesc, ifaceRxFloodedPacketsDesc, bridgeFloodedBytesDesc, wrongFlowsDesc, wrongPacketsDesc,
 	attachedDesc, unobservedDesc, flowEntriesDesc, flowCapacityDesc, insertFailedDesc, notParsedDesc,
 	seriesDroppedDesc, seriesDroppedTotalDesc, snapshotDurDesc, upDesc, scrapeErrorsDesc,
 }
@@ -167,7 +168,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(scrapeErrorsDesc, prometheus.CounterValue, float64(c.scrapeErrors))
 
 	idle := c.opts.FlowIdleTimeout
-	v := c.st.apply(snap, analysis.DetectAsymmetric(snap.Flows, now, idle), now, idle)
+	v := c.st.apply(snap, analysis.DetectAsymmetric(snap.Flows, now, idle), analysis.DetectWrongSource(snap.Flows, now, idle), now, idle)
 	series, dropped := limitSeries(v.Series, c.opts.FlowSeriesLimit)
 	c.countDropped(v.Series, series)
 	if (dropped > 0) != c.dropping {
@@ -187,7 +188,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(ifaceRxPacketsDesc, i.RxPackets, l...)
 		counter(ifaceTxBytesDesc, i.TxBytes, l...)
 		counter(ifaceTxPacketsDesc, i.TxPackets, l...)
+		counter(ifaceRxFloodedBytesDesc, i.RxFloodedBytes, l...)
+		counter(ifaceRxFloodedPacketsDesc, i.RxFloodedPackets, l...)
 	}
+	collectFlood(ch, v.Flooded, v.Wrong)
 	for _, s := range series {
 		l := []string{s.Container, s.Interface, s.Proto, s.Local, s.Remote, s.Port}
 		// A series exports the directions it has seen: a flow seen only one way (the

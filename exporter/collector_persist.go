@@ -25,6 +25,7 @@ type savedState struct {
 	Ifaces  []struct {
 		Key                                    ifaceKey
 		RxBytes, RxPackets, TxBytes, TxPackets savedCounter
+		RxFloodedBytes, RxFloodedPackets       savedCounter
 		Seen                                   time.Time
 	}
 	Entries []struct {
@@ -45,6 +46,7 @@ type savedState struct {
 		Flows  int
 	}
 	InsertFailed, NotParsed savedCounter
+	Flood                   savedFlood
 }
 
 // SaveState writes the collector's memory to path, atomically (internal/state.WriteJSON).
@@ -57,8 +59,10 @@ func (c *Collector) SaveState(path string) error {
 		s.Ifaces = append(s.Ifaces, struct {
 			Key                                    ifaceKey
 			RxBytes, RxPackets, TxBytes, TxPackets savedCounter
+			RxFloodedBytes, RxFloodedPackets       savedCounter
 			Seen                                   time.Time
-		}{k, saveCounter(v.rxBytes), saveCounter(v.rxPackets), saveCounter(v.txBytes), saveCounter(v.txPackets), v.seen})
+		}{k, saveCounter(v.rxBytes), saveCounter(v.rxPackets), saveCounter(v.txBytes), saveCounter(v.txPackets),
+			saveCounter(v.rxFloodedBytes), saveCounter(v.rxFloodedPackets), v.seen})
 	}
 	for k, v := range st.entries {
 		s.Entries = append(s.Entries, struct {
@@ -84,6 +88,7 @@ func (c *Collector) SaveState(path string) error {
 		}{k, v.bytes, v.active, v.flows})
 	}
 	s.InsertFailed, s.NotParsed = saveCounter(st.insertFailed), saveCounter(st.notParsed)
+	s.Flood = st.flood.save()
 	c.mu.Unlock()
 
 	if err := statefile.WriteJSON(path, s, 0o600); err != nil {
@@ -109,7 +114,8 @@ func (c *Collector) LoadState(path string) error {
 	st := newState()
 	for _, v := range s.Ifaces {
 		st.ifaces[v.Key] = &ifaceState{rxBytes: v.RxBytes.restore(), rxPackets: v.RxPackets.restore(),
-			txBytes: v.TxBytes.restore(), txPackets: v.TxPackets.restore(), seen: v.Seen}
+			txBytes: v.TxBytes.restore(), txPackets: v.TxPackets.restore(),
+			rxFloodedBytes: v.RxFloodedBytes.restore(), rxFloodedPackets: v.RxFloodedPackets.restore(), seen: v.Seen}
 	}
 	for _, v := range s.Entries {
 		st.entries[v.Key] = &entryState{bytes: v.Bytes.restore(), packets: v.Packets.restore(),
@@ -122,6 +128,7 @@ func (c *Collector) LoadState(path string) error {
 		st.asym[v.Key] = &asymState{bytes: v.Bytes, active: v.Active, flows: v.Flows}
 	}
 	st.insertFailed, st.notParsed = s.InsertFailed.restore(), s.NotParsed.restore()
+	st.flood = s.Flood.restore()
 	c.mu.Lock()
 	c.st = st
 	c.mu.Unlock()

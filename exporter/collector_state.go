@@ -48,6 +48,7 @@ type traffic struct {
 
 type ifaceState struct {
 	rxBytes, rxPackets, txBytes, txPackets counter
+	rxFloodedBytes, rxFloodedPackets       counter
 	seen                                   time.Time // last snapshot that had it
 }
 
@@ -80,6 +81,7 @@ type state struct {
 	entries      map[entryKey]*entryState
 	series       map[seriesKey]*seriesState
 	asym         map[asymKey]*asymState
+	flood        floodState
 	insertFailed counter
 	notParsed    counter
 }
@@ -90,6 +92,7 @@ func newState() *state {
 		entries: map[entryKey]*entryState{},
 		series:  map[seriesKey]*seriesState{},
 		asym:    map[asymKey]*asymState{},
+		flood:   newFloodState(),
 	}
 }
 
@@ -97,6 +100,7 @@ func newState() *state {
 type ifaceView struct {
 	ifaceKey
 	traffic
+	RxFloodedBytes, RxFloodedPackets uint64
 }
 
 type seriesView struct {
@@ -115,6 +119,8 @@ type view struct {
 	Ifaces       []ifaceView
 	Series       []seriesView // active within the idle timeout
 	Asym         []asymView
+	Flooded      []floodView
+	Wrong        []wrongView
 	InsertFailed uint64
 	NotParsed    uint64
 }
@@ -122,9 +128,10 @@ type view struct {
 // apply folds a snapshot and its asymmetric conversations into the state at now and
 // returns what to export. Interfaces are exported while the snapshot has them; flow
 // series while they had traffic within idle; asymmetric series while they had a
-// conversation within idle (the gauge at 0 meanwhile). State of what a snapshot no
-// longer has is kept for idle, so an entry that comes back is not counted twice.
-func (s *state) apply(snap probe.Snapshot, convs []analysis.Conversation, now time.Time, idle time.Duration) view {
+// conversation within idle (the gauge at 0 meanwhile), and so are wrong-source series.
+// State of what a snapshot no longer has is kept for idle, so an entry that comes back
+// is not counted twice.
+func (s *state) apply(snap probe.Snapshot, convs []analysis.Conversation, wrongs []analysis.WrongSource, now time.Time, idle time.Duration) view {
 	var v view
 	for _, ic := range snap.Interfaces {
 		k := ifaceKey{ic.Container, ic.Interface, ic.HostInterface, ic.Bridge}
@@ -137,9 +144,14 @@ func (s *state) apply(snap probe.Snapshot, convs []analysis.Conversation, now ti
 		st.rxPackets.add(ic.RxPackets, false)
 		st.txBytes.add(ic.TxBytes, false)
 		st.txPackets.add(ic.TxPackets, false)
+		st.rxFloodedBytes.add(ic.RxFloodedBytes, false)
+		st.rxFloodedPackets.add(ic.RxFloodedPackets, false)
 		st.seen = now
-		v.Ifaces = append(v.Ifaces, ifaceView{k, traffic{st.rxBytes.total, st.rxPackets.total, st.txBytes.total, st.txPackets.total}})
+		v.Ifaces = append(v.Ifaces, ifaceView{k, traffic{st.rxBytes.total, st.rxPackets.total, st.txBytes.total, st.txPackets.total},
+			st.rxFloodedBytes.total, st.rxFloodedPackets.total})
 	}
+	v.Flooded = s.flood.applyFlooded(snap.Flooded, now, idle)
+	v.Wrong = s.flood.applyWrong(wrongs, now, idle)
 
 	deltas := s.applyFlows(snap.Flows, now)
 	s.applyAsym(snap.Flows, deltas, convs, now)
@@ -158,6 +170,7 @@ func (s *state) apply(snap probe.Snapshot, convs []analysis.Conversation, now ti
 	s.notParsed.add(snap.NotParsed, false)
 	v.InsertFailed, v.NotParsed = s.insertFailed.total, s.notParsed.total
 	s.forget(now, idle)
+	s.flood.forget(now, idle)
 	return v
 }
 

@@ -157,6 +157,12 @@ netctl_flow_transmit_packets_total{container="c1",interface="eth0",local="172.17
 # HELP netctl_interface_receive_bytes_total Bytes the interface received into the container.
 # TYPE netctl_interface_receive_bytes_total counter
 netctl_interface_receive_bytes_total{bridge="docker0",container="c1",host_interface="veth-eth0",interface="eth0"} 1000
+# HELP netctl_interface_receive_flooded_bytes_total Bytes of frames for another MAC that a bridge flooded to the interface (part of the receive bytes; the container drops them).
+# TYPE netctl_interface_receive_flooded_bytes_total counter
+netctl_interface_receive_flooded_bytes_total{bridge="docker0",container="c1",host_interface="veth-eth0",interface="eth0"} 0
+# HELP netctl_interface_receive_flooded_packets_total Frames for another MAC that a bridge flooded to the interface (part of the receive packets; the container drops them).
+# TYPE netctl_interface_receive_flooded_packets_total counter
+netctl_interface_receive_flooded_packets_total{bridge="docker0",container="c1",host_interface="veth-eth0",interface="eth0"} 0
 # HELP netctl_interface_receive_packets_total Packets the interface received into the container.
 # TYPE netctl_interface_receive_packets_total counter
 netctl_interface_receive_packets_total{bridge="docker0",container="c1",host_interface="veth-eth0",interface="eth0"} 10
