@@ -19,6 +19,15 @@ type FloodedDest struct {
 	Bytes     uint64 `json:"bytes"`
 }
 
+// RawFloodedMAC is one entry of the flooded_macs map of a map set: the copies of frames
+// for MAC that the ports of one bridge received, per-CPU copies summed.
+type RawFloodedMAC struct {
+	NSInode uint64
+	Bridge  int // ifindex of the bridge in the host namespace; 0 inside a container
+	MAC     [6]byte
+	Totals  Totals
+}
+
 // FloodedDestinations names the flooded_macs entries of the host namespace's map set:
 // the bridge by its ifindex and the destination by the port whose container interface
 // has the MAC. Entries of bridges no port names any more and of interfaces attached

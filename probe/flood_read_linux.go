@@ -93,15 +93,6 @@ func readFloodedPort(byIndex, hash *ebpf.Map, ifindex int) (Totals, error) {
 	return sumPerCPU(per), nil
 }
 
-// RawFloodedMAC is one entry of the flooded_macs map of a map set: the copies of frames
-// for MAC that the ports of one bridge received, per-CPU copies summed.
-type RawFloodedMAC struct {
-	NSInode uint64
-	Bridge  int // ifindex of the bridge in the host namespace; 0 inside a container
-	MAC     [6]byte
-	Totals  Totals
-}
-
 // readFloodedMACs appends the entries of one set's flooded_macs map (at most its 4096).
 func readFloodedMACs(m *ebpf.Map, ino uint64, out []RawFloodedMAC) ([]RawFloodedMAC, error) {
 	var (

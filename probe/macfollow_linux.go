@@ -164,14 +164,11 @@ func (d *Datapath) hostPorts() []int {
 }
 
 // redescribe writes every bridge port's rx check again from what the kernel says now,
-// after link events were lost.
+// after link events were lost: resync attaches (and so describes) every port again.
 func (d *Datapath) redescribe(ctx context.Context, onEvent func(Event)) {
-	d.mu.Lock()
-	bridges := slices.Clone(d.bridges)
-	d.mu.Unlock()
-	for _, br := range bridges {
-		if _, err := d.AttachBridge(ctx, br); err != nil && onEvent != nil {
-			onEvent(Event{Kind: "error", Port: Port{Bridge: br}, Error: fmt.Errorf("describe the ports again after lost link events: %w", err)})
+	for _, e := range d.resync(ctx) {
+		if onEvent != nil {
+			onEvent(e)
 		}
 	}
 }

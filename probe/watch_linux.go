@@ -38,15 +38,21 @@ func (d *Datapath) Watch(ctx context.Context, bridge string, onEvent func(Event)
 	updates := make(chan netlink.LinkUpdate, 256)
 	done := make(chan struct{})
 	defer close(done)
-	errc := make(chan error, 1)
+	// The library calls ErrorCallback for notices it then carries on from (a message
+	// from another sender than the kernel, a dump interrupted by a change, one message
+	// it could not parse) as well as for the receive failure that ends the subscription,
+	// after which it closes updates. So a notice is reported, not fatal: anyone in the
+	// namespace can send the socket a stray message. A dump cut short may have missed
+	// ports, so the bridges are listed again.
+	notices := make(chan error, 1)
 	host := d.host
 	err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{
 		Namespace:    &host,
 		ListExisting: true,
 		ErrorCallback: func(err error) {
 			select {
-			case errc <- err:
-			default:
+			case notices <- err:
+			default: // one pending notice is enough; the rest are the same story
 			}
 		},
 	})
@@ -60,6 +66,7 @@ func (d *Datapath) Watch(ctx context.Context, bridge string, onEvent func(Event)
 	}
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
+	var lastNotice error
 	for {
 		select {
 		case <-ctx.Done():
@@ -68,8 +75,14 @@ func (d *Datapath) Watch(ctx context.Context, bridge string, onEvent func(Event)
 			for _, e := range d.namePending(ctx) {
 				emit(e)
 			}
-		case err := <-errc:
-			return fmt.Errorf("watch links: %w", err)
+		case err := <-notices:
+			lastNotice = err
+			emit(Event{Kind: "error", Error: fmt.Errorf("watch links: %w", err)})
+			if errors.Is(err, netlink.ErrDumpInterrupted) {
+				for _, e := range d.resync(ctx) {
+					emit(e)
+				}
+			}
 		case err := <-followErr:
 			followErr <- err // for the deferred wait
 			if err == nil {
@@ -78,6 +91,9 @@ func (d *Datapath) Watch(ctx context.Context, bridge string, onEvent func(Event)
 			return fmt.Errorf("follow MAC changes: %w", err)
 		case u, ok := <-updates:
 			if !ok {
+				if lastNotice != nil {
+					return fmt.Errorf("watch links: subscription closed: %w", lastNotice)
+				}
 				return fmt.Errorf("watch links: subscription closed")
 			}
 			if e, ok := d.handle(ctx, u); ok {
@@ -124,4 +140,20 @@ func (d *Datapath) handle(ctx context.Context, u netlink.LinkUpdate) (Event, boo
 		return Event{}, false // reported once named
 	}
 	return Event{Kind: "attached", Port: at.Port}, true
+}
+
+// resync attaches the watched bridges' ports again after the watcher may have missed
+// link events, and reports the ports it newly attached.
+func (d *Datapath) resync(ctx context.Context) []Event {
+	at, err := d.AttachBridges(ctx)
+	var out []Event
+	for _, a := range at {
+		if !a.Adopted && !a.Pending {
+			out = append(out, Event{Kind: "attached", Port: a.Port})
+		}
+	}
+	if err != nil {
+		out = append(out, Event{Kind: "error", Error: fmt.Errorf("catch up with the bridges' ports: %w", err)})
+	}
+	return out
 }

@@ -18,11 +18,15 @@ func (d *Daemon) watch(ctx context.Context) {
 	for _, br := range d.opts.Bridges {
 		dp.WatchBridge(br)
 	}
-	for backoff := time.Second; ; backoff = min(2*backoff, time.Minute) {
+	const first, longest = time.Second, time.Minute
+	var backoff time.Duration
+	for {
+		started := time.Now()
 		err := dp.Watch(ctx, "", d.logEvent)
 		if ctx.Err() != nil {
 			return
 		}
+		backoff = nextBackoff(backoff, time.Since(started), first, longest)
 		if err == nil {
 			err = errors.New("link watch ended")
 		}
@@ -33,12 +37,27 @@ func (d *Daemon) watch(ctx context.Context) {
 			return
 		case <-time.After(backoff):
 		}
-		if _, err := dp.AttachBridges(ctx); err != nil {
+		at, err := dp.AttachBridges(ctx)
+		for _, a := range at {
+			d.logAttach(a)
+		}
+		if err != nil {
 			d.log.Error("catch up with the bridge's ports", "err", err)
 			continue
 		}
 		d.watchErr.Store(nil)
 	}
+}
+
+// nextBackoff is the wait before watching again, given the previous wait (0: none yet)
+// and how long the watch that just ended ran: first at first, doubled (up to longest)
+// while watches fail at once, first again after a watch that ran for longest or more,
+// so that one failure now and then never leaves serve blind for long.
+func nextBackoff(prev, ran, first, longest time.Duration) time.Duration {
+	if prev == 0 || ran >= longest {
+		return first
+	}
+	return min(2*prev, longest)
 }
 
 func (d *Daemon) logEvent(e probe.Event) {
