@@ -60,14 +60,14 @@ struct {
 	__type(value, struct nc_totals_value);
 } flooded SEC(".maps");
 
-/* Flooded copies per (bridge, destination MAC): who the bridge floods for. LRU, so
- * MACs that stopped being flooded make room by themselves; a symptom, not an exact
- * account (the per-interface counters above are the exact one). */
+/* Flooded copies per (bridge, destination MAC): who the bridge floods for, and when it
+ * last did. LRU, so MACs that stopped being flooded make room by themselves; a symptom,
+ * not an exact account (the per-interface counters above are the exact one). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct nc_flood_key);
-	__type(value, struct nc_totals_value);
+	__type(value, struct nc_flood_value);
 } flooded_macs SEC(".maps");
 
 /* The verifier inlines an array lookup only at a call site that sees one map. Left
@@ -85,6 +85,26 @@ static __always_inline struct nc_rx_port *nc_rx_port(__u32 ifindex)
 		return p;
 	}
 	return bpf_map_lookup_elem(&rx_ports, &ifindex);
+}
+
+/* Adds one flooded copy of len bytes to key's value in flooded_macs, with the time. */
+static __always_inline void nc_count_flood_mac(struct nc_flood_key *key, __u32 len)
+{
+	__u64 now = nc_now();
+	struct nc_flood_value *v = bpf_map_lookup_elem(&flooded_macs, key);
+
+	if (!v) {
+		struct nc_flood_value first = { .packets = 1, .bytes = len, .last_seen_ns = now };
+
+		if (bpf_map_update_elem(&flooded_macs, key, &first, BPF_NOEXIST) == 0)
+			return;
+		v = bpf_map_lookup_elem(&flooded_macs, key); /* another CPU inserted it first */
+		if (!v)
+			return;
+	}
+	v->packets++;
+	v->bytes += len;
+	v->last_seen_ns = now;
 }
 
 /*
@@ -139,7 +159,7 @@ static __always_inline int nc_flooded(struct __sk_buff *skb, __u32 ifindex, enum
 	w[0] = p->bridge;
 	w[1] = (__u32)dst;
 	w[2] = dst >> 32;
-	nc_count_hash(&flooded_macs, &k.key, len);
+	nc_count_flood_mac(&k.key, len);
 	return 1;
 }
 

@@ -100,6 +100,12 @@ struct nc_flood_key {
 	__u8 pad[2];
 };
 
+struct nc_flood_value {
+	__u64 packets;
+	__u64 bytes;
+	__u64 last_seen_ns; /* bpf_ktime_get_coarse_ns: whether the flooding goes on */
+};
+
 /* nc_flow_value.flags: the entry was created by a TCP SYN without ACK, i.e. this
  * direction is a client's connection request. The OR of the TCP flags cannot tell a
  * SYN from a SYN-ACK once the ACKs follow; this bit, set only when the entry is

@@ -81,6 +81,7 @@ func TestStructsMatchC(t *testing.T) {
 		}},
 		{"nc_rx_port", RxPort{}, netctlNcRxPort{}, []member{{"mac", "MAC"}, {"check", "Check"}, {"pad", "Pad"}, {"bridge", "Bridge"}}},
 		{"nc_flood_key", FloodKey{}, netctlNcFloodKey{}, []member{{"bridge", "Bridge"}, {"mac", "MAC"}, {"pad", "Pad"}}},
+		{"nc_flood_value", FloodValue{}, netctlNcFloodValue{}, []member{{"packets", "Packets"}, {"bytes", "Bytes"}, {"last_seen_ns", "LastSeenNs"}}},
 		{"nc_flow_value", FlowValue{}, netctlNcFlowValue{}, []member{
 			{"packets", "Packets"}, {"bytes", "Bytes"}, {"first_seen_ns", "FirstSeenNs"}, {"last_seen_ns", "LastSeenNs"},
 			{"tcp_flags", "TCPFlags"}, {"flags", "Flags"}, {"pad", "Pad"},
@@ -172,7 +173,7 @@ func TestMapsMatchGo(t *testing.T) {
 		// Read per port (readFloodedPort) and whole (readFloodedMACs), per-CPU values.
 		{netctlMapFloodedByIndex, ebpf.PerCPUArray, uint32(0), Totals{}, TotalsArrayIfindexes},
 		{netctlMapFlooded, ebpf.PerCPUHash, uint32(0), Totals{}, 0},
-		{netctlMapFloodedMacs, ebpf.LRUCPUHash, FloodKey{}, Totals{}, 0},
+		{netctlMapFloodedMacs, ebpf.LRUCPUHash, FloodKey{}, FloodValue{}, 0},
 	} {
 		ms := spec.Maps[m.name]
 		if ms == nil {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net"
 	"slices"
+	"time"
 )
 
 // FloodedDest is what a bridge flooded for one destination MAC: every copy its watched
@@ -11,12 +12,13 @@ import (
 // container and interface are those whose MAC it is, "" when no watched interface has it
 // (a container gone while peers still send to it).
 type FloodedDest struct {
-	Bridge    string `json:"bridge"`
-	MAC       string `json:"mac"`
-	Container string `json:"container,omitempty"`
-	Interface string `json:"interface,omitempty"`
-	Packets   uint64 `json:"packets"`
-	Bytes     uint64 `json:"bytes"`
+	Bridge    string    `json:"bridge"`
+	MAC       string    `json:"mac"`
+	Container string    `json:"container,omitempty"`
+	Interface string    `json:"interface,omitempty"`
+	Packets   uint64    `json:"packets"`
+	Bytes     uint64    `json:"bytes"`
+	LastSeen  time.Time `json:"last_seen"` // the latest copy
 }
 
 // RawFloodedMAC is one entry of the flooded_macs map of a map set: the copies of frames
@@ -26,14 +28,15 @@ type RawFloodedMAC struct {
 	Bridge  int // ifindex of the bridge in the host namespace; 0 inside a container
 	MAC     [6]byte
 	Totals  Totals
+	LastNs  uint64 // CLOCK_MONOTONIC (coarse) of the latest copy
 }
 
 // FloodedDestinations names the flooded_macs entries of the host namespace's map set:
 // the bridge by its ifindex and the destination by the port whose container interface
 // has the MAC. Entries of bridges no port names any more and of interfaces attached
-// inside containers (no bridge) are left out. The result is sorted by bridge and MAC.
-// It is pure.
-func FloodedDestinations(ports []Port, raw []RawFloodedMAC) []FloodedDest {
+// inside containers (no bridge) are left out. monoNow and now convert the kernel's
+// stamps to wall time. The result is sorted by bridge and MAC. It is pure.
+func FloodedDestinations(ports []Port, raw []RawFloodedMAC, monoNow uint64, now time.Time) []FloodedDest {
 	bridges := map[int]string{}
 	owners := map[string]Port{}
 	for _, p := range ports {
@@ -51,7 +54,7 @@ func FloodedDestinations(ports []Port, raw []RawFloodedMAC) []FloodedDest {
 			continue
 		}
 		mac := net.HardwareAddr(r.MAC[:]).String()
-		d := FloodedDest{Bridge: br, MAC: mac, Packets: r.Totals.Packets, Bytes: r.Totals.Bytes}
+		d := FloodedDest{Bridge: br, MAC: mac, Packets: r.Totals.Packets, Bytes: r.Totals.Bytes, LastSeen: monoToWall(r.LastNs, monoNow, now)}
 		if o, ok := owners[mac]; ok {
 			d.Container, d.Interface = o.Container, o.Interface
 		}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/netctl/netctl/internal/lab"
 )
@@ -104,7 +105,8 @@ func TestFloodedCopiesKeptApart(t *testing.T) {
 		found := false
 		for _, d := range snap.Flooded {
 			if d.MAC == eth0.String() {
-				found = d.Bridge == "docker0" && d.Container == l.Container1.Name && d.Interface == "eth0" && d.Packets >= 2*n
+				found = d.Bridge == "docker0" && d.Container == l.Container1.Name && d.Interface == "eth0" && d.Packets >= 2*n &&
+					time.Since(d.LastSeen) < time.Minute
 			}
 		}
 		if !found {

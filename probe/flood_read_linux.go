@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/cilium/ebpf"
 )
@@ -70,7 +71,7 @@ func floodedDests(sets []mapRefs, ports []Port) ([]FloodedDest, error) {
 			return nil, err
 		}
 	}
-	return FloodedDestinations(ports, raw), nil
+	return FloodedDestinations(ports, raw, monoNow(), time.Now()), nil
 }
 
 // readFloodedPort returns the frames flooded to the interface ifindex of one map set
@@ -97,11 +98,16 @@ func readFloodedPort(byIndex, hash *ebpf.Map, ifindex int) (Totals, error) {
 func readFloodedMACs(m *ebpf.Map, ino uint64, out []RawFloodedMAC) ([]RawFloodedMAC, error) {
 	var (
 		k   FloodKey
-		per []Totals
+		per []FloodValue
 	)
 	it := m.Iterate()
 	for it.Next(&k, &per) {
-		out = append(out, RawFloodedMAC{NSInode: ino, Bridge: int(k.Bridge), MAC: k.MAC, Totals: sumPerCPU(per)})
+		r := RawFloodedMAC{NSInode: ino, Bridge: int(k.Bridge), MAC: k.MAC}
+		for _, v := range per {
+			r.Totals = r.Totals.Add(Totals{Packets: v.Packets, Bytes: v.Bytes})
+			r.LastNs = max(r.LastNs, v.LastSeenNs)
+		}
+		out = append(out, r)
 	}
 	if err := it.Err(); err != nil {
 		return out, fmt.Errorf("read flooded destinations: %w", err)

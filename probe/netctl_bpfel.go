@@ -27,6 +27,13 @@ type netctlNcFloodKey struct {
 	Pad    [2]uint8
 }
 
+type netctlNcFloodValue struct {
+	_          structs.HostLayout
+	Packets    uint64
+	Bytes      uint64
+	LastSeenNs uint64
+}
+
 type netctlNcFlowKey struct {
 	_         structs.HostLayout
 	Ifindex   uint32

@@ -146,6 +146,14 @@ type FloodKey struct {
 	Pad    [2]byte
 }
 
+// FloodValue is one CPU's count of the copies flooded for a FloodKey. Its layout
+// matches struct nc_flood_value.
+type FloodValue struct {
+	Packets    uint64
+	Bytes      uint64
+	LastSeenNs uint64 // CLOCK_MONOTONIC (coarse) of the last copy on this CPU
+}
+
 // sumPerCPU adds up the per-CPU copies of one value of a per-CPU map.
 func sumPerCPU(perCPU []Totals) Totals {
 	var sum Totals
