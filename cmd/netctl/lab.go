@@ -37,12 +37,12 @@ the namespace netctl runs in.`,
 		},
 	}
 	cmd.PersistentFlags().StringVar(&prefix, "prefix", lab.DefaultPrefix, "prefix of the lab's namespace names (PREFIX-host, PREFIX-container1, …)")
-	cmd.AddCommand(newLabUpCmd(g, &prefix), newLabStatusCmd(g, &prefix), newLabTrafficCmd(g, &prefix), newLabDownCmd(g, &prefix))
+	cmd.AddCommand(newLabUpCmd(g, &prefix), newLabStatusCmd(g, &prefix), newLabTrafficCmd(g, &prefix), newLabUDPCmd(g, &prefix), newLabDownCmd(g, &prefix))
 	return cmd
 }
 
 func newLabUpCmd(g *globalOptions, prefix *string) *cobra.Command {
-	var ipv6 bool
+	var ipv6, container3 bool
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Create the lab's namespaces, bridge, veths, addresses and routes (all or nothing)",
@@ -50,7 +50,7 @@ func newLabUpCmd(g *globalOptions, prefix *string) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
-			l, err := lab.Up(ctx, lab.Options{Prefix: *prefix, IPv6: ipv6, Dir: lab.DefaultDir()})
+			l, err := lab.Up(ctx, lab.Options{Prefix: *prefix, IPv6: ipv6, Container3: container3, Dir: lab.DefaultDir()})
 			if err != nil {
 				return err
 			}
@@ -67,6 +67,7 @@ func newLabUpCmd(g *globalOptions, prefix *string) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&ipv6, "ipv6", false, "keep IPv6 on and add fd17::/64 on docker0 and fd51::/64 outside")
+	cmd.Flags().BoolVar(&container3, "container3", false, "add a third container, PREFIX-container3 (eth0 172.17.0.4/16 on docker0): it sees what the bridge floods")
 	return cmd
 }
 

@@ -27,6 +27,7 @@ type WrongSource struct {
 	OutInterface   string     `json:"out_interface"` // where the replies left (most packets)
 	RequestPackets uint64     `json:"request_packets"`
 	ReplyPackets   uint64     `json:"reply_packets"` // replies sent from RepliedFrom
+	ReplyBytes     uint64     `json:"reply_bytes"`
 	LastSeen       time.Time  `json:"last_seen"`
 	Reason         string     `json:"reason,omitempty"` // the route that chose the source, and the fix (WrongSourceReason)
 	NetnsPath      string     `json:"-"`
@@ -41,13 +42,14 @@ type wsGroup struct {
 
 // wsSide is one local address's flows of a direction.
 type wsSide struct {
-	packets uint64
-	ifaces  map[string]uint64 // packets per interface
-	last    time.Time
+	packets, bytes uint64
+	ifaces         map[string]uint64 // packets per interface
+	last           time.Time
 }
 
 func (s *wsSide) add(f probe.Flow) {
 	s.packets += f.Packets
+	s.bytes += f.Bytes
 	s.ifaces[f.Interface] += f.Packets
 	if f.LastSeen.After(s.last) {
 		s.last = f.LastSeen
@@ -118,7 +120,7 @@ func DetectWrongSource(flows []probe.Flow, now time.Time, idle time.Duration) []
 				out = append(out, WrongSource{
 					Container: k.Container, Proto: k.Proto, Requested: a, RepliedFrom: b,
 					LocalPort: k.LocalPort, Remote: k.Remote, RemotePort: k.RemotePort,
-					InInterface: in, OutInterface: outIf, RequestPackets: req.packets, ReplyPackets: rep.packets,
+					InInterface: in, OutInterface: outIf, RequestPackets: req.packets, ReplyPackets: rep.packets, ReplyBytes: rep.bytes,
 					LastSeen: last, NetnsPath: g.netnsPath,
 				})
 			}

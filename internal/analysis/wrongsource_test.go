@@ -25,7 +25,7 @@ func TestDetectWrongSource(t *testing.T) {
 		flow("c1", "eth1", tx, udp, eth1, 7777, c2, 40000, 9),
 	}
 	wantSeed := WrongSource{Container: "c1", Proto: udp, Requested: eth0, RepliedFrom: eth1, LocalPort: 7777, Remote: c2, RemotePort: 40000,
-		InInterface: "eth0", OutInterface: "eth1", RequestPackets: 10, ReplyPackets: 9, LastSeen: now.Add(-time.Second), NetnsPath: "/run/netns/c1"}
+		InInterface: "eth0", OutInterface: "eth1", RequestPackets: 10, ReplyPackets: 9, ReplyBytes: 900, LastSeen: now.Add(-time.Second), NetnsPath: "/run/netns/c1"}
 	old := flow("c1", "eth0", rx, udp, c2, 40001, eth0, 7777, 3)
 	old.LastSeen = now.Add(-10 * time.Minute)
 	for _, tc := range []struct {
@@ -42,7 +42,7 @@ func TestDetectWrongSource(t *testing.T) {
 			flow("c1", "eth0", rx, icmp, c2, 8<<8, eth0, 0x1234, 5),
 			flow("c1", "eth1", tx, icmp, eth1, 0, c2, 0x1234, 5),
 		}, []WrongSource{{Container: "c1", Proto: icmp, Requested: eth0, RepliedFrom: eth1, LocalPort: 0x1234, Remote: c2, RemotePort: 0x1234,
-			InInterface: "eth0", OutInterface: "eth1", RequestPackets: 5, ReplyPackets: 5, LastSeen: now.Add(-time.Second), NetnsPath: "/run/netns/c1"}}},
+			InInterface: "eth0", OutInterface: "eth1", RequestPackets: 5, ReplyPackets: 5, ReplyBytes: 500, LastSeen: now.Add(-time.Second), NetnsPath: "/run/netns/c1"}}},
 		{"a server answering each of its addresses from itself", []probe.Flow{
 			flow("c1", "eth0", rx, udp, c2, 40000, eth0, 53, 4),
 			flow("c1", "eth0", tx, udp, eth0, 53, c2, 40000, 4),
@@ -71,7 +71,7 @@ func TestDetectWrongSource(t *testing.T) {
 			flow("c1", "eth0", rx, tcp, c2, 40000, eth0, 80, 3),
 			flow("c1", "eth1", tx, tcp, eth1, 80, c2, 40000, 3),
 		}, []WrongSource{{Container: "c1", Proto: tcp, Requested: eth0, RepliedFrom: eth1, LocalPort: 80, Remote: c2, RemotePort: 40000,
-			InInterface: "eth0", OutInterface: "eth1", RequestPackets: 3, ReplyPackets: 3, LastSeen: now.Add(-time.Second), NetnsPath: "/run/netns/c1"}}},
+			InInterface: "eth0", OutInterface: "eth1", RequestPackets: 3, ReplyPackets: 3, ReplyBytes: 300, LastSeen: now.Add(-time.Second), NetnsPath: "/run/netns/c1"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := DetectWrongSource(tc.flows, now, DefaultIdle); !reflect.DeepEqual(got, tc.want) {

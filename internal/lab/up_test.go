@@ -391,3 +391,23 @@ func TestSetBridgeAgeing(t *testing.T) {
 		}
 	}
 }
+
+// EchoUDP reports where the replies come from: the server's address when it is the only
+// one; both bindings agree.
+func TestEchoUDP(t *testing.T) {
+	t.Parallel()
+	l := labtest.New(t, lab.Options{})
+	for _, bind := range []netip.Addr{{}, netip.MustParseAddr("172.17.0.2")} {
+		r, err := l.EchoUDP(context.Background(), lab.UDPEchoOptions{Bind: bind, Count: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Log(r.Summary())
+		if r.Sent != 3 || r.Replies["172.17.0.2"] != 3 || r.WrongSource() != 0 || r.To.String() != "172.17.0.2:7777" {
+			t.Errorf("bound to %v: %+v", bind, r)
+		}
+	}
+	if _, err := l.EchoUDP(context.Background(), lab.UDPEchoOptions{Count: lab.MaxCount + 1}); err == nil {
+		t.Error("a count over the limit was accepted")
+	}
+}
