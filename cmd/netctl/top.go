@@ -124,7 +124,9 @@ func (s pinnedSource) Sample(ctx context.Context) (top.Sample, error) {
 	}
 	convs := analysis.DetectAsymmetric(snap.Flows, snap.Time, s.idle)
 	fillReasons(convs)
-	out := topSample(snap, convs)
+	ws := analysis.DetectWrongSource(snap.Flows, snap.Time, s.idle)
+	fillWrongSourceReasons(ws)
+	out := topSample(snap, convs, ws, s.idle)
 	out.ReadStart = start
 	return out, nil
 }
@@ -157,10 +159,37 @@ func fillReasons(convs []analysis.Conversation) {
 	}
 }
 
-// topSample converts a snapshot and its asymmetric conversations into plain values for
-// top. It is pure.
-func topSample(snap probe.Snapshot, convs []analysis.Conversation) top.Sample {
-	out := top.Sample{Time: snap.Time, Checked: []top.Kind{top.KindAsymmetric}}
+// fillWrongSourceReasons sets each wrong-source conversation's reason, asking each
+// distinct question once (a server answering many clients has one per client port).
+func fillWrongSourceReasons(ws []analysis.WrongSource) {
+	type question struct {
+		netns                      string
+		requested, replied, remote netip.Addr
+	}
+	at := map[question]int{}
+	var asked []analysis.WrongSource
+	which := make([]int, len(ws))
+	for i, w := range ws {
+		q := question{w.NetnsPath, w.Requested, w.RepliedFrom, w.Remote}
+		j, ok := at[q]
+		if !ok {
+			j = len(asked)
+			at[q] = j
+			asked = append(asked, w)
+		}
+		which[i] = j
+	}
+	analysis.FillWrongSourceReasons(asked)
+	for i := range ws {
+		ws[i].Reason = asked[which[i]].Reason
+	}
+}
+
+// topSample converts a snapshot, its asymmetric and wrong-source conversations and the
+// flooding it shows into plain values for top. Flooding counts as a problem while its
+// latest copy is within idle of the snapshot. It is pure.
+func topSample(snap probe.Snapshot, convs []analysis.Conversation, ws []analysis.WrongSource, idle time.Duration) top.Sample {
+	out := top.Sample{Time: snap.Time, Checked: []top.Kind{top.KindAsymmetric, top.KindWrongSource, top.KindFlooding}}
 	for _, c := range snap.Interfaces {
 		out.Interfaces = append(out.Interfaces, top.Interface{Container: c.Container, Name: c.Interface, HostInterface: c.HostInterface,
 			Bridge: c.Bridge, RxBytes: c.RxBytes, RxPackets: c.RxPackets, TxBytes: c.TxBytes, TxPackets: c.TxPackets})
@@ -182,6 +211,46 @@ func topSample(snap probe.Snapshot, convs []analysis.Conversation) top.Sample {
 		out.Problems = append(out.Problems, top.Problem{Kind: top.KindAsymmetric, Container: c.Container,
 			Subject: fmt.Sprintf("%s %s ⇄ %s", probe.ProtoName(c.Proto), convEndpoint(c.Local, c.LocalPort, c.Proto, false), convEndpoint(c.Remote, c.RemotePort, c.Proto, true)),
 			Where:   where, Bytes: c.OutBytes, Reason: reason, Fix: fix, LastSeen: c.LastSeen})
+	}
+	for _, w := range ws {
+		reason, fix, _ := strings.Cut(w.Reason, "; fix: ")
+		out.Problems = append(out.Problems, top.Problem{Kind: top.KindWrongSource, Container: w.Container,
+			Subject: fmt.Sprintf("%s %s asked %s, answered from %s", probe.ProtoName(w.Proto), convEndpoint(w.Remote, w.RemotePort, w.Proto, true),
+				convEndpoint(w.Requested, w.LocalPort, w.Proto, false), w.RepliedFrom),
+			Where: "in " + w.InInterface + "→out " + w.OutInterface, Bytes: w.ReplyBytes, Reason: reason, Fix: fix, LastSeen: w.LastSeen})
+	}
+	out.Problems = append(out.Problems, floodingProblems(snap, idle)...)
+	return out
+}
+
+// floodingProblems are the destinations a watched bridge flooded within idle of the
+// snapshot: for a container interface, why (it transmits nothing, so its MAC aged out of
+// the bridge) and the fix; for a MAC no watched interface has, stale neighbour entries.
+func floodingProblems(snap probe.Snapshot, idle time.Duration) []top.Problem {
+	var out []top.Problem
+	for _, d := range snap.Flooded {
+		if d.LastSeen.IsZero() || idle > 0 && snap.Time.Sub(d.LastSeen) > idle {
+			continue // it stopped
+		}
+		p := top.Problem{Kind: top.KindFlooding, Container: d.Container, Where: "bridge " + d.Bridge, Bytes: d.Bytes, LastSeen: d.LastSeen}
+		if d.Container == "" {
+			p.Container, p.Subject = "unknown", "frames for "+d.MAC
+			p.Reason = fmt.Sprintf("%s floods the frames for %s to every port: no interface netctl watches has that MAC (a container gone while peers still send to it)", d.Bridge, d.MAC)
+			p.Fix = "the senders' neighbour entries expire by themselves; ip neigh flush them sooner"
+			out = append(out, p)
+			continue
+		}
+		host := "<host veth>"
+		for _, ic := range snap.Interfaces {
+			if ic.Container == d.Container && ic.Interface == d.Interface && ic.HostInterface != "" {
+				host = ic.HostInterface
+			}
+		}
+		p.Subject = fmt.Sprintf("frames for %s (%s)", d.Interface, d.MAC)
+		p.Reason = fmt.Sprintf("%s has no FDB entry for %s's MAC: the container sends nothing from %s (its replies leave by another interface), so the entry aged out and every frame for it goes to every port",
+			d.Bridge, d.Interface, d.Interface)
+		p.Fix = fmt.Sprintf("make the container answer from %s (netctl nic add --source-routing); meanwhile bridge fdb add %s dev %s master static", d.Interface, d.MAC, host)
+		out = append(out, p)
 	}
 	return out
 }
