@@ -247,7 +247,7 @@ func floodingProblems(snap probe.Snapshot, idle time.Duration) []top.Problem {
 			}
 		}
 		p.Subject = fmt.Sprintf("frames for %s (%s)", d.Interface, d.MAC)
-		p.Reason = fmt.Sprintf("%s has no FDB entry for %s's MAC: the container sends nothing from %s (its replies leave by another interface), so the entry aged out and every frame for it goes to every port",
+		p.Reason = fmt.Sprintf("%s has no FDB entry for %s's MAC, so every frame for it goes to every port: an entry ages out when its interface sends nothing for the bridge's ageing_time (300 s), as %s does when the replies leave by another interface",
 			d.Bridge, d.Interface, d.Interface)
 		p.Fix = fmt.Sprintf("make the container answer from %s (netctl nic add --source-routing); meanwhile bridge fdb add %s dev %s master static", d.Interface, d.MAC, host)
 		out = append(out, p)

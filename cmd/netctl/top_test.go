@@ -79,7 +79,7 @@ func TestTopSampleWrongSourceAndFlooding(t *testing.T) {
 			Where: "in eth0→out eth1", Bytes: 420, Reason: "asked 172.17.0.2, answered from 172.17.0.99: a server bound to 0.0.0.0 takes the source of its route",
 			Fix: "bind the server to 172.17.0.2", LastSeen: now},
 		{Kind: top.KindFlooding, Container: "c1", Subject: "frames for eth0 (02:42:ac:11:00:02)", Where: "bridge docker0", Bytes: 980,
-			Reason: "docker0 has no FDB entry for eth0's MAC: the container sends nothing from eth0 (its replies leave by another interface), so the entry aged out and every frame for it goes to every port",
+			Reason: "docker0 has no FDB entry for eth0's MAC, so every frame for it goes to every port: an entry ages out when its interface sends nothing for the bridge's ageing_time (300 s), as eth0 does when the replies leave by another interface",
 			Fix:    "make the container answer from eth0 (netctl nic add --source-routing); meanwhile bridge fdb add 02:42:ac:11:00:02 dev veth1 master static", LastSeen: now.Add(-time.Second)},
 		{Kind: top.KindFlooding, Container: "unknown", Subject: "frames for 02:42:ac:11:00:77", Where: "bridge docker0", Bytes: 196,
 			Reason: "docker0 floods the frames for 02:42:ac:11:00:77 to every port: no interface netctl watches has that MAC (a container gone while peers still send to it)",
