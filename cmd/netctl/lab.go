@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -108,28 +109,23 @@ over IPv6 in a lab made with --ipv6). It exits non-zero if any flow lost anythin
 			if _, err := opts.Resolve(); err != nil {
 				return err
 			}
-			l, err := lab.Open(lab.DefaultDir(), *prefix)
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
-			r, err := l.Traffic(ctx, opts)
-			if err != nil && r == nil {
-				return err
-			}
-			if g.json() {
-				if werr := writeJSON(cmd.OutOrStdout(), r); werr != nil {
+			return withLab(cmd, *prefix, func(ctx context.Context, l *lab.Lab) error {
+				r, err := l.Traffic(ctx, opts)
+				if err != nil && r == nil {
+					return err
+				}
+				if g.json() {
+					if werr := writeJSON(cmd.OutOrStdout(), r); werr != nil {
+						return werr
+					}
+				} else if werr := lab.WriteTraffic(cmd.OutOrStdout(), r); werr != nil {
 					return werr
 				}
-			} else if werr := lab.WriteTraffic(cmd.OutOrStdout(), r); werr != nil {
-				return werr
-			}
-			if err != nil {
-				return err
-			}
-			return r.Err()
+				if err != nil {
+					return err
+				}
+				return r.Err()
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -139,6 +135,19 @@ over IPv6 in a lab made with --ipv6). It exits non-zero if any flow lost anythin
 	f.DurationVarP(&opts.Timeout, "timeout", "W", time.Second, "how long to wait for each echo reply")
 	f.DurationVar(&opts.FlowTimeout, "flow-timeout", 30*time.Second, "upper bound of each flow")
 	return cmd
+}
+
+// withLab opens the lab with prefix and runs fn with it and a context an interrupt
+// cancels.
+func withLab(cmd *cobra.Command, prefix string, fn func(ctx context.Context, l *lab.Lab) error) error {
+	l, err := lab.Open(lab.DefaultDir(), prefix)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+	defer stop()
+	return fn(ctx, l)
 }
 
 func newLabDownCmd(g *globalOptions, prefix *string) *cobra.Command {

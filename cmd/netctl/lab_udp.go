@@ -3,10 +3,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
-	"os"
-	"os/signal"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -47,14 +46,11 @@ address than asked, or none came.`,
 			if count < 1 || count > lab.MaxCount || timeout <= 0 || port == 0 {
 				return fmt.Errorf("invalid --count %d, --timeout %s or --port %d: want 1 to %d, positive, 1 to 65535", count, timeout, port, lab.MaxCount)
 			}
-			l, err := lab.Open(lab.DefaultDir(), *prefix)
-			if err != nil {
+			var r lab.UDPEchoReport
+			err := withLab(cmd, *prefix, func(ctx context.Context, l *lab.Lab) (err error) {
+				r, err = l.EchoUDP(ctx, opts)
 				return err
-			}
-			defer l.Close()
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
-			r, err := l.EchoUDP(ctx, opts)
+			})
 			if err != nil {
 				return err
 			}

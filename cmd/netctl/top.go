@@ -140,48 +140,43 @@ func fillReasons(convs []analysis.Conversation) {
 		netns, in, out, initiator string
 		local, remote             netip.Addr
 	}
-	at := map[question]int{}
-	var asked []analysis.Conversation
-	which := make([]int, len(convs))
-	for i, c := range convs {
-		q := question{c.NetnsPath, c.InInterface, c.OutInterface, c.Initiator, c.Local, c.Remote}
-		j, ok := at[q]
-		if !ok {
-			j = len(asked)
-			at[q] = j
-			asked = append(asked, c)
-		}
-		which[i] = j
-	}
-	analysis.FillReasons(asked)
-	for i := range convs {
-		convs[i].Reason = asked[which[i]].Reason
-	}
+	askOnce(convs, func(c analysis.Conversation) question {
+		return question{c.NetnsPath, c.InInterface, c.OutInterface, c.Initiator, c.Local, c.Remote}
+	}, analysis.FillReasons, func(c *analysis.Conversation) *string { return &c.Reason })
 }
 
 // fillWrongSourceReasons sets each wrong-source conversation's reason, asking each
-// distinct question once (a server answering many clients has one per client port).
+// distinct question (namespace, addresses, not ports) once.
 func fillWrongSourceReasons(ws []analysis.WrongSource) {
 	type question struct {
 		netns                      string
 		requested, replied, remote netip.Addr
 	}
-	at := map[question]int{}
-	var asked []analysis.WrongSource
-	which := make([]int, len(ws))
-	for i, w := range ws {
-		q := question{w.NetnsPath, w.Requested, w.RepliedFrom, w.Remote}
+	askOnce(ws, func(w analysis.WrongSource) question {
+		return question{w.NetnsPath, w.Requested, w.RepliedFrom, w.Remote}
+	},
+		analysis.FillWrongSourceReasons, func(w *analysis.WrongSource) *string { return &w.Reason })
+}
+
+// askOnce has fill set the reason of one item per distinct question (key) and copies it
+// to the items that ask the same.
+func askOnce[T any, Q comparable](items []T, key func(T) Q, fill func([]T), reason func(*T) *string) {
+	at := map[Q]int{}
+	var asked []T
+	which := make([]int, len(items))
+	for i, it := range items {
+		q := key(it)
 		j, ok := at[q]
 		if !ok {
 			j = len(asked)
 			at[q] = j
-			asked = append(asked, w)
+			asked = append(asked, it)
 		}
 		which[i] = j
 	}
-	analysis.FillWrongSourceReasons(asked)
-	for i := range ws {
-		ws[i].Reason = asked[which[i]].Reason
+	fill(asked)
+	for i := range items {
+		*reason(&items[i]) = *reason(&asked[which[i]])
 	}
 }
 

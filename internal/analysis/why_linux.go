@@ -34,6 +34,13 @@ func RouteReason(c Conversation) string {
 // FillReasons sets Reason on each conversation, as RouteReason says it, opening each
 // namespace once.
 func FillReasons(convs []Conversation) {
+	eachRouted(len(convs), func(i int) string { return convs[i].NetnsPath },
+		func(i int, r *router, err error) { convs[i].Reason = reasonOr(err, func() string { return r.reason(convs[i]) }) })
+}
+
+// eachRouted calls fn for each of n items with a router in the item's namespace (path),
+// opening each namespace once, or the error that opening it gave.
+func eachRouted(n int, path func(int) string, fn func(i int, r *router, err error)) {
 	routers := map[string]*router{}
 	errs := map[string]error{}
 	defer func() {
@@ -41,8 +48,8 @@ func FillReasons(convs []Conversation) {
 			r.close()
 		}
 	}()
-	for i := range convs {
-		p := convs[i].NetnsPath
+	for i := range n {
+		p := path(i)
 		r, ok := routers[p]
 		if !ok && errs[p] == nil {
 			var err error
@@ -52,12 +59,16 @@ func FillReasons(convs []Conversation) {
 				routers[p] = r
 			}
 		}
-		if err := errs[p]; err != nil {
-			convs[i].Reason = "route unknown: " + err.Error()
-			continue
-		}
-		convs[i].Reason = r.reason(convs[i])
+		fn(i, r, errs[p])
 	}
+}
+
+// reasonOr is reason(), or "route unknown: …" when the namespace could not be opened.
+func reasonOr(err error, reason func() string) string {
+	if err != nil {
+		return "route unknown: " + err.Error()
+	}
+	return reason()
 }
 
 // router is a netlink handle bound to a container's namespace.
@@ -201,30 +212,8 @@ func WrongSourceReason(w WrongSource) string {
 // FillWrongSourceReasons sets Reason on each wrong-source conversation, as
 // WrongSourceReason says it, opening each namespace once.
 func FillWrongSourceReasons(ws []WrongSource) {
-	routers := map[string]*router{}
-	errs := map[string]error{}
-	defer func() {
-		for _, r := range routers {
-			r.close()
-		}
-	}()
-	for i := range ws {
-		p := ws[i].NetnsPath
-		r, ok := routers[p]
-		if !ok && errs[p] == nil {
-			var err error
-			if r, err = openRouter(p); err != nil {
-				errs[p] = err
-			} else {
-				routers[p] = r
-			}
-		}
-		if err := errs[p]; err != nil {
-			ws[i].Reason = "route unknown: " + err.Error()
-			continue
-		}
-		ws[i].Reason = r.wrongSourceReason(ws[i])
-	}
+	eachRouted(len(ws), func(i int) string { return ws[i].NetnsPath },
+		func(i int, r *router, err error) { ws[i].Reason = reasonOr(err, func() string { return r.wrongSourceReason(ws[i]) }) })
 }
 
 func (r *router) wrongSourceReason(w WrongSource) string {

@@ -47,16 +47,7 @@ func ExplainWrongSource(w WrongSource, chosen, matched nlutil.Route, table []nlu
 		fmt.Fprintf(&b, "; fix: %s", fix)
 		return b.String()
 	}
-	other := bare(lost)
-	other.Dev = ""
-	switch {
-	case lost.Dst.Bits() < matched.Dst.Bits():
-		fmt.Fprintf(&b, ", more specific than %s's %s", lost.Dev, other)
-	case lost.Dst.Bits() == matched.Dst.Bits() && lost.Metric != matched.Metric:
-		fmt.Fprintf(&b, ", of a lower metric than %s's %s", lost.Dev, other)
-	default:
-		fmt.Fprintf(&b, ", ahead of %s's %s", lost.Dev, other)
-	}
+	fmt.Fprintf(&b, ", which %s", beats(matched, lost, lost.Dev))
 	fmt.Fprintf(&b, "; both addresses reach %s, so routing cannot fix it (whichever route wins, one address answers from the other); fix: %s, or give %s an address outside %s",
 		w.Remote, fix, chosen.Dev, lost.Dst.Masked())
 	return b.String()

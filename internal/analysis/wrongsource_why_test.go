@@ -29,14 +29,14 @@ func TestExplainWrongSource(t *testing.T) {
 		{"the seed: eth1's /24 beats eth0's /16", w,
 			nlutil.Route{Dst: pfx("172.17.0.3/32"), Dev: "eth1", Src: addr("172.17.0.99")}, seed[1], seed,
 			"asked 172.17.0.2, answered from 172.17.0.99: a server bound to 0.0.0.0 takes the source of its route to 172.17.0.3, " +
-				"172.17.0.0/24 dev eth1 src 172.17.0.99, more specific than eth0's 172.17.0.0/16; both addresses reach 172.17.0.3, " +
+				"172.17.0.0/24 dev eth1 src 172.17.0.99, which is more specific than eth0's 172.17.0.0/16; both addresses reach 172.17.0.3, " +
 				"so routing cannot fix it (whichever route wins, one address answers from the other); " + fix + ", or give eth1 an address outside 172.17.0.0/16"},
 		{"two equal prefixes, the metric decides", w,
 			nlutil.Route{Dst: pfx("172.17.0.3/32"), Dev: "eth1", Src: addr("172.17.0.99")},
 			nlutil.Route{Dst: pfx("172.17.0.0/16"), Dev: "eth1", Src: addr("172.17.0.99")},
 			[]nlutil.Route{{Dst: pfx("172.17.0.0/16"), Dev: "eth1", Src: addr("172.17.0.99")}, {Dst: pfx("172.17.0.0/16"), Dev: "eth0", Src: addr("172.17.0.2"), Metric: 100}},
 			"asked 172.17.0.2, answered from 172.17.0.99: a server bound to 0.0.0.0 takes the source of its route to 172.17.0.3, " +
-				"172.17.0.0/16 dev eth1 src 172.17.0.99, of a lower metric than eth0's 172.17.0.0/16 metric 100; both addresses reach 172.17.0.3, " +
+				"172.17.0.0/16 dev eth1 src 172.17.0.99, which has a lower metric than eth0's 172.17.0.0/16 metric 100; both addresses reach 172.17.0.3, " +
 				"so routing cannot fix it (whichever route wins, one address answers from the other); " + fix + ", or give eth1 an address outside 172.17.0.0/16"},
 		{"a remote only eth1 reaches", WrongSource{Requested: addr("172.17.0.2"), RepliedFrom: addr("172.17.0.99"), Remote: addr("198.51.100.2")},
 			nlutil.Route{Dst: pfx("198.51.100.2/32"), Gateway: addr("172.17.0.1"), Dev: "eth1", Src: addr("172.17.0.99")}, seed[0], seed,
