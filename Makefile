@@ -58,10 +58,12 @@ lint: ## gofmt, go vet and golangci-lint (installed from the Go module proxy on 
 	$(GO) vet ./...
 	scripts/golangci-lint.sh run ./...
 
-bench: setup ## Run the benchmarks (tc program cost vs an empty one; nic add+del vs the seed's script); see BENCHMARKS.md
+bench: setup ## Run the benchmarks (tc program cost vs an empty one; nic add+del vs the seed's script; serve under load); see BENCHMARKS.md
 	$(GO) test $(BENCHFLAGS) -bench 'Program|FlowMap' -benchtime 2000000x ./probe/
 	$(GO) test $(BENCHFLAGS) -bench ReadFlows -benchtime 10x ./probe/
 	$(GO) test $(BENCHFLAGS) -bench NicAddDel -benchtime 20x ./netctl/
+	$(GO) test -run '^$$' -count 1 -bench Collect -benchtime 20x -benchmem ./exporter/
+	$(GO) test -run '^$$' -count 1 -bench Serve -benchtime 1x -timeout 30m ./cmd/netctl/
 
 demo: setup build ## The main job on the built-in lab (namespaces only; cleans up)
 	@scripts/demo.sh

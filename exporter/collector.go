@@ -1,13 +1,17 @@
 package exporter
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/netctl/netctl/internal/analysis"
 	"github.com/netctl/netctl/probe"
@@ -16,26 +20,44 @@ import (
 // Defaults of CollectorOptions.
 const (
 	DefaultFlowSeriesLimit = 1000
+	// DefaultTrackingFactor: unless told otherwise, the collector tracks this many times
+	// the flow series it exports.
+	DefaultTrackingFactor  = 10
 	DefaultFlowIdleTimeout = analysis.DefaultIdle
 	DefaultSnapshotTimeout = 10 * time.Second
+	DefaultFlowReadWait    = 40 * time.Millisecond
 )
 
 // Source reads the counters; *probe.Datapath is one.
 type Source interface {
-	Snapshot(ctx context.Context) (probe.Snapshot, error)
+	// Counters reads what every scrape exports fresh: the interface counters and the
+	// datapath's own counts. Its cost follows the ports, not the flows.
+	Counters(ctx context.Context) (probe.Counters, error)
+	// ReadFlows calls fn with every entry of the flow tables (the *Entry is reused).
+	ReadFlows(ctx context.Context, fn func(*probe.Entry)) (probe.FlowRead, error)
 }
 
 // CollectorOptions tune a Collector; the zero value takes the defaults.
 type CollectorOptions struct {
 	// FlowSeriesLimit bounds the flow series of one scrape (the label sets of
 	// netctl_flow_*_total, both directions together): the ones with the most bytes are
-	// kept. 0 means DefaultFlowSeriesLimit, a negative value no limit.
+	// kept. 0 means DefaultFlowSeriesLimit.
 	FlowSeriesLimit int
+	// FlowTrackingLimit bounds the flow series the collector keeps counters for, exported
+	// or not (0: DefaultTrackingFactor × FlowSeriesLimit, at least FlowSeriesLimit). The
+	// traffic of conversations beyond it counts in one "other" series per container and
+	// interface (see seriesTable for the policy).
+	FlowTrackingLimit int
 	// FlowIdleTimeout is how long a flow series stays without traffic, and how long the
 	// state of what vanished is kept (0: DefaultFlowIdleTimeout).
 	FlowIdleTimeout time.Duration
 	// SnapshotTimeout bounds one read of the source (0: DefaultSnapshotTimeout).
 	SnapshotTimeout time.Duration
+	// FlowReadWait is how long a scrape waits for the read of the flow tables it starts
+	// (not at all when the last read took longer); past it, the scrape exports what the
+	// last finished read found. The first read after start is waited for whole
+	// (0: DefaultFlowReadWait).
+	FlowReadWait time.Duration
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 	// Logger gets a line when reading starts or stops failing and when the series limit
@@ -43,33 +65,51 @@ type CollectorOptions struct {
 	Logger *slog.Logger
 }
 
-// Collector is a prometheus.Collector that reads a Source at each scrape and exports its
-// counters as const metrics. Counters never go down while it lives: it adds the growth
-// of each kernel entry, and an entry that restarted (LRU eviction, reset) adds its new
-// value. Collect may be called concurrently.
+// Collector is a prometheus.Collector over a Source, in the node_exporter model: at each
+// scrape it reads the interface counters and exports const metrics. The flow tables,
+// whose read costs with their size, are read by one pass at a time (passes.go), which
+// a scrape starts and waits for a bounded time; the flow metrics it exports come from
+// the last finished pass. Counters never go down while it lives: it adds the growth of
+// each kernel entry, and an entry that restarted (LRU eviction, reset) adds its new
+// value. Its memory is bounded by the kernel's table and FlowTrackingLimit (flowState).
+// Collect may be called concurrently.
 type Collector struct {
 	src  Source
 	opts CollectorOptions
 
-	mu           sync.Mutex
-	st           *state
+	mu           sync.Mutex // what Collect updates
+	ifaces       ifaceTable
+	flooded      floodTable
+	insertFailed counter
+	notParsed    counter
 	scrapeErrors uint64
-	failing      bool               // the last read failed
-	dropping     bool               // the last scrape dropped flow series
-	droppedTotal uint64             // flow series that began to be left out by the limit
-	droppedNow   map[seriesKey]bool // series the last scrape left out
+	failing      bool // the last read failed
+
+	passMu   sync.Mutex // one pass at a time; guards flows
+	flows    *flowState
+	view     atomic.Pointer[flowView] // what the last pass found
+	sched    scheduler
+	capacity atomic.Int64 // the flow tables' capacity, from the last Counters
+	dropping bool         // the last pass dropped flow series (passMu)
 }
 
 // NewCollector returns a Collector over src.
 func NewCollector(src Source, opts CollectorOptions) *Collector {
-	if opts.FlowSeriesLimit == 0 {
+	if opts.FlowSeriesLimit <= 0 {
 		opts.FlowSeriesLimit = DefaultFlowSeriesLimit
 	}
+	if opts.FlowTrackingLimit <= 0 {
+		opts.FlowTrackingLimit = DefaultTrackingFactor * opts.FlowSeriesLimit
+	}
+	opts.FlowTrackingLimit = max(opts.FlowTrackingLimit, opts.FlowSeriesLimit)
 	if opts.FlowIdleTimeout <= 0 {
 		opts.FlowIdleTimeout = DefaultFlowIdleTimeout
 	}
 	if opts.SnapshotTimeout <= 0 {
 		opts.SnapshotTimeout = DefaultSnapshotTimeout
+	}
+	if opts.FlowReadWait <= 0 {
+		opts.FlowReadWait = DefaultFlowReadWait
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -77,170 +117,113 @@ func NewCollector(src Source, opts CollectorOptions) *Collector {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Collector{src: src, opts: opts, st: newState()}
+	return &Collector{src: src, opts: opts, ifaces: ifaceTable{}, flooded: newFloodTable(),
+		flows: newFlowState(opts.FlowTrackingLimit, opts.FlowIdleTimeout)}
 }
 
-// NewRegistry returns a registry with c, netctl_build_info and the Go and process
-// collectors: what /metrics serves.
-func NewRegistry(c *Collector, version, revision string) *prometheus.Registry {
-	r := prometheus.NewRegistry()
-	r.MustRegister(c, NewBuildInfo(version, revision),
+// NewGatherer returns what /metrics serves: c's metric families as c builds them (the
+// flow series once per pass, not checked again sample by sample at every scrape), with
+// netctl_build_info, the Go and process collectors and the extra collectors (the
+// daemon's own counters).
+func NewGatherer(c *Collector, version, revision string, extra ...prometheus.Collector) prometheus.Gatherer {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewBuildInfo(version, revision),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return r
-}
-
-var (
-	ifaceLabels = []string{"container", "interface", "host_interface", "bridge"}
-	flowLabels  = []string{"container", "interface", "proto", "local", "remote", "port"}
-	asymLabels  = []string{"container", "in_interface", "out_interface"}
-
-	ifaceRxBytesDesc   = prometheus.NewDesc("netctl_interface_receive_bytes_total", "Bytes the interface received into the container.", ifaceLabels, nil)
-	ifaceRxPacketsDesc = prometheus.NewDesc("netctl_interface_receive_packets_total", "Packets the interface received into the container.", ifaceLabels, nil)
-	ifaceTxBytesDesc   = prometheus.NewDesc("netctl_interface_transmit_bytes_total", "Bytes the container transmitted on the interface.", ifaceLabels, nil)
-	ifaceTxPacketsDesc = prometheus.NewDesc("netctl_interface_transmit_packets_total", "Packets the container transmitted on the interface.", ifaceLabels, nil)
-
-	flowRxBytesDesc   = prometheus.NewDesc("netctl_flow_receive_bytes_total", "Bytes of the flow received into the container on the interface (port: the service port, the ephemeral side folded).", flowLabels, nil)
-	flowRxPacketsDesc = prometheus.NewDesc("netctl_flow_receive_packets_total", "Packets of the flow received into the container on the interface (port: the service port, the ephemeral side folded).", flowLabels, nil)
-	flowTxBytesDesc   = prometheus.NewDesc("netctl_flow_transmit_bytes_total", "Bytes of the flow the container transmitted on the interface (port: the service port, the ephemeral side folded).", flowLabels, nil)
-	flowTxPacketsDesc = prometheus.NewDesc("netctl_flow_transmit_packets_total", "Packets of the flow the container transmitted on the interface (port: the service port, the ephemeral side folded).", flowLabels, nil)
-
-	asymFlowsDesc = prometheus.NewDesc("netctl_asymmetric_flows", "Conversations of the container arriving on in_interface whose packets leave on out_interface, active within the flow idle timeout.", asymLabels, nil)
-	asymBytesDesc = prometheus.NewDesc("netctl_asymmetric_bytes_total", "Bytes of asymmetric conversations that left the container on out_interface.", asymLabels, nil)
-
-	attachedDesc           = prometheus.NewDesc("netctl_attached_interfaces", "Interfaces netctl counts.", nil, nil)
-	unobservedDesc         = prometheus.NewDesc("netctl_bridge_ports_unobserved", "Ports of a watched bridge that carry no counters of netctl's: their traffic is invisible (0 normally).", []string{"bridge"}, nil)
-	flowEntriesDesc        = prometheus.NewDesc("netctl_flow_table_entries", "Entries in the kernel's flow tables.", nil, nil)
-	flowCapacityDesc       = prometheus.NewDesc("netctl_flow_table_capacity", "Capacity of the kernel's flow tables.", nil, nil)
-	insertFailedDesc       = prometheus.NewDesc("netctl_flow_insert_failures_total", "Flows the kernel programs could not insert into a flow table.", nil, nil)
-	notParsedDesc          = prometheus.NewDesc("netctl_packets_not_parsed_total", "Packets counted on their interface but not parsed into a flow.", nil, nil)
-	seriesDroppedDesc      = prometheus.NewDesc("netctl_flow_series_dropped", "Flow series left out of this scrape by the flow series limit.", nil, nil)
-	seriesDroppedTotalDesc = prometheus.NewDesc("netctl_flow_series_dropped_total", "Flow series the flow series limit began to leave out, each counted once.", nil, nil)
-	snapshotDurDesc        = prometheus.NewDesc("netctl_snapshot_duration_seconds", "Time the last read of the kernel's maps took.", nil, nil)
-	upDesc                 = prometheus.NewDesc("netctl_up", "Whether the last read of the kernel's maps succeeded.", nil, nil)
-	scrapeErrorsDesc       = prometheus.NewDesc("netctl_scrape_errors_total", "Reads of the kernel's maps that failed.", nil, nil)
-)
-
-var allDescs = []*prometheus.Desc{
-	ifaceRxBytesDesc, ifaceRxPacketsDesc, ifaceTxBytesDesc, ifaceTxPacketsDesc,
-	flowRxBytesDesc, flowRxPacketsDesc, flowTxBytesDesc, flowTxPacketsDesc,
-	asymFlowsDesc, asymBytesDesc,
-	ifaceRxFloodedBytesDesc, ifaceRxFloodedPacketsDesc, bridgeFloodedBytesDesc, wrongFlowsDesc, wrongPacketsDesc,
-	attachedDesc, unobservedDesc, flowEntriesDesc, flowCapacityDesc, insertFailedDesc, notParsedDesc,
-	seriesDroppedDesc, seriesDroppedTotalDesc, snapshotDurDesc, upDesc, scrapeErrorsDesc,
+	reg.MustRegister(extra...)
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		mfs, err := reg.Gather()
+		mfs = append(mfs, c.scrape()...)
+		slices.SortFunc(mfs, func(a, b *dto.MetricFamily) int { return cmp.Compare(a.GetName(), b.GetName()) })
+		return mfs, err
+	})
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range allDescs {
-		ch <- d
+	for _, d := range allDefs {
+		ch <- d.desc
 	}
 }
 
-// Collect implements prometheus.Collector: it reads the source and exports what it read.
-// When the read fails only netctl_up (0), netctl_scrape_errors_total and the snapshot
-// duration are exported.
+// Collect implements prometheus.Collector: the families of a scrape, sample by sample.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	for _, mf := range c.scrape() {
+		d := defByName[mf.GetName()]
+		for _, m := range mf.Metric {
+			ch <- familyMetric{d.desc, m}
+		}
+	}
+}
+
+// scrape reads the counters, gets the flow tables' last pass (starting one) and returns
+// the collector's metric families: those of the counters made now, the flow series and
+// asymmetric series as the pass made them. When a read fails only netctl_up (0),
+// netctl_scrape_errors_total and the snapshot duration are exported.
+func (c *Collector) scrape() []*dto.MetricFamily {
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.SnapshotTimeout)
+	cnt, err := c.src.Counters(ctx)
+	cancel()
+	if err == nil {
+		c.capacity.Store(int64(cnt.FlowCapacity))
+	}
+	v := c.freshView()
+	if err == nil && v != nil && v.err != nil {
+		err = v.err
+	}
+
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	log := c.opts.Logger
-
-	ctx, cancel := context.WithTimeout(context.Background(), c.opts.SnapshotTimeout)
-	start := c.opts.Now()
-	snap, err := c.src.Snapshot(ctx)
-	now := c.opts.Now()
-	cancel()
-	ch <- prometheus.MustNewConstMetric(snapshotDurDesc, prometheus.GaugeValue, now.Sub(start).Seconds())
+	var f families
+	var dur time.Duration
+	if v != nil {
+		dur = v.duration
+	}
+	f.add(snapshotDur, dur.Seconds(), nil)
 	if err != nil {
 		c.scrapeErrors++
 		if !c.failing {
-			log.Warn("read counters", "err", err)
+			c.opts.Logger.Warn("read counters", "err", err)
 		}
 		c.failing = true
-		ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 0)
-		ch <- prometheus.MustNewConstMetric(scrapeErrorsDesc, prometheus.CounterValue, float64(c.scrapeErrors))
-		return
+		f.add(up, 0, nil)
+		f.add(scrapeErrors, float64(c.scrapeErrors), nil)
+		return f.list
 	}
 	if c.failing {
-		log.Info("read counters again")
+		c.opts.Logger.Info("read counters again")
 	}
 	c.failing = false
-	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 1)
-	ch <- prometheus.MustNewConstMetric(scrapeErrorsDesc, prometheus.CounterValue, float64(c.scrapeErrors))
+	f.add(up, 1, nil)
+	f.add(scrapeErrors, float64(c.scrapeErrors), nil)
 
-	idle := c.opts.FlowIdleTimeout
-	v := c.st.apply(snap, analysis.DetectAsymmetric(snap.Flows, now, idle), analysis.DetectWrongSource(snap.Flows, now, idle), now, idle)
-	series, dropped := limitSeries(v.Series, c.opts.FlowSeriesLimit)
-	c.countDropped(v.Series, series)
-	if (dropped > 0) != c.dropping {
-		log.Info("flow series limit", "limit", c.opts.FlowSeriesLimit, "series", len(v.Series), "dropped", dropped)
+	for _, i := range c.ifaces.apply(cnt.Interfaces, c.opts.Now(), c.opts.FlowIdleTimeout) {
+		l := labelPairs(ifaceRxBytes, i.Container, i.Interface, i.HostInterface, i.Bridge)
+		f.add(ifaceRxBytes, float64(i.RxBytes), l)
+		f.add(ifaceRxPackets, float64(i.RxPackets), l)
+		f.add(ifaceTxBytes, float64(i.TxBytes), l)
+		f.add(ifaceTxPackets, float64(i.TxPackets), l)
+		f.add(ifaceRxFloodedBytes, float64(i.RxFloodedBytes), l)
+		f.add(ifaceRxFloodedPackets, float64(i.RxFloodedPackets), l)
 	}
-	c.dropping = dropped > 0
-
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	for _, fl := range c.flooded.apply(cnt.Flooded, c.opts.Now(), c.opts.FlowIdleTimeout) {
+		f.add(bridgeFlooded, float64(fl.Bytes), labelPairs(bridgeFlooded, fl.Bridge, fl.Container, fl.Interface))
 	}
-	gauge := func(d *prometheus.Desc, v float64) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
+	c.insertFailed.add(cnt.InsertFailed, false)
+	c.notParsed.add(cnt.NotParsed, false)
+	f.add(attached, float64(len(cnt.Interfaces)), nil)
+	f.add(flowCapacity, float64(cnt.FlowCapacity), nil)
+	f.add(insertFailed, float64(c.insertFailed.total), nil)
+	f.add(notParsed, float64(c.notParsed.total), nil)
+	if v == nil { // no read of the flow tables has finished yet
+		return f.list
 	}
-	for _, i := range v.Ifaces {
-		l := []string{i.Container, i.Interface, i.HostInterface, i.Bridge}
-		counter(ifaceRxBytesDesc, i.RxBytes, l...)
-		counter(ifaceRxPacketsDesc, i.RxPackets, l...)
-		counter(ifaceTxBytesDesc, i.TxBytes, l...)
-		counter(ifaceTxPacketsDesc, i.TxPackets, l...)
-		counter(ifaceRxFloodedBytesDesc, i.RxFloodedBytes, l...)
-		counter(ifaceRxFloodedPacketsDesc, i.RxFloodedPackets, l...)
+	for _, b := range v.bridges {
+		f.add(unobserved, float64(b.Unobserved), labelPairs(unobserved, b.Name))
 	}
-	collectFlood(ch, v.Flooded, v.Wrong)
-	for _, s := range series {
-		l := []string{s.Container, s.Interface, s.Proto, s.Local, s.Remote, s.Port}
-		// A series exports the directions it has seen: a flow seen only one way (the
-		// other way on another interface) has no zero series for the other.
-		if s.RxBytes > 0 || s.RxPackets > 0 {
-			counter(flowRxBytesDesc, s.RxBytes, l...)
-			counter(flowRxPacketsDesc, s.RxPackets, l...)
-		}
-		if s.TxBytes > 0 || s.TxPackets > 0 {
-			counter(flowTxBytesDesc, s.TxBytes, l...)
-			counter(flowTxPacketsDesc, s.TxPackets, l...)
-		}
-	}
-	for _, a := range v.Asym {
-		ch <- prometheus.MustNewConstMetric(asymFlowsDesc, prometheus.GaugeValue, float64(a.Flows), a.Container, a.InInterface, a.OutInterface)
-		counter(asymBytesDesc, a.Bytes, a.Container, a.InInterface, a.OutInterface)
-	}
-	gauge(attachedDesc, float64(len(snap.Interfaces)))
-	for _, b := range snap.Bridges {
-		ch <- prometheus.MustNewConstMetric(unobservedDesc, prometheus.GaugeValue, float64(b.Unobserved), b.Name)
-	}
-	gauge(flowEntriesDesc, float64(snap.FlowEntries))
-	gauge(flowCapacityDesc, float64(snap.FlowCapacity))
-	counter(insertFailedDesc, v.InsertFailed)
-	counter(notParsedDesc, v.NotParsed)
-	gauge(seriesDroppedDesc, float64(dropped))
-	counter(seriesDroppedTotalDesc, c.droppedTotal)
-}
-
-// countDropped counts each flow series once when the limit starts leaving it out (it
-// counts again only after it was kept in between), so the total does not grow with the
-// number of scrapes or scrapers.
-func (c *Collector) countDropped(all, kept []seriesView) {
-	if len(all) == len(kept) {
-		c.droppedNow = nil
-		return
-	}
-	in := make(map[seriesKey]bool, len(kept))
-	for _, s := range kept {
-		in[s.seriesKey] = true
-	}
-	now := make(map[seriesKey]bool, len(all)-len(kept))
-	for _, s := range all {
-		if !in[s.seriesKey] {
-			now[s.seriesKey] = true
-			if !c.droppedNow[s.seriesKey] {
-				c.droppedTotal++
-			}
-		}
-	}
-	c.droppedNow = now
+	f.add(flowEntries, float64(v.entries), nil)
+	f.add(seriesDropped, float64(v.dropped), nil)
+	f.add(seriesDroppedTotal, float64(v.droppedTotal), nil)
+	f.add(tracked, float64(v.tracked), nil)
+	f.add(untracked, float64(v.untracked), nil)
+	return append(f.list, v.families...)
 }

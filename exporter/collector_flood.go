@@ -3,25 +3,14 @@ package exporter
 import (
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/netctl/netctl/internal/analysis"
 	"github.com/netctl/netctl/probe"
 )
 
-// What a container really receives: frames flooded to it (counted apart from what it
-// receives as its own) and replies it sends from another address than the one asked.
-
-var (
-	floodLabels = []string{"bridge", "container", "interface"}
-	wrongLabels = []string{"container", "requested", "replied_from"}
-
-	ifaceRxFloodedBytesDesc   = prometheus.NewDesc("netctl_interface_receive_flooded_bytes_total", "Bytes of frames for another MAC that a bridge flooded to the interface (part of the receive bytes; the container drops them).", ifaceLabels, nil)
-	ifaceRxFloodedPacketsDesc = prometheus.NewDesc("netctl_interface_receive_flooded_packets_total", "Frames for another MAC that a bridge flooded to the interface (part of the receive packets; the container drops them).", ifaceLabels, nil)
-	bridgeFloodedBytesDesc    = prometheus.NewDesc("netctl_bridge_flooded_bytes_total", "Bytes of the copies the bridge's watched ports received of frames it flooded for the interface's MAC (no FDB entry for it).", floodLabels, nil)
-	wrongFlowsDesc            = prometheus.NewDesc("netctl_wrong_source_flows", "Conversations the container answers from replied_from though they were sent to requested, active within the flow idle timeout.", wrongLabels, nil)
-	wrongPacketsDesc          = prometheus.NewDesc("netctl_wrong_source_packets_total", "Reply packets the container sent from replied_from in conversations sent to requested.", wrongLabels, nil)
-)
+// What a container really receives: frames a bridge flooded to it (the interface
+// counters count them apart) and, by destination, what each bridge floods (floodTable,
+// read with the counters at every scrape); replies a container sends from another
+// address than the one asked (wrongState, found by each pass over the flow tables).
 
 // unknownOwner labels flooding for a MAC no watched interface has.
 const unknownOwner = "unknown"
@@ -37,47 +26,26 @@ type floodEntryKey struct {
 }
 
 type floodEntry struct {
-	bytes  counter
-	seen   time.Time
-	series floodKey
+	bytes counter
+	seen  time.Time
 }
 
-// wrongKey is one wrong-source series.
-type wrongKey struct {
-	Container, Requested, RepliedFrom string
+type floodSeries struct {
+	bytes uint64
+	seen  time.Time // last read with an entry for it
 }
 
-// wrongEntryKey is one wrong-source conversation: its replies' packets are counted by
-// their growth from one read to the next.
-type wrongEntryKey struct {
-	Container, Requested, RepliedFrom, Remote string
-	Proto                                     uint8
-	LocalPort, RemotePort                     uint16
+// floodTable keeps netctl_bridge_flooded_bytes_total monotonic: each kernel entry's
+// growth goes to the series of its bridge and owner (an entry evicted and created
+// again counts from 0 again). Entries and series no read had for idle are forgotten;
+// the kernel keeps at most 4096 entries, so does this.
+type floodTable struct {
+	entries map[floodEntryKey]*floodEntry
+	series  map[floodKey]*floodSeries
 }
 
-type wrongEntry struct {
-	packets counter
-	seen    time.Time
-}
-
-type wrongState struct {
-	packets uint64
-	flows   int       // conversations at the last read
-	active  time.Time // last read with a conversation
-}
-
-// floodState is what the collector remembers of flooding and wrong-source replies.
-type floodState struct {
-	entries      map[floodEntryKey]*floodEntry
-	series       map[floodKey]uint64 // bytes exported
-	seriesSeen   map[floodKey]time.Time
-	wrongEntries map[wrongEntryKey]*wrongEntry
-	wrong        map[wrongKey]*wrongState
-}
-
-func newFloodState() floodState {
-	return floodState{entries: map[floodEntryKey]*floodEntry{}, series: map[floodKey]uint64{}, seriesSeen: map[floodKey]time.Time{},
-		wrongEntries: map[wrongEntryKey]*wrongEntry{}, wrong: map[wrongKey]*wrongState{}}
+func newFloodTable() floodTable {
+	return floodTable{entries: map[floodEntryKey]*floodEntry{}, series: map[floodKey]*floodSeries{}}
 }
 
 type floodView struct {
@@ -85,183 +53,136 @@ type floodView struct {
 	Bytes uint64
 }
 
-type wrongView struct {
-	wrongKey
-	Flows   int
-	Packets uint64
-}
-
-// applyFlooded adds the growth of each flooded_macs entry to the series of its bridge
-// and the interface whose MAC it is, and returns the series that grew or were read
-// within idle. An entry evicted and created again counts from 0 again (counter.add).
-func (s *floodState) applyFlooded(dests []probe.FloodedDest, now time.Time, idle time.Duration) []floodView {
+// apply folds the flooded destinations of one read in at now and returns the series
+// seen within idle.
+func (t floodTable) apply(dests []probe.FloodedDest, now time.Time, idle time.Duration) []floodView {
 	for _, d := range dests {
 		ek := floodEntryKey{d.Bridge, d.MAC}
-		e := s.entries[ek]
+		e := t.entries[ek]
 		if e == nil {
 			e = &floodEntry{}
-			s.entries[ek] = e
+			t.entries[ek] = e
 		}
+		e.seen = now
 		sk := floodKey{d.Bridge, d.Container, d.Interface}
 		if d.Container == "" {
 			sk.Container, sk.Interface = unknownOwner, unknownOwner
 		}
-		e.series, e.seen = sk, now
-		s.series[sk] += e.bytes.add(d.Bytes, false)
-		s.seriesSeen[sk] = now
+		s := t.series[sk]
+		if s == nil {
+			s = &floodSeries{}
+			t.series[sk] = s
+		}
+		s.bytes += e.bytes.add(d.Bytes, false)
+		s.seen = now
 	}
 	var out []floodView
-	for k, b := range s.series {
-		if now.Sub(s.seriesSeen[k]) <= idle {
-			out = append(out, floodView{k, b})
+	for k, s := range t.series {
+		if now.Sub(s.seen) > idle {
+			delete(t.series, k)
+			continue
 		}
+		out = append(out, floodView{k, s.bytes})
 	}
-	return out
-}
-
-// applyWrong counts the wrong-source conversations of one read per (container,
-// requested, replied from) and adds the growth of their reply packets. A series is
-// exported while it had a conversation within idle (the gauge at 0 meanwhile).
-func (s *floodState) applyWrong(ws []analysis.WrongSource, now time.Time, idle time.Duration) []wrongView {
-	for _, st := range s.wrong {
-		st.flows = 0
-	}
-	for _, w := range ws {
-		k := wrongKey{w.Container, w.Requested.String(), w.RepliedFrom.String()}
-		st := s.wrong[k]
-		if st == nil {
-			st = &wrongState{}
-			s.wrong[k] = st
-		}
-		ek := wrongEntryKey{k.Container, k.Requested, k.RepliedFrom, w.Remote.String(), w.Proto, w.LocalPort, w.RemotePort}
-		e := s.wrongEntries[ek]
-		if e == nil {
-			e = &wrongEntry{}
-			s.wrongEntries[ek] = e
-		}
-		e.seen = now
-		st.packets += e.packets.add(w.ReplyPackets, false)
-		st.flows++
-		st.active = now
-	}
-	var out []wrongView
-	for k, st := range s.wrong {
-		if now.Sub(st.active) <= idle {
-			out = append(out, wrongView{k, st.flows, st.packets})
-		}
-	}
-	return out
-}
-
-// forget drops what no read had for longer than idle.
-func (s *floodState) forget(now time.Time, idle time.Duration) {
-	for k, e := range s.entries {
+	for k, e := range t.entries {
 		if now.Sub(e.seen) > idle {
-			delete(s.entries, k)
+			delete(t.entries, k)
 		}
-	}
-	for k, seen := range s.seriesSeen {
-		if now.Sub(seen) > idle {
-			delete(s.series, k)
-			delete(s.seriesSeen, k)
-		}
-	}
-	for k, e := range s.wrongEntries {
-		if now.Sub(e.seen) > idle {
-			delete(s.wrongEntries, k)
-		}
-	}
-	for k, st := range s.wrong {
-		if now.Sub(st.active) > idle {
-			delete(s.wrong, k)
-		}
-	}
-}
-
-// collectFlood exports the flooding and wrong-source series of one read.
-func collectFlood(ch chan<- prometheus.Metric, floods []floodView, wrongs []wrongView) {
-	for _, f := range floods {
-		ch <- prometheus.MustNewConstMetric(bridgeFloodedBytesDesc, prometheus.CounterValue, float64(f.Bytes), f.Bridge, f.Container, f.Interface)
-	}
-	for _, w := range wrongs {
-		ch <- prometheus.MustNewConstMetric(wrongFlowsDesc, prometheus.GaugeValue, float64(w.Flows), w.Container, w.Requested, w.RepliedFrom)
-		ch <- prometheus.MustNewConstMetric(wrongPacketsDesc, prometheus.CounterValue, float64(w.Packets), w.Container, w.Requested, w.RepliedFrom)
-	}
-}
-
-// savedFlood is floodState as SaveState writes it (absent from files of netctl before
-// it: then nothing is restored).
-type savedFlood struct {
-	Entries []struct {
-		Key    floodEntryKey
-		Bytes  savedCounter
-		Seen   time.Time
-		Series floodKey
-	}
-	Series []struct {
-		Key   floodKey
-		Bytes uint64
-		Seen  time.Time
-	}
-	WrongEntries []struct {
-		Key     wrongEntryKey
-		Packets savedCounter
-		Seen    time.Time
-	}
-	Wrong []struct {
-		Key     wrongKey
-		Packets uint64
-		Active  time.Time
-	}
-}
-
-func (s *floodState) save() savedFlood {
-	var out savedFlood
-	for k, e := range s.entries {
-		out.Entries = append(out.Entries, struct {
-			Key    floodEntryKey
-			Bytes  savedCounter
-			Seen   time.Time
-			Series floodKey
-		}{k, saveCounter(e.bytes), e.seen, e.series})
-	}
-	for k, b := range s.series {
-		out.Series = append(out.Series, struct {
-			Key   floodKey
-			Bytes uint64
-			Seen  time.Time
-		}{k, b, s.seriesSeen[k]})
-	}
-	for k, e := range s.wrongEntries {
-		out.WrongEntries = append(out.WrongEntries, struct {
-			Key     wrongEntryKey
-			Packets savedCounter
-			Seen    time.Time
-		}{k, saveCounter(e.packets), e.seen})
-	}
-	for k, st := range s.wrong {
-		out.Wrong = append(out.Wrong, struct {
-			Key     wrongKey
-			Packets uint64
-			Active  time.Time
-		}{k, st.packets, st.active})
 	}
 	return out
 }
 
-func (s savedFlood) restore() floodState {
-	st := newFloodState()
-	for _, e := range s.Entries {
-		st.entries[e.Key] = &floodEntry{bytes: e.Bytes.restore(), seen: e.Seen, series: e.Series}
+// wrongKey is one wrong-source series.
+type wrongKey struct {
+	Container, Requested, RepliedFrom string
+}
+
+type wrongState struct {
+	packets uint64
+	flows   int   // conversations at the last pass
+	active  int64 // wall ns of the last pass with a conversation
+}
+
+// applyWrong finds the wrong-source conversations of the pass (recs grouped by remote
+// endpoint and local port, analysis.JudgeWrongSource), counts them per (container,
+// requested, replied from) and adds their reply packets' growth (dp: each rec's packet
+// delta of this pass).
+func (st *flowState) applyWrong(nowMono int64, dp []uint64) {
+	for _, w := range st.wrong {
+		w.flows = 0
 	}
-	for _, v := range s.Series {
-		st.series[v.Key], st.seriesSeen[v.Key] = v.Bytes, v.Seen
+	p := &st.pass
+	st.wsGroup.ByRemote = true
+	st.wsGroup.Each(st.recs, func(m []int32) {
+		analysis.JudgeWrongSource(st.recs, m, nowMono, st.idle, func(pair analysis.WrongPair) {
+			r := &st.recs[m[0]]
+			w := analysis.NewWrongSource(r, pair, "", "", "", time.Time{})
+			k := wrongKey{p.contNames[r.Container], w.Requested.String(), w.RepliedFrom.String()}
+			ws := st.wrong[k]
+			if ws == nil {
+				ws = &wrongState{}
+				st.wrong[k] = ws
+			}
+			ws.flows++
+			ws.active = p.now
+			for _, i := range m {
+				if ri := &st.recs[i]; !ri.Receive {
+					if local, _, _, _ := ri.Ends(); *local == pair.RepliedFrom {
+						ws.packets += dp[i]
+					}
+				}
+			}
+		})
+	})
+	for k, w := range st.wrong {
+		if p.now-w.active > st.idle {
+			delete(st.wrong, k)
+		}
 	}
-	for _, e := range s.WrongEntries {
-		st.wrongEntries[e.Key] = &wrongEntry{packets: e.Packets.restore(), seen: e.Seen}
+}
+
+// encodeFlood appends the flooding and wrong-source memory to the state file.
+func encodeFlood(e *enc, t floodTable, wrong map[wrongKey]*wrongState) {
+	e.u32(uint32(len(t.entries)))
+	for k, en := range t.entries {
+		e.str(k.Bridge)
+		e.str(k.MAC)
+		e.counter(&en.bytes)
+		e.i64(en.seen.UnixNano())
 	}
-	for _, v := range s.Wrong {
-		st.wrong[v.Key] = &wrongState{packets: v.Packets, active: v.Active}
+	e.u32(uint32(len(t.series)))
+	for k, s := range t.series {
+		e.str(k.Bridge)
+		e.str(k.Container)
+		e.str(k.Interface)
+		e.u64(s.bytes)
+		e.i64(s.seen.UnixNano())
 	}
-	return st
+	e.u32(uint32(len(wrong)))
+	for k, w := range wrong {
+		e.str(k.Container)
+		e.str(k.Requested)
+		e.str(k.RepliedFrom)
+		e.u64(w.packets)
+		e.i64(w.active)
+		e.u32(uint32(w.flows))
+	}
+}
+
+// decodeFlood reads what encodeFlood wrote, the wrong-source series into wrong.
+func decodeFlood(d *dec, wrong map[wrongKey]*wrongState) floodTable {
+	t := newFloodTable()
+	for n := d.count(2 + 16 + 8); n > 0 && d.err == nil; n-- {
+		k := floodEntryKey{d.str(), d.str()}
+		t.entries[k] = &floodEntry{bytes: d.counter(), seen: time.Unix(0, d.i64())}
+	}
+	for n := d.count(3 + 16); n > 0 && d.err == nil; n-- {
+		k := floodKey{d.str(), d.str(), d.str()}
+		t.series[k] = &floodSeries{bytes: d.u64(), seen: time.Unix(0, d.i64())}
+	}
+	for n := d.count(3 + 20); n > 0 && d.err == nil; n-- {
+		k := wrongKey{d.str(), d.str(), d.str()}
+		wrong[k] = &wrongState{packets: d.u64(), active: d.i64(), flows: int(d.u32())}
+	}
+	return t
 }

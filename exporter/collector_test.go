@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -15,21 +16,72 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/netctl/netctl/probe"
 )
 
-// collectorSource returns the snapshot (or error) a test sets.
+// collectorSource serves the snapshot (or error) a test sets as a Source would: the
+// interfaces as Counters, the flows as kernel entries of one port per container
+// interface, attached inside the container (tc ingress is the container's receive), with
+// stamps on the clock's nanoseconds as CLOCK_MONOTONIC.
 type collectorSource struct {
-	mu   sync.Mutex
-	snap probe.Snapshot
-	err  error
+	mu    sync.Mutex
+	snap  probe.Snapshot
+	err   error
+	clock func() time.Time
 }
 
-func (s *collectorSource) Snapshot(context.Context) (probe.Snapshot, error) {
+func (s *collectorSource) Counters(context.Context) (probe.Counters, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.snap, s.err
+	return probe.Counters{Time: s.snap.Time, Interfaces: s.snap.Interfaces, FlowCapacity: s.snap.FlowCapacity,
+		InsertFailed: s.snap.InsertFailed, NotParsed: s.snap.NotParsed, Flooded: s.snap.Flooded}, s.err
+}
+
+func (s *collectorSource) ReadFlows(_ context.Context, fn func(*probe.Entry)) (probe.FlowRead, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return probe.FlowRead{}, s.err
+	}
+	now := s.clock()
+	read := probe.FlowRead{Bridges: s.snap.Bridges, Mono: uint64(now.UnixNano()), Time: now, Entries: len(s.snap.Flows), Capacity: s.snap.FlowCapacity}
+	index := map[[2]string]int{}
+	for _, f := range s.snap.Flows {
+		k := [2]string{f.Container, f.Interface}
+		if _, ok := index[k]; !ok {
+			index[k] = len(read.Ports) + 1
+			read.Ports = append(read.Ports, probe.Port{Container: f.Container, Interface: f.Interface, HostInterface: f.HostInterface,
+				Ifindex: len(read.Ports) + 1, InContainer: true, NetnsPath: f.NetnsPath})
+		}
+	}
+	for _, f := range s.snap.Flows {
+		e := probe.Entry{Key: probe.FlowKey{Ifindex: uint32(index[[2]string{f.Container, f.Interface}]), Proto: f.Proto,
+			Family: 6, Sport: f.SrcPort, Dport: f.DstPort, Saddr: f.Src.As16(), Daddr: f.Dst.As16()},
+			Packets: f.Packets, Bytes: f.Bytes, FirstNs: stamp(f.FirstSeen), LastNs: stamp(f.LastSeen), TCPFlags: f.TCPFlags}
+		if f.Direction == probe.Transmit {
+			e.Key.Dir = uint8(probe.Egress)
+		}
+		if f.Src.Is4() {
+			e.Key.Family, e.Key.Saddr, e.Key.Daddr = 4, [16]byte{}, [16]byte{}
+			s4, d4 := f.Src.As4(), f.Dst.As4()
+			copy(e.Key.Saddr[:], s4[:])
+			copy(e.Key.Daddr[:], d4[:])
+		}
+		if f.TCPSynNoAck {
+			e.Flags = probe.FlowSynNoAck
+		}
+		fn(&e)
+	}
+	return read, nil
+}
+
+func stamp(t time.Time) uint64 {
+	if t.IsZero() {
+		return 0
+	}
+	return uint64(t.UnixNano())
 }
 
 func (s *collectorSource) set(snap probe.Snapshot, err error) {
@@ -59,10 +111,13 @@ func (c *collectorClock) advance(d time.Duration) {
 var ct0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func newTestCollector(opts CollectorOptions) (*Collector, *collectorSource, *collectorClock) {
-	src := &collectorSource{}
 	clk := &collectorClock{now: ct0}
+	src := &collectorSource{clock: clk.Now}
 	opts.Now = clk.Now
 	opts.Logger = slog.New(slog.DiscardHandler)
+	if opts.FlowReadWait == 0 {
+		opts.FlowReadWait = time.Hour // every scrape waits for its own pass, however slow the machine
+	}
 	return NewCollector(src, opts), src, clk
 }
 
@@ -80,6 +135,23 @@ func ciface(name string, rxp, rxb, txp, txb uint64) probe.InterfaceCounters {
 		RxPackets: rxp, RxBytes: rxb, TxPackets: txp, TxBytes: txb}
 }
 
+// sampleKey is "name{labels}" of a sample, labels sorted.
+func sampleKey(name string, m *dto.Metric) string {
+	var ls []string
+	for _, l := range m.GetLabel() {
+		ls = append(ls, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+	}
+	sort.Strings(ls)
+	return name + "{" + strings.Join(ls, ",") + "}"
+}
+
+func sampleValue(m *dto.Metric) float64 {
+	if m.Counter != nil {
+		return m.GetCounter().GetValue()
+	}
+	return m.GetGauge().GetValue()
+}
+
 // gather returns every sample of c as "name{labels}" → value.
 func gatherSamples(t *testing.T, c prometheus.Collector) map[string]float64 {
 	t.Helper()
@@ -92,16 +164,7 @@ func gatherSamples(t *testing.T, c prometheus.Collector) map[string]float64 {
 	out := map[string]float64{}
 	for _, mf := range mfs {
 		for _, m := range mf.GetMetric() {
-			var ls []string
-			for _, l := range m.GetLabel() {
-				ls = append(ls, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-			}
-			sort.Strings(ls)
-			v := m.GetGauge().GetValue()
-			if m.Counter != nil {
-				v = m.GetCounter().GetValue()
-			}
-			out[mf.GetName()+"{"+strings.Join(ls, ",")+"}"] = v
+			out[sampleKey(mf.GetName(), m)] = sampleValue(m)
 		}
 	}
 	return out
@@ -148,12 +211,18 @@ netctl_flow_table_capacity 65536
 # HELP netctl_flow_table_entries Entries in the kernel's flow tables.
 # TYPE netctl_flow_table_entries gauge
 netctl_flow_table_entries 4
+# HELP netctl_flow_tracked_series Flow series netctl keeps counters for, exported or not (at most the flow tracking limit).
+# TYPE netctl_flow_tracked_series gauge
+netctl_flow_tracked_series 2
 # HELP netctl_flow_transmit_bytes_total Bytes of the flow the container transmitted on the interface (port: the service port, the ephemeral side folded).
 # TYPE netctl_flow_transmit_bytes_total counter
 netctl_flow_transmit_bytes_total{container="c1",interface="eth0",local="172.17.0.2",port="80",proto="tcp",remote="10.0.0.3"} 200
 # HELP netctl_flow_transmit_packets_total Packets of the flow the container transmitted on the interface (port: the service port, the ephemeral side folded).
 # TYPE netctl_flow_transmit_packets_total counter
 netctl_flow_transmit_packets_total{container="c1",interface="eth0",local="172.17.0.2",port="80",proto="tcp",remote="10.0.0.3"} 2
+# HELP netctl_flow_untracked_entries Entries of the kernel's flow tables with traffic within the flow idle timeout whose flow series is not tracked (tracking limit reached): their traffic counts in the other series of their interface.
+# TYPE netctl_flow_untracked_entries gauge
+netctl_flow_untracked_entries 0
 # HELP netctl_interface_receive_bytes_total Bytes the interface received into the container.
 # TYPE netctl_interface_receive_bytes_total counter
 netctl_interface_receive_bytes_total{bridge="docker0",container="c1",host_interface="veth-eth0",interface="eth0"} 1000
@@ -438,12 +507,19 @@ func TestCollectorConcurrent(t *testing.T) {
 	}
 }
 
-// TestNewRegistry: the registry gathers the collector, netctl_build_info and the Go and
-// process metrics.
-func TestNewRegistry(t *testing.T) {
+// TestNewGatherer: the gatherer serves the collector, netctl_build_info and the Go and
+// process metrics, sorted by name, and the same samples as the collector through a
+// registry.
+func TestNewGatherer(t *testing.T) {
 	c, src, _ := newTestCollector(CollectorOptions{})
-	src.set(probe.Snapshot{}, nil)
-	mfs, err := NewRegistry(c, "v1", "abc").Gather()
+	src.set(probe.Snapshot{
+		Interfaces: []probe.InterfaceCounters{ciface("eth0", 10, 1000, 8, 800)},
+		Flows: []probe.Flow{
+			cflow("eth0", probe.Receive, 6, "10.0.0.3", 40000, "172.17.0.2", 80, 3, 300, -time.Minute, -time.Second),
+			cflow("eth1", probe.Transmit, 6, "172.17.0.2", 80, "10.0.0.3", 40000, 2, 200, -time.Minute, -time.Second),
+		},
+	}, nil)
+	mfs, err := NewGatherer(c, "v1", "abc").Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,15 +529,30 @@ func TestNewRegistry(t *testing.T) {
 	}
 	for _, n := range []string{"netctl_up", "netctl_build_info", "go_goroutines", "process_start_time_seconds"} {
 		if !names[n] {
-			t.Errorf("registry lacks %s", n)
+			t.Errorf("gatherer lacks %s", n)
 		}
+	}
+	if !slices.IsSortedFunc(mfs, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) }) {
+		t.Error("families not sorted by name")
+	}
+	fast := map[string]float64{}
+	for _, mf := range mfs {
+		if strings.HasPrefix(mf.GetName(), "netctl_") && mf.GetName() != "netctl_build_info" {
+			for _, m := range mf.Metric {
+				fast[sampleKey(mf.GetName(), m)] = sampleValue(m)
+			}
+		}
+	}
+	if slow := gatherSamples(t, c); fmt.Sprint(fast) != fmt.Sprint(slow) {
+		t.Errorf("the gatherer's samples\n%v\ndiffer from the registry's\n%v", fast, slow)
 	}
 }
 
 // A watched bridge's unobserved ports are exported per bridge.
 func TestCollectorUnobservedPorts(t *testing.T) {
 	snap := probe.Snapshot{Time: time.Unix(1000, 0), Bridges: []probe.BridgeStatus{{Name: "docker0", Ports: 3, Unobserved: 1}}}
-	c := NewCollector(&collectorSource{snap: snap}, CollectorOptions{Now: func() time.Time { return snap.Time }})
+	clock := func() time.Time { return snap.Time }
+	c := NewCollector(&collectorSource{snap: snap, clock: clock}, CollectorOptions{Now: clock})
 	want := `# HELP netctl_bridge_ports_unobserved Ports of a watched bridge that carry no counters of netctl's: their traffic is invisible (0 normally).
 # TYPE netctl_bridge_ports_unobserved gauge
 netctl_bridge_ports_unobserved{bridge="docker0"} 1

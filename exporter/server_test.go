@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -32,9 +33,12 @@ func testHandler(t *testing.T) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(NewBuildInfo("v-test", "r-test"))
 	h, err := NewHandler(HandlerOptions{
-		Registry: reg, Version: "v-test",
-		Flows: func(context.Context, bool) (any, error) {
-			return []analysis.Conversation{{Container: "c1", InInterface: "eth0", OutInterface: "eth1"}}, nil
+		Gatherer: reg, Version: "v-test",
+		Flows: func(_ context.Context, q FlowsQuery) (any, error) {
+			if q.All {
+				return []string{fmt.Sprintf("all, limit %d", q.Limit)}, nil
+			}
+			return []analysis.Conversation{{Container: "c1", InInterface: "eth0", OutInterface: "eth1", Reason: fmt.Sprintf("limit %d", q.Limit)}}, nil
 		},
 	})
 	if err != nil {
@@ -70,6 +74,44 @@ func TestEndpoints(t *testing.T) {
 	}
 	if srv.ReadHeaderTimeout == 0 || srv.WriteTimeout == 0 || srv.IdleTimeout == 0 {
 		t.Error("server timeouts not set")
+	}
+
+	// Only GET and HEAD; /flows parses its query strictly.
+	for _, tc := range []struct {
+		method, path string
+		code         int
+		body         string
+	}{
+		{"POST", "/metrics", 405, "method not allowed"},
+		{"PUT", "/flows", 405, "method not allowed"},
+		{"DELETE", "/", 405, "method not allowed"},
+		{"HEAD", "/metrics", 200, ""},
+		{"GET", "/flows", 200, `"reason": "limit 100"`},
+		{"GET", "/flows?limit=5", 200, `"reason": "limit 5"`},
+		{"GET", "/flows?all=1&limit=1000", 200, `"all, limit 1000"`},
+		{"GET", "/flows?all=false", 200, `"reason": "limit 100"`},
+		{"GET", "/flows?limit=0", 400, "limit="},
+		{"GET", "/flows?limit=1001", 400, "limit="},
+		{"GET", "/flows?limit=ten", 400, "limit="},
+		{"GET", "/flows?all=maybe", 400, "all="},
+		{"GET", "/flows?all", 400, "all="},
+		{"GET", "/flows?format=csv", 400, "unknown parameter"},
+		{"GET", "/flows?limit=1&limit=2", 400, "given 2 times"},
+		{"GET", "/flows?limit=%zz", 400, "bad query"},
+	} {
+		req, _ := http.NewRequest(tc.method, base+tc.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.code || !strings.Contains(string(b), tc.body) {
+			t.Errorf("%s %s: %s %q, want %d with %q", tc.method, tc.path, resp.Status, b, tc.code, tc.body)
+		}
+		if tc.code == 405 && resp.Header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s %s: Allow %q", tc.method, tc.path, resp.Header.Get("Allow"))
+		}
 	}
 }
 

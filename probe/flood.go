@@ -24,11 +24,11 @@ type FloodedDest struct {
 // RawFloodedMAC is one entry of the flooded_macs map of a map set: the copies of frames
 // for MAC that the ports of one bridge received, per-CPU copies summed.
 type RawFloodedMAC struct {
-	NSInode uint64
-	Bridge  int // ifindex of the bridge in the host namespace; 0 inside a container
-	MAC     [6]byte
-	Totals  Totals
-	LastNs  uint64 // CLOCK_MONOTONIC (coarse) of the latest copy
+	NSCookie uint64
+	Bridge   int // ifindex of the bridge in the host namespace; 0 inside a container
+	MAC      [6]byte
+	Totals   Totals
+	LastNs   uint64 // CLOCK_MONOTONIC (coarse) of the latest copy
 }
 
 // FloodedDestinations names the flooded_macs entries of the host namespace's map set:
@@ -50,11 +50,11 @@ func FloodedDestinations(ports []Port, raw []RawFloodedMAC, monoNow uint64, now 
 	var out []FloodedDest
 	for _, r := range raw {
 		br, ok := bridges[r.Bridge]
-		if r.NSInode != 0 || !ok || r.Totals.Packets == 0 {
+		if r.NSCookie != 0 || !ok || r.Totals.Packets == 0 {
 			continue
 		}
 		mac := net.HardwareAddr(r.MAC[:]).String()
-		d := FloodedDest{Bridge: br, MAC: mac, Packets: r.Totals.Packets, Bytes: r.Totals.Bytes, LastSeen: monoToWall(r.LastNs, monoNow, now)}
+		d := FloodedDest{Bridge: br, MAC: mac, Packets: r.Totals.Packets, Bytes: r.Totals.Bytes, LastSeen: MonoToWall(r.LastNs, monoNow, now)}
 		if o, ok := owners[mac]; ok {
 			d.Container, d.Interface = o.Container, o.Interface
 		}

@@ -116,19 +116,20 @@ func TestFloodedCopiesKeptApart(t *testing.T) {
 
 	// No flow of container1's on container3's port, nor the requests on eth1's.
 	c1 := netip.MustParseAddr("172.17.0.2")
-	raw, err := readFlows(mapRefs{flows: s.objs.Flows}, nil)
-	if err != nil {
+	var raw []Entry
+	if _, err := eachEntry(context.Background(), []mapRefs{{flows: s.objs.Flows}}, func(e *Entry) { raw = append(raw, *e) }); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range raw {
-		if f.Src != c1 && f.Dst != c1 {
+	for _, e := range raw {
+		if src, dst := e.Addrs(); src != c1 && dst != c1 {
 			continue
 		}
-		switch f.Ifindex {
+		f := e.Key
+		switch int(f.Ifindex) {
 		case hostIdx(l.Container3.HostVeth):
 			t.Errorf("container3's port has a flow of container1's: %+v", f)
 		case hostIdx(eth1Host):
-			if f.Dir == Egress { // received by eth1
+			if Direction(f.Dir) == Egress { // received by eth1
 				t.Errorf("eth1 received a flow of container1's: %+v", f)
 			}
 		}

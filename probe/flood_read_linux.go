@@ -46,7 +46,7 @@ func pinnedFloodRefs(dir string) floodRefs {
 // addFloodedCounters fills in the flooded counters of each interface from its set.
 func addFloodedCounters(sets []mapRefs, ifaces []InterfaceCounters) error {
 	for i := range ifaces {
-		j := slices.IndexFunc(sets, func(s mapRefs) bool { return s.ino == ifaces[i].NSInode })
+		j := slices.IndexFunc(sets, func(s mapRefs) bool { return s.cookie == ifaces[i].NSCookie })
 		if j < 0 || sets[j].flood.byIndex == nil {
 			continue
 		}
@@ -63,11 +63,11 @@ func addFloodedCounters(sets []mapRefs, ifaces []InterfaceCounters) error {
 func floodedDests(sets []mapRefs, ports []Port) ([]FloodedDest, error) {
 	var raw []RawFloodedMAC
 	for _, s := range sets {
-		if s.ino != 0 || s.flood.macs == nil {
+		if s.cookie != 0 || s.flood.macs == nil {
 			continue
 		}
 		var err error
-		if raw, err = readFloodedMACs(s.flood.macs, s.ino, raw); err != nil {
+		if raw, err = readFloodedMACs(s.flood.macs, s.cookie, raw); err != nil {
 			return nil, err
 		}
 	}
@@ -95,14 +95,14 @@ func readFloodedPort(byIndex, hash *ebpf.Map, ifindex int) (Totals, error) {
 }
 
 // readFloodedMACs appends the entries of one set's flooded_macs map (at most its 4096).
-func readFloodedMACs(m *ebpf.Map, ino uint64, out []RawFloodedMAC) ([]RawFloodedMAC, error) {
+func readFloodedMACs(m *ebpf.Map, cookie uint64, out []RawFloodedMAC) ([]RawFloodedMAC, error) {
 	var (
 		k   FloodKey
 		per []FloodValue
 	)
 	it := m.Iterate()
 	for it.Next(&k, &per) {
-		r := RawFloodedMAC{NSInode: ino, Bridge: int(k.Bridge), MAC: k.MAC}
+		r := RawFloodedMAC{NSCookie: cookie, Bridge: int(k.Bridge), MAC: k.MAC}
 		for _, v := range per {
 			r.Totals = r.Totals.Add(Totals{Packets: v.Packets, Bytes: v.Bytes})
 			r.LastNs = max(r.LastNs, v.LastSeenNs)

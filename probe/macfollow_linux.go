@@ -156,7 +156,7 @@ func (d *Datapath) linkChanged(nsid int, l netlink.Link) (Event, bool) {
 func (d *Datapath) hostPorts() []int {
 	var out []int
 	for _, rp := range d.reg.Ports {
-		if rp.NSInode == 0 {
+		if rp.NSCookie == 0 {
 			out = append(out, rp.Ifindex)
 		}
 	}

@@ -80,11 +80,13 @@ func (d *Datapath) attachHostLink(namer *Namer, l netlink.Link) (Attachment, err
 // is then a host port) or a container's, where its own sense is kept. label names the
 // container, nsPath opens its namespace again later (status, detach).
 func (d *Datapath) AttachNamed(ctx context.Context, ns netns.NsHandle, nsPath, label, ifname string) (Attachment, error) {
-	ino, err := nsutil.Inode(ns)
+	d.mu.Lock() // serve attaches again (self-healing) while scrapes read the sets
+	defer d.mu.Unlock()
+	cookie, err := nsutil.Cookie(ns)
 	if err != nil {
 		return Attachment{}, err
 	}
-	if ino == d.hostIno {
+	if cookie == d.hostCookie {
 		l, err := d.sets[0].nl.LinkByName(ifname)
 		if err != nil {
 			return Attachment{}, fmt.Errorf("interface %s not found in the host namespace", ifname)
@@ -100,20 +102,20 @@ func (d *Datapath) AttachNamed(ctx context.Context, ns netns.NsHandle, nsPath, l
 	if err != nil {
 		return Attachment{}, fmt.Errorf("interface %s not found in %s", ifname, label)
 	}
-	mode, adopted, nsIno, err := d.AttachIn(ns, l.Attrs().Index)
+	mode, adopted, nsCookie, err := d.AttachIn(ns, l.Attrs().Index)
 	if err != nil {
 		return Attachment{}, fmt.Errorf("attach to %s@%s: %w", ifname, label, err)
 	}
 	// Inside the container the kernel itself marks frames for another MAC (bpf/flood.h).
-	s := d.sets[nsIno]
+	s := d.sets[nsCookie]
 	if err := putRxPort(s.objs.RxPortsByIndex, s.objs.RxPorts, l.Attrs().Index, RxPort{Check: RxSelf}); err != nil {
 		return Attachment{}, fmt.Errorf("attach to %s@%s: %w", ifname, label, err)
 	}
-	if err := d.reg.addPort(regPort{NSInode: nsIno, NSPath: nsPath, Ifindex: l.Attrs().Index, Name: ifname, Mode: mode}); err != nil {
+	if err := d.reg.addPort(regPort{NSCookie: nsCookie, NSPath: nsPath, Ifindex: l.Attrs().Index, Name: ifname, Mode: mode}); err != nil {
 		return Attachment{}, err
 	}
 	d.portsOK = false
-	p := Port{Container: label, Interface: ifname, NSInode: nsIno, Ifindex: l.Attrs().Index, InContainer: true, Mode: string(mode), NetnsPath: nsPath,
+	p := Port{Container: label, Interface: ifname, NSCookie: nsCookie, Ifindex: l.Attrs().Index, InContainer: true, Mode: string(mode), NetnsPath: nsPath,
 		MAC: l.Attrs().HardwareAddr.String()}
 	return Attachment{Port: p, Adopted: adopted}, nil
 }
@@ -162,6 +164,7 @@ func (d *Datapath) ForgetHostLink(ifindex int) error {
 		}
 	}
 	errs = append(errs, d.forgetRx(ifindex), d.reg.removePort(0, ifindex))
+	delete(d.attached, setIfindex{0, ifindex})
 	delete(d.pending, ifindex)
 	d.portsOK = false
 	return errors.Join(errs...)
@@ -173,7 +176,7 @@ func (d *Datapath) sweep() error {
 	s := d.sets[0]
 	seen := map[int]bool{}
 	for _, rp := range d.reg.Ports {
-		if rp.NSInode == 0 {
+		if rp.NSCookie == 0 {
 			seen[rp.Ifindex] = true
 		}
 	}
@@ -200,15 +203,14 @@ func (d *Datapath) sweep() error {
 // Ports describes every registered interface that still exists, but those whose
 // container is not known yet (they are counted, and described once it is).
 func (d *Datapath) Ports(ctx context.Context) []Port {
-	ports := registeredPorts(ctx, d.sets[0].nl, d.reg, d.opts.Docker)
-	return slices.DeleteFunc(ports, func(p Port) bool { _, ok := d.pending[p.Ifindex]; return ok && !p.InContainer })
+	return describedPorts(registeredPorts(ctx, d.sets[0].nl, d.reg, d.opts.Docker), d.pending)
 }
 
 func registeredPorts(ctx context.Context, hostNL *netlink.Handle, reg *registry, view *docker.View) []Port {
 	namer := NewNamer(ctx, hostNL, view)
 	var out []Port
 	for _, rp := range reg.Ports {
-		if rp.NSInode == 0 {
+		if rp.NSCookie == 0 {
 			l, err := hostNL.LinkByIndex(rp.Ifindex)
 			if err != nil {
 				continue // gone
@@ -218,7 +220,11 @@ func registeredPorts(ctx context.Context, hostNL *netlink.Handle, reg *registry,
 			out = append(out, p)
 			continue
 		}
-		p := Port{Container: namer.Label(rp.NSInode), Interface: rp.Name, NSInode: rp.NSInode, Ifindex: rp.Ifindex,
+		label, ok := namer.LabelAt(rp.NSPath, rp.NSCookie)
+		if !ok {
+			continue // its namespace is gone
+		}
+		p := Port{Container: label, Interface: rp.Name, NSCookie: rp.NSCookie, Ifindex: rp.Ifindex,
 			InContainer: true, Mode: string(rp.Mode), NetnsPath: rp.NSPath}
 		out = append(out, p)
 	}
@@ -227,39 +233,32 @@ func registeredPorts(ctx context.Context, hostNL *netlink.Handle, reg *registry,
 
 // Snapshot reads the counters of this datapath's map sets.
 func (d *Datapath) Snapshot(ctx context.Context) (Snapshot, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var sets []mapRefs
-	for ino, s := range d.sets {
-		sets = append(sets, mapRefs{ino: ino, totalsIdx: s.objs.TotalsByIndex, totals: s.objs.Totals, flows: s.objs.Flows, stats: s.objs.Stats,
-			flood: floodRefsOf(&s.objs.netctlMaps)})
-	}
-	before := slices.Clone(d.reg.Ports)
-	if err := d.reg.reload(); err == nil && !slices.Equal(before, d.reg.Ports) {
-		d.portsOK = false // another netctl (attach --iface) changed the registry
-	}
-	if !d.portsOK { // resolved again only after an attach or a port gone
-		d.ports, d.portsOK = d.Ports(ctx), true
-	}
-	snap, err := snapshot(sets, d.ports)
+	d.readMu.RLock() // Reload closes the maps it replaced only after the reads of them
+	defer d.readMu.RUnlock()
+	sets, ports := d.refs(ctx)
+	snap, err := snapshot(sets, ports)
 	if err != nil {
 		return snap, err
 	}
-	snap.Bridges = d.bridgeStatus()
+	d.mu.Lock()
+	bridges, reg, nl := slices.Clone(d.bridges), slices.Clone(d.reg.Ports), d.sets[0].nl
+	d.mu.Unlock()
+	snap.Bridges = bridgeStatus(nl, bridges, reg)
 	return snap, nil
 }
 
-// bridgeStatus counts, per watched bridge, the ports without netctl's programs.
-func (d *Datapath) bridgeStatus() []BridgeStatus {
+// bridgeStatus counts, per bridge, the ports without netctl's programs (reg: the
+// registered ports).
+func bridgeStatus(nl *netlink.Handle, bridges []string, reg []regPort) []BridgeStatus {
 	var out []BridgeStatus
-	for _, br := range d.bridges {
-		ports, err := BridgePorts(d.sets[0].nl, br)
+	for _, br := range bridges {
+		ports, err := BridgePorts(nl, br)
 		if err != nil {
 			continue // the bridge is gone: nothing to observe
 		}
 		st := BridgeStatus{Name: br, Ports: len(ports)}
 		for _, l := range ports {
-			if !slices.ContainsFunc(d.reg.Ports, func(p regPort) bool { return p.NSInode == 0 && p.Ifindex == l.Attrs().Index }) {
+			if !slices.ContainsFunc(reg, func(p regPort) bool { return p.NSCookie == 0 && p.Ifindex == l.Attrs().Index }) {
 				st.Unobserved++
 			}
 		}
@@ -269,7 +268,7 @@ func (d *Datapath) bridgeStatus() []BridgeStatus {
 }
 
 func snapshot(sets []mapRefs, ports []Port) (Snapshot, error) {
-	totals, flows, entries, capacity, stats, err := readRaw(sets)
+	totals, flows, entries, capacity, stats, err := readRaw(context.Background(), sets, ports)
 	if err != nil {
 		return Snapshot{}, err
 	}

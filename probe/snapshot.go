@@ -18,7 +18,7 @@ type Port struct {
 	HostInterface string `json:"host_interface"`           // host-side veth; "" when attached inside the container
 	Bridge        string `json:"bridge"`                   // bridge of the host-side veth, if any
 	BridgeIndex   int    `json:"bridge_ifindex,omitempty"` // the bridge's ifindex in the host namespace
-	NSInode       uint64 `json:"netns_inode"`              // namespace of the attached interface's map set (0: the host namespace)
+	NSCookie      uint64 `json:"netns_cookie"`             // cookie of the namespace of the attached interface's map set (0: the host namespace)
 	Ifindex       int    `json:"ifindex"`                  // ifindex of the attached interface, in its namespace
 	InContainer   bool   `json:"in_container"`             // attached to the container's interface itself
 	Mode          string `json:"mode,omitempty"`           // tcx or tc
@@ -91,6 +91,54 @@ type Snapshot struct {
 	Flooded []FloodedDest `json:"flooded,omitempty"`
 }
 
+// Counters are the part of a snapshot that costs the same however many flows there are
+// and needs no lookup but in the maps: the interface counters and the datapath's own
+// counts. A scrape reads them every time; the flow tables (Entry) and what needs netlink
+// (the bridges' coverage) are read apart (FlowRead).
+type Counters struct {
+	Time         time.Time           `json:"time"`
+	Interfaces   []InterfaceCounters `json:"interfaces"`
+	FlowCapacity int                 `json:"flow_capacity"`
+	InsertFailed uint64              `json:"flow_insert_failed"`
+	NotParsed    uint64              `json:"not_parsed"`
+	// Flooded is what the watched bridges flooded, by destination (FloodedDestinations).
+	Flooded []FloodedDest `json:"flooded,omitempty"`
+}
+
+// Entry is one flow table entry as the kernel keeps it, per-CPU copies merged, in
+// fixed-size form (no strings, no pointers): what a reader that keeps many of them in
+// reused buffers takes. Key is in the kernel's terms: the tc direction on the attached
+// interface, addresses and ports as on the wire (see FlowKey).
+type Entry struct {
+	NSCookie uint64 // the namespace of the entry's map set (0: the host namespace)
+	Key      FlowKey
+	Packets  uint64
+	Bytes    uint64
+	FirstNs  uint64 // CLOCK_MONOTONIC (coarse)
+	LastNs   uint64
+	TCPFlags uint8 // OR of the TCP flags seen
+	Flags    uint8 // FlowSynNoAck
+}
+
+// Addrs returns the entry's source and destination addresses.
+func (e *Entry) Addrs() (src, dst netip.Addr) {
+	if e.Key.Family == 6 {
+		return netip.AddrFrom16(e.Key.Saddr), netip.AddrFrom16(e.Key.Daddr)
+	}
+	return netip.AddrFrom4([4]byte(e.Key.Saddr[:4])), netip.AddrFrom4([4]byte(e.Key.Daddr[:4]))
+}
+
+// FlowRead is what a read of the flow tables says besides its entries: the ports behind
+// the interfaces, the watched bridges' coverage and the two clocks as the read began.
+type FlowRead struct {
+	Ports    []Port
+	Bridges  []BridgeStatus
+	Mono     uint64    // CLOCK_MONOTONIC, the clock of the entries' stamps
+	Time     time.Time // the wall clock at the same moment
+	Entries  int       // entries read
+	Capacity int       // the tables' capacity
+}
+
 // BridgeStatus says how many ports of a watched bridge carry no counters of netctl's:
 // traffic through them is invisible (0 is the normal state).
 type BridgeStatus struct {
@@ -102,15 +150,15 @@ type BridgeStatus struct {
 // RawTotals is one totals entry as the kernel keeps it: per (namespace map set, ifindex,
 // tc direction), per-CPU copies already summed.
 type RawTotals struct {
-	NSInode uint64
-	Ifindex int
-	Dir     Direction
-	Totals  Totals
+	NSCookie uint64
+	Ifindex  int
+	Dir      Direction
+	Totals   Totals
 }
 
 // RawFlow is one flow entry as the kernel keeps it, per-CPU copies merged.
 type RawFlow struct {
-	NSInode   uint64
+	NSCookie  uint64
 	Ifindex   int
 	Dir       Direction
 	Proto     uint8
@@ -131,36 +179,83 @@ type portKey struct {
 	ifindex int
 }
 
+// PortMap finds who is behind an interface of a map set. An interface counted both on
+// its host-side veth and inside the container is taken from the host side: its entries
+// inside the container are left out, so nothing is counted twice.
+type PortMap struct {
+	Ports []Port
+	byKey map[portKey]int
+}
+
+// NewPortMap indexes ports.
+func NewPortMap(ports []Port) PortMap {
+	m := PortMap{Ports: ports, byKey: make(map[portKey]int, len(ports))}
+	hostSide := map[[2]string]bool{} // (container, interface) counted on a host veth
+	for _, p := range ports {
+		if !p.InContainer {
+			hostSide[[2]string{p.Container, p.Interface}] = true
+		}
+	}
+	for i, p := range ports {
+		if p.InContainer && hostSide[[2]string{p.Container, p.Interface}] {
+			continue
+		}
+		m.byKey[portKey{p.NSCookie, p.Ifindex}] = i
+	}
+	return m
+}
+
+// Find returns the index in Ports of the interface ifindex of the map set of namespace
+// ns, or false when it is unknown or left out.
+func (m PortMap) Find(ns uint64, ifindex int) (int, bool) {
+	i, ok := m.byKey[portKey{ns, ifindex}]
+	return i, ok
+}
+
 // BuildSnapshot turns raw map contents into per-container counters and flows. Directions
 // become the container's (a bridge port's tc ingress is the container's transmit). An
 // interface counted both on its host-side veth and inside the container is reported
 // once, from the host side. Entries of unknown ports are left out. monoNow and now
 // convert the kernel's monotonic stamps to wall time. It is pure.
 func BuildSnapshot(ports []Port, totals []RawTotals, flows []RawFlow, monoNow uint64, now time.Time) Snapshot {
-	byKey := make(map[portKey]Port, len(ports))
-	hostSide := map[[2]string]bool{} // (container, interface) counted on a host veth
-	for _, p := range ports {
-		byKey[portKey{p.NSInode, p.Ifindex}] = p
-		if !p.InContainer {
-			hostSide[[2]string{p.Container, p.Interface}] = true
+	pm := NewPortMap(ports)
+	snap := Snapshot{Time: now, Interfaces: Interfaces(pm, totals), Flows: make([]Flow, 0, len(flows))}
+	for _, f := range flows {
+		i, ok := pm.Find(f.NSCookie, f.Ifindex)
+		if !ok {
+			continue
 		}
+		p := ports[i]
+		snap.Flows = append(snap.Flows, Flow{
+			Container: p.Container, NetnsPath: p.NetnsPath, Interface: p.Interface, HostInterface: p.HostInterface,
+			Direction: p.ContainerDir(f.Dir), Proto: f.Proto, Src: f.Src, Dst: f.Dst,
+			SrcPort: f.Sport, DstPort: f.Dport, Packets: f.Packets, Bytes: f.Bytes,
+			FirstSeen: MonoToWall(f.FirstNs, monoNow, now), LastSeen: MonoToWall(f.LastNs, monoNow, now),
+			TCPFlags: f.TCPFlags, TCPSynNoAck: f.SynNoAck,
+		})
 	}
-	skip := func(p Port) bool { return p.InContainer && hostSide[[2]string{p.Container, p.Interface}] }
+	return snap
+}
 
-	counters := map[portKey]*InterfaceCounters{}
-	for _, p := range ports { // every port has a row, traffic or not
-		if !skip(p) {
-			counters[portKey{p.NSInode, p.Ifindex}] = &InterfaceCounters{Port: p}
+// Interfaces returns the counters of every port of pm (traffic or not) from the raw
+// totals, in the container's directions, sorted by container, interface and host
+// interface. Totals of unknown or left-out interfaces are ignored. It is pure.
+func Interfaces(pm PortMap, totals []RawTotals) []InterfaceCounters {
+	out := make([]InterfaceCounters, 0, len(pm.byKey))
+	at := make(map[int]int, len(pm.byKey)) // port index → index in out
+	for i, p := range pm.Ports {
+		if j, ok := pm.Find(p.NSCookie, p.Ifindex); ok && j == i {
+			at[i] = len(out)
+			out = append(out, InterfaceCounters{Port: p})
 		}
 	}
 	for _, t := range totals {
-		k := portKey{t.NSInode, t.Ifindex}
-		p, ok := byKey[k]
-		if !ok || skip(p) {
+		i, ok := pm.Find(t.NSCookie, t.Ifindex)
+		if !ok {
 			continue
 		}
-		c := counters[k]
-		if containerDir(p, t.Dir) == Receive {
+		c := &out[at[i]]
+		if c.ContainerDir(t.Dir) == Receive {
 			c.RxPackets += t.Totals.Packets
 			c.RxBytes += t.Totals.Bytes
 		} else {
@@ -168,31 +263,14 @@ func BuildSnapshot(ports []Port, totals []RawTotals, flows []RawFlow, monoNow ui
 			c.TxBytes += t.Totals.Bytes
 		}
 	}
-	snap := Snapshot{Time: now, Interfaces: make([]InterfaceCounters, 0, len(counters)), Flows: make([]Flow, 0, len(flows))}
-	for _, c := range counters {
-		snap.Interfaces = append(snap.Interfaces, *c)
-	}
-	slices.SortFunc(snap.Interfaces, func(a, b InterfaceCounters) int {
+	slices.SortFunc(out, func(a, b InterfaceCounters) int {
 		return cmp.Or(cmp.Compare(a.Container, b.Container), cmp.Compare(a.Interface, b.Interface), cmp.Compare(a.HostInterface, b.HostInterface))
 	})
-	for _, f := range flows {
-		p, ok := byKey[portKey{f.NSInode, f.Ifindex}]
-		if !ok || skip(p) {
-			continue
-		}
-		snap.Flows = append(snap.Flows, Flow{
-			Container: p.Container, NetnsPath: p.NetnsPath, Interface: p.Interface, HostInterface: p.HostInterface,
-			Direction: containerDir(p, f.Dir), Proto: f.Proto, Src: f.Src, Dst: f.Dst,
-			SrcPort: f.Sport, DstPort: f.Dport, Packets: f.Packets, Bytes: f.Bytes,
-			FirstSeen: monoToWall(f.FirstNs, monoNow, now), LastSeen: monoToWall(f.LastNs, monoNow, now),
-			TCPFlags: f.TCPFlags, TCPSynNoAck: f.SynNoAck,
-		})
-	}
-	return snap
+	return out
 }
 
-// containerDir maps a tc direction on a port to the container's direction.
-func containerDir(p Port, d Direction) FlowDirection {
+// ContainerDir maps a tc direction on the port to the container's direction.
+func (p Port) ContainerDir(d Direction) FlowDirection {
 	in := d == Ingress
 	if p.mirrored() {
 		in = !in
@@ -203,8 +281,9 @@ func containerDir(p Port, d Direction) FlowDirection {
 	return Transmit
 }
 
-// monoToWall converts a CLOCK_MONOTONIC stamp to wall time, given the two clocks now.
-func monoToWall(ns, monoNow uint64, now time.Time) time.Time {
+// MonoToWall converts a CLOCK_MONOTONIC stamp of the programs to wall time, given the two
+// clocks now (0 stays the zero time).
+func MonoToWall(ns, monoNow uint64, now time.Time) time.Time {
 	if ns == 0 {
 		return time.Time{}
 	}

@@ -49,12 +49,19 @@ func TestWatchSurvivesStrayNetlinkMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dp.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	events := make(chan Event, 64)
-	ended := make(chan error, 1)
-	go func() { ended <- dp.Watch(ctx, "docker0", func(e Event) { events <- e }) }()
+	ended, stopped := make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		ended <- dp.Watch(ctx, "docker0", func(e Event) {
+			select {
+			case events <- e:
+			case <-ctx.Done():
+			}
+		})
+	}()
+	defer func() { cancel(); <-stopped; dp.Close() }() // the watch uses dp until it returns
 	next := func(what string) Event {
 		t.Helper()
 		select {

@@ -330,23 +330,13 @@ func TestServeCountersMonotonicUnderEviction(t *testing.T) {
 	useTestRoots(t)
 	addr, stop := startServe(t, "-n", l.Host.Name, "--log-level", "warn", "serve-flags:", "--flow-entries", "16")
 	_ = stop
-	totals := func() map[string]float64 {
-		out := map[string]float64{}
-		for _, line := range strings.Split(get(t, "http://"+addr+"/metrics"), "\n") {
-			if strings.HasPrefix(line, "netctl_") && strings.Contains(line, "_total") {
-				f := strings.Fields(line)
-				v, _ := strconv.ParseFloat(f[len(f)-1], 64)
-				out[strings.Join(f[:len(f)-1], " ")] = v
-			}
-		}
-		return out
-	}
-	prev := totals()
+	scrape := func() map[string]float64 { return totals(get(t, "http://"+addr+"/metrics")) }
+	prev := scrape()
 	evicting := false
 	for round := range 12 {
 		pingFrom(t, l.Container2.Name, "172.17.0.2", 3) // a new ICMP id: new flows each round
 		pingFrom(t, l.Container1.Name, "172.17.0.3", 3)
-		cur := totals()
+		cur := scrape()
 		for k, v := range prev {
 			if c, ok := cur[k]; ok && c < v {
 				t.Errorf("round %d: %s went down %v → %v", round, k, v, c)

@@ -231,16 +231,6 @@ func TestDetectAsymmetric(t *testing.T) {
 				if c.LastSeen.IsZero() {
 					t.Errorf("%s: no LastSeen", short(c))
 				}
-				// Its key is the key of its flows, both ways.
-				var in, out bool
-				for _, f := range tc.flows {
-					if KeyOf(f) == c.Key() {
-						in, out = in || f.Direction == rx, out || f.Direction == tx
-					}
-				}
-				if !in || !out {
-					t.Errorf("%s: Key() %+v matches flows in %v, out %v", short(c), c.Key(), in, out)
-				}
 			}
 			if strings.Join(gs, "\n") != strings.Join(tc.want, "\n") {
 				t.Errorf("got\n%s\nwant\n%s", strings.Join(gs, "\n"), strings.Join(tc.want, "\n"))
@@ -287,15 +277,26 @@ func TestServicePort(t *testing.T) {
 		{"ICMP folds the identifier", icmp(c1, "eth0", rx, 1, "172.17.0.3", "172.17.0.2", 8, 77, 1, 0), nil, "172.17.0.2", "172.17.0.3", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l, r, p := ServicePort(tc.f, tc.rev)
-			if l.String() != tc.local || r.String() != tc.remote || p != tc.port {
-				t.Errorf("ServicePort = %s %s %d, want %s %s %d", l, r, p, tc.local, tc.remote, tc.port)
+			flows := []probe.Flow{tc.f}
+			if tc.rev != nil {
+				flows = append(flows, *tc.rev)
+			}
+			want := int(tc.port)
+			if !probe.HasPorts(tc.f.Proto) {
+				want = -1
+			}
+			if p := ServicePorts(flows); p[0] != want || (tc.rev != nil && p[1] != want) {
+				t.Errorf("ServicePorts = %v, want %d", p, want)
+			}
+			r := RecOf(tc.f, 0, 0)
+			if l, rm := r.LocalAddr(), r.RemoteAddr(); l.String() != tc.local || rm.String() != tc.remote {
+				t.Errorf("local, remote = %s %s, want %s %s", l, rm, tc.local, tc.remote)
 			}
 		})
 	}
 }
 
-// The initiator DetectAsymmetric reports and the port ServicePort folds to agree.
+// The initiator DetectAsymmetric reports and the port ServicePorts folds to agree.
 func TestServicePortAgreesWithInitiator(t *testing.T) {
 	now := t0.Add(time.Minute)
 	flows := []probe.Flow{
@@ -304,49 +305,24 @@ func TestServicePortAgreesWithInitiator(t *testing.T) {
 		fl(c1, "eth1", tx, 6, "172.17.0.2", 33000, "198.51.100.2", 8080, 100, 0, time.Second),
 		fl(c1, "eth0", rx, 6, "198.51.100.2", 8080, "172.17.0.2", 33000, 100, 0, time.Second),
 	}
-	revs := FindReverses(flows)
+	ports := ServicePorts(flows)
 	convs := DetectAsymmetric(flows, now, 0)
 	if len(convs) != 2 {
 		t.Fatalf("got %d conversations, want 2", len(convs))
 	}
 	for i, f := range flows {
-		if revs[i] == nil {
-			t.Fatalf("flow %d: no reverse found", i)
-		}
-		_, remote, port := ServicePort(f, revs[i])
+		r := RecOf(f, 0, 0)
 		for _, c := range convs {
-			if c.Remote != remote {
+			if c.Remote != r.RemoteAddr() {
 				continue
 			}
 			want := c.LocalPort
 			if c.Initiator == InitiatorLocal {
 				want = c.RemotePort
 			}
-			if port != want {
-				t.Errorf("flow %d: service port %d, conversation says initiator %s (%d/%d)", i, port, c.Initiator, c.LocalPort, c.RemotePort)
+			if ports[i] != int(want) {
+				t.Errorf("flow %d: service port %d, conversation says initiator %s (%d/%d)", i, ports[i], c.Initiator, c.LocalPort, c.RemotePort)
 			}
-		}
-	}
-}
-
-func TestFindReverses(t *testing.T) {
-	flows := []probe.Flow{
-		fl(c1, "eth0", rx, 6, "172.17.0.3", 41000, "172.17.0.2", 80, 1, 0, 0),
-		fl(c1, "eth1", tx, 6, "172.17.0.2", 80, "172.17.0.3", 41000, 1, 2*time.Second, 0),
-		fl(c1, "eth0", tx, 6, "172.17.0.2", 80, "172.17.0.3", 41000, 1, time.Second, 0), // seen first: picked
-		fl(c2, "eth0", rx, 6, "172.17.0.2", 80, "172.17.0.3", 41000, 1, 0, 0),           // another container
-		icmp(c1, "eth0", rx, 1, "172.17.0.3", "172.17.0.2", 8, 4, 1, 0),
-		icmp(c1, "eth1", tx, 1, "172.17.0.2", "172.17.0.3", 0, 4, 1, 0),
-		icmp(c1, "eth1", tx, 1, "172.17.0.2", "172.17.0.3", 8, 4, 1, 0), // own echo, no reply yet
-	}
-	revs := FindReverses(flows)
-	want := []int{2, 0, 0, -1, 5, 4, -1}
-	for i, w := range want {
-		switch {
-		case w < 0 && revs[i] != nil:
-			t.Errorf("flow %d: reverse %+v, want none", i, *revs[i])
-		case w >= 0 && revs[i] != &flows[w]:
-			t.Errorf("flow %d: reverse %v, want flow %d", i, revs[i], w)
 		}
 	}
 }
@@ -355,8 +331,8 @@ func TestFindReverses(t *testing.T) {
 // ports are ephemeral and both directions were first seen in the same clock tick.
 func TestServiceIsLocalSynMark(t *testing.T) {
 	tick := time.Unix(100, 0)
-	client := Side{Seen: true, SYN: true, ACK: true, SynNoAck: true, First: tick}
-	server := Side{Seen: true, SYN: true, ACK: true, First: tick}
+	client := Side{Seen: true, SYN: true, ACK: true, SynNoAck: true, First: tick.UnixNano()}
+	server := Side{Seen: true, SYN: true, ACK: true, First: tick.UnixNano()}
 	// The peer connected in: its direction (in) carries the mark.
 	if !ServiceIsLocal(probe.ProtoTCP, 45000, 51000, client, server) {
 		t.Error("peer's bare SYN came in: the local port must be the service")

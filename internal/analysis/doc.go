@@ -1,11 +1,13 @@
 // Package analysis reads routing out of flows: it groups a container's flows into
-// conversations (one Key each), decides which side owns the service port, finds the
-// conversations that arrive on one interface and leave on another (DetectAsymmetric),
+// conversations (Grouper), decides which side owns the service port and whether a
+// conversation arrives on one interface and leaves on another (Judge, DetectAsymmetric),
 // and says why, from the route the kernel takes inside the container (ExplainRoute,
 // RouteReason, FillReasons).
 //
-// Everything but the route lookup is pure and works on probe snapshots; the exporter
-// turns its results into metrics and `netctl flows --asymmetric` prints them. The route
+// Everything but the route lookup is pure. It works on fixed-size recs (Rec) in buffers
+// the caller reuses, linear in the flows, so the exporter runs it over the whole kernel
+// table at every read; DetectAsymmetric and ServicePorts take probe snapshot flows for
+// `netctl flows --asymmetric` and tests. The route
 // lookup opens netlink in the container's namespace, so only the daemon and the CLI call
 // it, never the Prometheus collector.
 package analysis

@@ -35,7 +35,9 @@ func RouteReason(c Conversation) string {
 // namespace once.
 func FillReasons(convs []Conversation) {
 	eachRouted(len(convs), func(i int) string { return convs[i].NetnsPath },
-		func(i int, r *router, err error) { convs[i].Reason = reasonOr(err, func() string { return r.reason(convs[i]) }) })
+		func(i int, r *router, err error) {
+			convs[i].Reason = reasonOr(err, func() string { return r.reason(convs[i]) })
+		})
 }
 
 // eachRouted calls fn for each of n items with a router in the item's namespace (path),
@@ -213,7 +215,9 @@ func WrongSourceReason(w WrongSource) string {
 // WrongSourceReason says it, opening each namespace once.
 func FillWrongSourceReasons(ws []WrongSource) {
 	eachRouted(len(ws), func(i int) string { return ws[i].NetnsPath },
-		func(i int, r *router, err error) { ws[i].Reason = reasonOr(err, func() string { return r.wrongSourceReason(ws[i]) }) })
+		func(i int, r *router, err error) {
+			ws[i].Reason = reasonOr(err, func() string { return r.wrongSourceReason(ws[i]) })
+		})
 }
 
 func (r *router) wrongSourceReason(w WrongSource) string {

@@ -74,7 +74,11 @@ func TestDetectWrongSource(t *testing.T) {
 			InInterface: "eth0", OutInterface: "eth1", RequestPackets: 3, ReplyPackets: 3, ReplyBytes: 300, LastSeen: now.Add(-time.Second), NetnsPath: "/run/netns/c1"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := DetectWrongSource(tc.flows, now, DefaultIdle); !reflect.DeepEqual(got, tc.want) {
+			got := DetectWrongSource(tc.flows, now, DefaultIdle)
+			for i := range got {
+				got[i].LastSeen = got[i].LastSeen.UTC() // the same instant, in the test's zone
+			}
+			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tc.want)
 			}
 		})

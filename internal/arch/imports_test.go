@@ -31,6 +31,7 @@ var allowed = map[string][]string{
 	"internal/doctor":          {"probe", "internal/nsutil", "internal/state", "internal/docker"},
 	"internal/lab":             {"netctl", "internal/nsutil", "internal/nlutil", "internal/state"},
 	"internal/lab/labtest":     {"internal/lab", "internal/nstest", "internal/nsutil"},
+	"internal/flood":           {"internal/nsutil"},
 	"internal/nstest":          {"internal/nsutil", "internal/nlutil", "internal/docker", "internal/state"},
 	"cmd/netctl":               {"*"},
 	"deploy":                   {},

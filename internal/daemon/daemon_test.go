@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +19,6 @@ import (
 	"github.com/netctl/netctl/exporter"
 	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/internal/nsutil"
-	"github.com/netctl/netctl/internal/state"
 	"github.com/netctl/netctl/probe"
 )
 
@@ -91,7 +92,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = dp.Close() })
-	ino, err := nsutil.Inode(host.Handle)
+	cookie, err := nsutil.Cookie(host.Handle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,11 +109,21 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	old := filepath.Join(stateDir, "serve", strconv.FormatUint(cookie, 10)+".json") // an older serve's, unbounded
+	if err := os.MkdirAll(filepath.Dir(old), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(old, []byte(`{"Version":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	stop := start(t, d, addr)
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("the older serve's JSON state is still there: %v", err)
+	}
 	if m := get(addr + "/metrics"); !strings.Contains(m, "netctl_up 1") || !strings.Contains(m, `netctl_build_info{goversion=`) {
 		t.Errorf("/metrics lacks netctl_up 1 or netctl_build_info:\n%.2000s", m)
 	}
-	if f := strings.TrimSpace(get(addr + "/flows")); f != "null" {
+	if f := strings.TrimSpace(get(addr + "/flows")); f != "[]" {
 		t.Errorf("/flows without traffic: %q", f)
 	}
 
@@ -131,9 +142,11 @@ func TestRun(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	var saved map[string]any
-	if err := state.ReadJSON(StatePath(stateDir, ino), &saved); err != nil {
+	if fi, err := os.Stat(StatePath(stateDir, cookie)); err != nil || fi.Size() == 0 {
 		t.Fatalf("the collector's memory was not saved: %v", err)
+	}
+	if err := exporter.NewCollector(dp, exporter.CollectorOptions{}).LoadState(StatePath(stateDir, cookie)); err != nil {
+		t.Fatalf("the saved memory does not load: %v", err)
 	}
 	if has, err := probe.HasPins(host.Handle, paths); !has || err != nil {
 		t.Fatalf("pins gone without DetachOnExit: %v, %v", has, err)
@@ -149,7 +162,7 @@ func TestRun(t *testing.T) {
 	if err := start(t, d, addr)(); err != nil {
 		t.Fatalf("Run with DetachOnExit: %v", err)
 	}
-	if _, err := os.Stat(StatePath(stateDir, ino)); !os.IsNotExist(err) {
+	if _, err := os.Stat(StatePath(stateDir, cookie)); !os.IsNotExist(err) {
 		t.Errorf("the collector's memory is still there after detaching: %v", err)
 	}
 	if has, err := probe.HasPins(host.Handle, paths); has || err != nil {
