@@ -88,6 +88,18 @@ func TestCollectorWrongSource(t *testing.T) {
 		{right, 0, 10, true, 6}, // stopped: 0, still exported within the idle timeout
 		{right, 0, 0, false, 1}, // idle for longer: gone
 	} {
+		if i == 2 { // a restart of serve in between: the counter goes on
+			path := filepath.Join(t.TempDir(), "state")
+			if err := c.SaveState(path); err != nil {
+				t.Fatal(err)
+			}
+			c2, src2, clk2 := newTestCollector(CollectorOptions{})
+			clk2.advance(clk.Now().Sub(ct0))
+			if err := c2.LoadState(path); err != nil {
+				t.Fatal(err)
+			}
+			c, src, clk = c2, src2, clk2
+		}
 		for j := range s.flows {
 			s.flows[j].FirstSeen, s.flows[j].LastSeen = clk.Now().Add(-time.Minute), clk.Now()
 		}
