@@ -65,6 +65,10 @@ bench: setup ## Run the benchmarks (tc program cost vs an empty one; nic add+del
 	$(GO) test -run '^$$' -count 1 -bench Collect -benchtime 20x -benchmem ./exporter/
 	$(GO) test -run '^$$' -count 1 -bench Serve -benchtime 1x -timeout 30m ./cmd/netctl/
 
+.PHONY: test-kernels
+test-kernels: ## The privileged tests and a CLI smoke run on Debian 12's Linux 6.1 (no TCX: tc mode) under qemu
+	@scripts/test-kernels.sh
+
 demo: setup build ## The main job on the built-in lab (namespaces only; cleans up)
 	@scripts/demo.sh
 

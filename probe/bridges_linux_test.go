@@ -73,7 +73,10 @@ func TestWatchNamesAPortOnceItsPeerMoved(t *testing.T) {
 		t.Fatalf("reported before its peer moved: %+v", e)
 	}
 	idx := mustLink(t, l.Host.Netlink, "veth-pend").Attrs().Index
-	if !tcxPinned(dp.sets[0], idx) {
+	dp.mu.Lock()
+	_, attached := dp.attachedMode(dp.sets[0], idx) // TCX links pinned, or tc filters
+	dp.mu.Unlock()
+	if !attached {
 		t.Error("not attached while its peer was still in the host namespace")
 	}
 	snap, err := dp.Snapshot(context.Background())

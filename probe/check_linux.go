@@ -17,6 +17,16 @@ import (
 // checkNSPrefix starts the name of the temporary namespace CheckTCX makes.
 const checkNSPrefix = "netctl-check-"
 
+// CheckLoad tells whether the kernel accepts netctl's programs and maps, by loading
+// them unpinned and releasing them; the error carries the verifier's log.
+func CheckLoad() error {
+	var objs netctlObjects
+	if err := loadNetctlObjects(&objs, nil); err != nil {
+		return fmt.Errorf("load programs: %w", withVerifierLog(err))
+	}
+	return objs.Close()
+}
+
 // CheckTCX tells whether TCX attachment works on this machine, by doing it: it loads
 // the counter programs, makes a temporary named network namespace with a veth pair in
 // it, attaches the ingress program to one end with TCX and detaches it. Everything it

@@ -130,10 +130,18 @@ func (d *Datapath) handle(ctx context.Context, u netlink.LinkUpdate) (Event, boo
 		return Event{}, false
 	}
 	at, err := d.attachHostLink(d.namer(ctx), u.Link)
-	if errors.Is(err, unix.ENODEV) {
-		return Event{}, false // it is being deleted; its RTM_DELLINK follows
-	}
 	if err != nil {
+		// A port being deleted: ENODEV, or tc's "Link not found" before RTM_DELLINK arrives
+		// (asked again: the not-found may have been about another link).
+		if errors.Is(err, unix.ENODEV) {
+			return Event{}, false // its RTM_DELLINK follows
+		}
+		var notFound netlink.LinkNotFoundError
+		if errors.As(err, &notFound) {
+			if _, lerr := d.sets[0].nl.LinkByIndex(a.Index); errors.As(lerr, &notFound) {
+				return Event{}, false // its RTM_DELLINK follows
+			}
+		}
 		return Event{Kind: "error", Port: Port{Interface: a.Name, HostInterface: a.Name, Ifindex: a.Index}, Error: err}, true
 	}
 	if _, pending := d.pending[a.Index]; pending {

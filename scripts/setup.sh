@@ -4,7 +4,18 @@
 #
 #   scripts/setup.sh          packages + bpffs
 #   scripts/setup.sh --lint   also golangci-lint (Go module proxy), for `make lint`
+#   scripts/setup.sh --kernels   also qemu and Debian 12's 6.1 cloud kernel, extracted (not
+#                                installed) under .cache/kernels/, for `make test-kernels`
 set -euo pipefail
+
+lint=0 kernels=0
+for a in "$@"; do
+  case $a in
+    --lint) lint=1 ;;
+    --kernels) kernels=1 ;;
+    *) printf 'setup: unknown option %s\n' "$a" >&2; exit 2 ;;
+  esac
+done
 
 # Debian package -> a file it installs (checked before asking apt).
 declare -A PKGS=(
@@ -21,6 +32,13 @@ declare -A PKGS=(
   [tmux]=/usr/bin/tmux
   [linux-libc-dev]=/usr/include/linux/bpf.h
 )
+if [ $kernels = 1 ]; then
+  PKGS+=(
+    [qemu-system-x86]=/usr/bin/qemu-system-x86_64
+    [kmod]=/usr/sbin/modprobe
+    [cpio]=/usr/bin/cpio
+  )
+fi
 
 log() { printf 'setup: %s\n' "$*"; }
 
@@ -62,8 +80,12 @@ if ! mount -t bpf | grep -q ' /sys/fs/bpf '; then
   log "mounted bpffs at /sys/fs/bpf"
 fi
 
-if [ "${1:-}" = "--lint" ]; then
+if [ $lint = 1 ]; then
   "$(dirname "$0")/golangci-lint.sh" version # installs the pinned version when missing
+fi
+
+if [ $kernels = 1 ]; then
+  "$(dirname "$0")/kernels/fetch.sh"
 fi
 
 [ ${#missing[@]} -eq 0 ] && log "everything present" || log "done"

@@ -1,7 +1,8 @@
-// Package doctor checks what netctl needs from the machine: the kernel (TCX needs Linux
-// 6.6; older kernels use the legacy tc clsact fallback), BTF, a real TCX attach, bpffs,
-// capabilities and the Docker Engine socket. The parsers and the verdicts are pure
-// functions; the few reads of /proc, /sys and sockets are done by Gather.
+// Package doctor checks what netctl needs from the machine: the kernel (Linux 5.14 or
+// newer; TCX from 6.6, the legacy tc clsact fallback below), BTF, bpffs, capabilities,
+// that the tc programs load, a real TCX attach, and the Docker Engine socket. The
+// parsers and the verdicts are pure functions; the few reads of /proc, /sys and sockets
+// and the kernel probes are done by Gather.
 package doctor
 
 import (
@@ -43,57 +44,6 @@ func NewReport(checks []Check) Report {
 		}
 	}
 	return Report{Checks: checks, OK: ok}
-}
-
-// KernelVersion is a parsed kernel release such as "6.18.44-fc".
-type KernelVersion struct{ Major, Minor, Patch int }
-
-func (v KernelVersion) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch) }
-
-// AtLeast reports whether v >= major.minor.
-func (v KernelVersion) AtLeast(major, minor int) bool {
-	return v.Major > major || (v.Major == major && v.Minor >= minor)
-}
-
-// ParseKernelRelease parses `uname -r` output ("6.18.44-fc-v782", "5.15.0-91-generic").
-func ParseKernelRelease(rel string) (KernelVersion, error) {
-	num := rel
-	if i := strings.IndexFunc(rel, func(r rune) bool { return r != '.' && (r < '0' || r > '9') }); i >= 0 {
-		num = rel[:i]
-	}
-	parts := strings.Split(strings.TrimSuffix(num, "."), ".")
-	if len(parts) < 2 {
-		return KernelVersion{}, fmt.Errorf("parse kernel release %q: want MAJOR.MINOR[.PATCH]", rel)
-	}
-	var v [3]int
-	for i := 0; i < len(parts) && i < 3; i++ {
-		n, err := strconv.Atoi(parts[i])
-		if err != nil {
-			return KernelVersion{}, fmt.Errorf("parse kernel release %q: %w", rel, err)
-		}
-		v[i] = n
-	}
-	return KernelVersion{v[0], v[1], v[2]}, nil
-}
-
-// KernelCheck judges the kernel release: 5.10 is the floor for the tc programs,
-// 6.6 brings TCX (below it netctl falls back to legacy tc clsact).
-func KernelCheck(rel string) Check {
-	c := Check{Name: "kernel", Required: true}
-	v, err := ParseKernelRelease(rel)
-	switch {
-	case err != nil:
-		c.Status, c.Detail = Fail, err.Error()
-		c.Fix = "netctl needs Linux 5.10 or newer (6.6+ for TCX)"
-	case !v.AtLeast(5, 10):
-		c.Status, c.Detail = Fail, fmt.Sprintf("Linux %s is older than 5.10", rel)
-		c.Fix = "upgrade the kernel to 5.10 or newer (6.6+ for TCX)"
-	case !v.AtLeast(6, 6):
-		c.Status, c.Detail = OK, fmt.Sprintf("Linux %s (no TCX before 6.6: counters use the legacy tc clsact fallback)", rel)
-	default:
-		c.Status, c.Detail = OK, fmt.Sprintf("Linux %s (TCX available since 6.6)", rel)
-	}
-	return c
 }
 
 // Capability numbers from <linux/capability.h>.

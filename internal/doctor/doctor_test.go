@@ -1,8 +1,12 @@
 package doctor
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/cilium/ebpf"
 )
 
 func TestParseKernelRelease(t *testing.T) {
@@ -34,7 +38,11 @@ func TestKernelCheck(t *testing.T) {
 		{"6.18.44-fc", OK, false},
 		{"6.6.0", OK, false},
 		{"6.5.9", OK, true},
-		{"5.10.0", OK, true},
+		{"6.1.0-57-cloud-amd64", OK, true},
+		{"5.15.0-91-generic", OK, true},
+		{"5.14.0", OK, true},
+		{"5.13.19", Fail, false},
+		{"5.10.0", Fail, false},
 		{"5.4.0", Fail, false},
 		{"x", Fail, false},
 	} {
@@ -48,6 +56,38 @@ func TestKernelCheck(t *testing.T) {
 		if c.Status == Fail && c.Fix == "" {
 			t.Errorf("KernelCheck(%q) fails without a fix", tc.rel)
 		}
+	}
+}
+
+// A kernel without TCX passes with the fallback named; other attach errors fail.
+func TestAttachCheck(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status Status
+		detail string
+	}{
+		{nil, OK, "attach uses TCX"},
+		{fmt.Errorf("check tcx on check0: attach tcx ingress on ifindex 3: %w", ebpf.ErrNotSupported), OK, "tc (clsact) fallback will be used"},
+		{errors.New("check tcx: netlink handle in netns x: protocol not supported"), Fail, "protocol not supported"},
+	} {
+		c := AttachCheck(tc.err)
+		if c.Status != tc.status || !c.Required || !strings.Contains(c.Detail, tc.detail) {
+			t.Errorf("AttachCheck(%v) = %+v, want %s with %q", tc.err, c, tc.status, tc.detail)
+		}
+		if c.Status == Fail && c.Fix == "" {
+			t.Errorf("AttachCheck(%v) fails without a fix", tc.err)
+		}
+	}
+}
+
+// A verifier refusal fails with its first line only (the log can be long).
+func TestProgramsCheck(t *testing.T) {
+	if c := ProgramsCheck(nil); c.Status != OK || !c.Required {
+		t.Errorf("ProgramsCheck(nil) = %+v", c)
+	}
+	c := ProgramsCheck(errors.New("load program: permission denied:\n\t0: (bf) r0 = r2\n\tR2 !read_ok"))
+	if c.Status != Fail || c.Detail != "load program: permission denied:" || !strings.Contains(c.Fix, "5.14") {
+		t.Errorf("ProgramsCheck(verifier error) = %+v", c)
 	}
 }
 

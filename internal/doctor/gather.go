@@ -3,6 +3,7 @@ package doctor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,9 +15,10 @@ import (
 )
 
 // Probes are the checks that need the kernel; Gather takes them as functions so the
-// command can pass the real TCX attach probe from package probe.
+// command can pass the real probes from package probe.
 type Probes struct {
-	TCX func() error // a real TCX attach in a scratch namespace
+	Load func() error // load netctl's tc programs and maps, then release them
+	TCX  func() error // a real TCX attach in a scratch namespace
 }
 
 // Gather runs every check on this machine.
@@ -54,15 +56,21 @@ func Gather(ctx context.Context, p Probes) Report {
 		checks = append(checks, CapabilityChecks(capEff)...)
 	}
 
-	tcx := Check{Name: "TCX attach", Required: true, Status: OK,
-		Detail: "loaded a SchedCLS program and attached it with TCX to a veth in a scratch namespace"}
-	if p.TCX == nil {
-		tcx.Status, tcx.Detail = Fail, "no probe available"
-	} else if err := p.TCX(); err != nil {
-		tcx.Status, tcx.Detail = Fail, err.Error()
-		tcx.Fix = "TCX needs Linux 6.6, CAP_BPF and CAP_NET_ADMIN; on older kernels use --attach-mode tc"
+	loadErr := errors.New("no probe available")
+	if p.Load != nil {
+		loadErr = p.Load()
 	}
-	checks = append(checks, tcx)
+	checks = append(checks, ProgramsCheck(loadErr))
+
+	switch {
+	case loadErr != nil:
+		checks = append(checks, Check{Name: "TCX attach", Required: true, Status: Fail,
+			Detail: "not tried: the programs did not load"})
+	case p.TCX == nil:
+		checks = append(checks, AttachCheck(errors.New("no probe available")))
+	default:
+		checks = append(checks, AttachCheck(p.TCX()))
+	}
 
 	checks = append(checks, dockerCheck(ctx))
 	return NewReport(checks)
