@@ -31,7 +31,7 @@ const followPoll = 500 * time.Millisecond
 // a new address of a container interface behind a port rewrites the port's entry; a
 // port moved to another bridge (an event of the host namespace) gets its bridge
 // rewritten. When the kernel dropped events (the socket's buffer overran), every port
-// is described again. onEvent, if set, hears of each rewrite ("rx changed").
+// is described again. onEvent, if set, hears of what failed.
 func (d *Datapath) FollowMACs(ctx context.Context, onEvent func(Event)) error {
 	fd, err := listenAllLinks(d.host)
 	if err != nil {
@@ -117,7 +117,11 @@ func msgNsid(oob []byte) int {
 }
 
 // linkChanged rewrites the rx check a link event makes stale: that of the port whose
-// container interface l is (nsid ≥ 0), or of the host port l itself (nsid < 0).
+// container interface l is (nsid ≥ 0: its MAC, as the event says; the events of one
+// interface come in order, so the last one wins), or the bridge of the host port l
+// itself (nsid < 0: read again now, since its events may lag the attach that already
+// described it). A port out of its bridge keeps its check: what leaves the veth still
+// goes to the same container interface. ok is true when there is an error to report.
 func (d *Datapath) linkChanged(nsid int, l netlink.Link) (Event, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -137,19 +141,16 @@ func (d *Datapath) linkChanged(nsid int, l netlink.Link) (Event, bool) {
 	next := cur
 	if nsid >= 0 {
 		next = hostRxPort(int(cur.Bridge), a.HardwareAddr.String())
-	} else if a.MasterIndex > 0 {
-		next.Bridge = uint32(a.MasterIndex)
-	} else {
-		next = RxPort{} // no longer a bridge port
+	} else if live, err := s.nl.LinkByIndex(port); err == nil && live.Attrs().MasterIndex > 0 {
+		next.Bridge = uint32(live.Attrs().MasterIndex)
 	}
-	if next == cur {
+	if next == cur || next.Check != RxPeer {
 		return Event{}, false
 	}
-	p := Port{Interface: a.Name, Ifindex: port, MAC: a.HardwareAddr.String()}
 	if err := putRxPort(s.objs.RxPortsByIndex, s.objs.RxPorts, port, next); err != nil {
-		return Event{Kind: "error", Port: p, Error: err}, true
+		return Event{Kind: "error", Port: Port{Interface: a.Name, Ifindex: port, MAC: a.HardwareAddr.String()}, Error: err}, true
 	}
-	return Event{Kind: "rx changed", Port: p}, true
+	return Event{}, false
 }
 
 // hostPorts lists the registered interfaces of the host namespace. d.mu is held.

@@ -7,6 +7,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
 )
 
 // The rx checks of a bridge's ports name their container interfaces' MACs and the
@@ -98,6 +100,25 @@ func TestRxPortsFollowContainers(t *testing.T) {
 		select {
 		case <-deadline:
 			t.Fatalf("rx check of the removed port left: %+v", p)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	// container1's port moves to another bridge: its check names that one.
+	brx := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "br-x"}}
+	if err := l.Host.Netlink.LinkAdd(brx); err != nil {
+		t.Fatal(err)
+	}
+	brx2 := mustLink(t, l.Host.Netlink, "br-x")
+	if err := l.Host.Netlink.LinkSetMaster(mustLink(t, l.Host.Netlink, l.Container1.HostVeth), brx2); err != nil {
+		t.Fatal(err)
+	}
+	eth0c1 := mustLink(t, l.Container1.Netlink, "eth0").Attrs().HardwareAddr
+	want1 := RxPort{Check: RxPeer, MAC: [6]byte(eth0c1), Bridge: uint32(brx2.Attrs().Index)}
+	deadline = time.After(2 * time.Second)
+	for got := rx(l.Container1.HostVeth); got != want1; got = rx(l.Container1.HostVeth) {
+		select {
+		case <-deadline:
+			t.Fatalf("rx check of %s = %+v after it moved to br-x, want %+v", l.Container1.HostVeth, got, want1)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

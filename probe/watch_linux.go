@@ -110,8 +110,8 @@ func (d *Datapath) handle(ctx context.Context, u netlink.LinkUpdate) (Event, boo
 	a := u.Attrs()
 	registered := slices.ContainsFunc(d.reg.Ports, func(p regPort) bool { return p.NSCookie == 0 && p.Ifindex == a.Index })
 	if u.Header.Type == unix.RTM_DELLINK {
-		if !registered {
-			return Event{}, false
+		if !registered || u.Family == unix.AF_BRIDGE {
+			return Event{}, false // AF_BRIDGE: it left its bridge, the link is still there
 		}
 		p := Port{Container: "", Interface: a.Name, HostInterface: a.Name, Ifindex: a.Index}
 		if err := d.ForgetHostLink(a.Index); err != nil {
