@@ -55,6 +55,29 @@ static __noinline void nc_stat_inc(enum nc_stat stat)
 		(*v)++;
 }
 
+/* Adds one packet of len bytes to key's value in a per-CPU hash, inserting the key when
+ * it is new. Only a full map (or, for an LRU map, nothing) makes it lose the packet. */
+static __always_inline void nc_count_hash(void *map, void *key, __u32 len)
+{
+	struct nc_totals_value *v = bpf_map_lookup_elem(map, key);
+
+	if (v) {
+		v->packets++;
+		v->bytes += len;
+		return;
+	}
+	struct nc_totals_value first = { .packets = 1, .bytes = len };
+
+	if (bpf_map_update_elem(map, key, &first, BPF_NOEXIST) == 0)
+		return;
+	/* Another CPU inserted the key first. */
+	v = bpf_map_lookup_elem(map, key);
+	if (v) {
+		v->packets++;
+		v->bytes += len;
+	}
+}
+
 /* Counted for every packet before any parsing, so nothing a parser does can make the
  * totals wrong. Only a full totals map (16384 keys) could lose a packet here. */
 static __always_inline void nc_count_totals(__u32 ifindex, enum nc_direction dir, __u32 len)
@@ -71,24 +94,8 @@ static __always_inline void nc_count_totals(__u32 ifindex, enum nc_direction dir
 	}
 	/* Two 32-bit stores, for the reason given at union nc_key in parse.h. */
 	struct nc_totals_key k = { .ifindex = ifindex, .direction = dir };
-	struct nc_totals_key *key = &k;
-	struct nc_totals_value *v = bpf_map_lookup_elem(&totals, key);
 
-	if (v) {
-		v->packets++;
-		v->bytes += len;
-		return;
-	}
-	struct nc_totals_value first = { .packets = 1, .bytes = len };
-
-	if (bpf_map_update_elem(&totals, key, &first, BPF_NOEXIST) == 0)
-		return;
-	/* Another CPU inserted the key first. */
-	v = bpf_map_lookup_elem(&totals, key);
-	if (v) {
-		v->packets++;
-		v->bytes += len;
-	}
+	nc_count_hash(&totals, &k, len);
 }
 
 /*

@@ -7,8 +7,9 @@
  * data are counted in stats[NC_STAT_NOT_PARSED] instead.
  *
  * Per packet: totals first (every packet, IP or not, before anything can bail out),
- * then the parse (parse.h), then, for IP, one flow lookup that in the common case hits
- * and is updated in place.
+ * then whether the frame was flooded to the interface (flood.h: counted apart, and no
+ * flow), then the parse (parse.h), then, for IP, one flow lookup that in the common
+ * case hits and is updated in place.
  */
 
 #include <linux/bpf.h>
@@ -19,6 +20,7 @@
 #include "netctl.h"
 #include "parse.h"
 #include "count.h"
+#include "flood.h"
 
 /*
  * Flows: an LRU per-CPU hash, chosen by measurement. ns per packet under
@@ -61,6 +63,8 @@ static __always_inline int nc_run(struct __sk_buff *skb, enum nc_direction dir)
 	int res;
 
 	nc_count_totals(ifindex, dir, len);
+	if (nc_flooded(skb, ifindex, dir, len))
+		return TCX_NEXT; /* a copy for another MAC: not the container's traffic */
 
 	res = nc_parse(skb, ifindex, dir, &key, &tcp_flags);
 	if (res == NC_PARSE_FLOW)

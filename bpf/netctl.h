@@ -69,6 +69,43 @@ struct nc_flow_value {
 	__u8 pad[6];
 };
 
+/*
+ * What the programs know of the interface a packet is delivered to, written by user
+ * space when it attaches (and, for a bridge port, whenever the container's interface
+ * changes its MAC): rx_ports_by_index[ifindex] below NC_TOTALS_ARRAY_IFINDEXES, the
+ * hash rx_ports above. A frame delivered to that interface whose destination MAC is
+ * unicast and not the interface's own was flooded to it (by a bridge that does not know
+ * where the MAC is): the programs count it in the totals as the kernel does, and in the
+ * flooded counters too, and keep it out of the flows. probe/types.go mirrors the NC_RX_*
+ * values; probe's table tests run the programs with each.
+ */
+#define NC_RX_NONE 0 /* no check (an interface netctl did not describe) */
+#define NC_RX_PEER 1 /* a bridge port: frames leaving it (tc egress) go to the container's
+		      * interface at the veth's other end, whose MAC is mac */
+#define NC_RX_SELF 2 /* the container's own interface: frames arriving (tc ingress) that
+		      * the kernel marked PACKET_OTHERHOST (unicast, not for its MAC) */
+
+struct nc_rx_port {
+	__u8 mac[6];  /* NC_RX_PEER: the MAC of the interface the frames are delivered to */
+	__u8 check;   /* NC_RX_* */
+	__u8 pad;
+	__u32 bridge; /* NC_RX_PEER: ifindex of the port's bridge (flooded_macs' key) */
+};
+
+/* Flooded frames by destination: the bridge of the port that received a flooded copy
+ * and the destination MAC the bridge did not know (flooded_macs). Every copy counts. */
+struct nc_flood_key {
+	__u32 bridge; /* 0 for an interface inside a container */
+	__u8 mac[6];
+	__u8 pad[2];
+};
+
+struct nc_flood_value {
+	__u64 packets;
+	__u64 bytes;
+	__u64 last_seen_ns; /* bpf_ktime_get_coarse_ns: whether the flooding goes on */
+};
+
 /* nc_flow_value.flags: the entry was created by a TCP SYN without ACK, i.e. this
  * direction is a client's connection request. The OR of the TCP flags cannot tell a
  * SYN from a SYN-ACK once the ACKs follow; this bit, set only when the entry is

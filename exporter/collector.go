@@ -79,6 +79,7 @@ type Collector struct {
 
 	mu           sync.Mutex // what Collect updates
 	ifaces       ifaceTable
+	flooded      floodTable
 	insertFailed counter
 	notParsed    counter
 	scrapeErrors uint64
@@ -116,7 +117,7 @@ func NewCollector(src Source, opts CollectorOptions) *Collector {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Collector{src: src, opts: opts, ifaces: ifaceTable{},
+	return &Collector{src: src, opts: opts, ifaces: ifaceTable{}, flooded: newFloodTable(),
 		flows: newFlowState(opts.FlowTrackingLimit, opts.FlowIdleTimeout)}
 }
 
@@ -201,6 +202,11 @@ func (c *Collector) scrape() []*dto.MetricFamily {
 		f.add(ifaceRxPackets, float64(i.RxPackets), l)
 		f.add(ifaceTxBytes, float64(i.TxBytes), l)
 		f.add(ifaceTxPackets, float64(i.TxPackets), l)
+		f.add(ifaceRxFloodedBytes, float64(i.RxFloodedBytes), l)
+		f.add(ifaceRxFloodedPackets, float64(i.RxFloodedPackets), l)
+	}
+	for _, fl := range c.flooded.apply(cnt.Flooded, c.opts.Now(), c.opts.FlowIdleTimeout) {
+		f.add(bridgeFlooded, float64(fl.Bytes), labelPairs(bridgeFlooded, fl.Bridge, fl.Container, fl.Interface))
 	}
 	c.insertFailed.add(cnt.InsertFailed, false)
 	c.notParsed.add(cnt.NotParsed, false)

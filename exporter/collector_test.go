@@ -36,7 +36,7 @@ func (s *collectorSource) Counters(context.Context) (probe.Counters, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return probe.Counters{Time: s.snap.Time, Interfaces: s.snap.Interfaces, FlowCapacity: s.snap.FlowCapacity,
-		InsertFailed: s.snap.InsertFailed, NotParsed: s.snap.NotParsed}, s.err
+		InsertFailed: s.snap.InsertFailed, NotParsed: s.snap.NotParsed, Flooded: s.snap.Flooded}, s.err
 }
 
 func (s *collectorSource) ReadFlows(_ context.Context, fn func(*probe.Entry)) (probe.FlowRead, error) {
@@ -226,6 +226,12 @@ netctl_flow_untracked_entries 0
 # HELP netctl_interface_receive_bytes_total Bytes the interface received into the container.
 # TYPE netctl_interface_receive_bytes_total counter
 netctl_interface_receive_bytes_total{bridge="docker0",container="c1",host_interface="veth-eth0",interface="eth0"} 1000
+# HELP netctl_interface_receive_flooded_bytes_total Bytes of frames for another MAC that a bridge flooded to the interface (part of the receive bytes; the container drops them).
+# TYPE netctl_interface_receive_flooded_bytes_total counter
+netctl_interface_receive_flooded_bytes_total{bridge="docker0",container="c1",host_interface="veth-eth0",interface="eth0"} 0
+# HELP netctl_interface_receive_flooded_packets_total Frames for another MAC that a bridge flooded to the interface (part of the receive packets; the container drops them).
+# TYPE netctl_interface_receive_flooded_packets_total counter
+netctl_interface_receive_flooded_packets_total{bridge="docker0",container="c1",host_interface="veth-eth0",interface="eth0"} 0
 # HELP netctl_interface_receive_packets_total Packets the interface received into the container.
 # TYPE netctl_interface_receive_packets_total counter
 netctl_interface_receive_packets_total{bridge="docker0",container="c1",host_interface="veth-eth0",interface="eth0"} 10

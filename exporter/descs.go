@@ -26,6 +26,8 @@ var (
 	ifaceLabels = []string{"container", "interface", "host_interface", "bridge"}
 	flowLabels  = []string{"container", "interface", "proto", "local", "remote", "port"}
 	asymLabels  = []string{"container", "in_interface", "out_interface"}
+	floodLabels = []string{"bridge", "container", "interface"}
+	wrongLabels = []string{"container", "requested", "replied_from"}
 
 	ifaceRxBytes   = def("netctl_interface_receive_bytes_total", "Bytes the interface received into the container.", counterType, ifaceLabels...)
 	ifaceRxPackets = def("netctl_interface_receive_packets_total", "Packets the interface received into the container.", counterType, ifaceLabels...)
@@ -39,6 +41,12 @@ var (
 
 	asymFlows = def("netctl_asymmetric_flows", "Conversations of the container arriving on in_interface whose packets leave on out_interface, active within the flow idle timeout.", gaugeType, asymLabels...)
 	asymBytes = def("netctl_asymmetric_bytes_total", "Bytes of asymmetric conversations that left the container on out_interface.", counterType, asymLabels...)
+
+	ifaceRxFloodedBytes   = def("netctl_interface_receive_flooded_bytes_total", "Bytes of frames for another MAC that a bridge flooded to the interface (part of the receive bytes; the container drops them).", counterType, ifaceLabels...)
+	ifaceRxFloodedPackets = def("netctl_interface_receive_flooded_packets_total", "Frames for another MAC that a bridge flooded to the interface (part of the receive packets; the container drops them).", counterType, ifaceLabels...)
+	bridgeFlooded         = def("netctl_bridge_flooded_bytes_total", "Bytes of the copies the bridge's watched ports received of frames it flooded for the interface's MAC (no FDB entry for it).", counterType, floodLabels...)
+	wrongFlows            = def("netctl_wrong_source_flows", "Conversations the container answers from replied_from though they were sent to requested, active within the flow idle timeout.", gaugeType, wrongLabels...)
+	wrongPackets          = def("netctl_wrong_source_packets_total", "Reply packets the container sent from replied_from in conversations sent to requested.", counterType, wrongLabels...)
 
 	attached           = def("netctl_attached_interfaces", "Interfaces netctl counts.", gaugeType)
 	unobserved         = def("netctl_bridge_ports_unobserved", "Ports of a watched bridge that carry no counters of netctl's: their traffic is invisible (0 normally).", gaugeType, "bridge")
@@ -59,6 +67,7 @@ var allDefs = []*metricDef{
 	ifaceRxBytes, ifaceRxPackets, ifaceTxBytes, ifaceTxPackets,
 	flowRxBytes, flowRxPackets, flowTxBytes, flowTxPackets,
 	asymFlows, asymBytes,
+	ifaceRxFloodedBytes, ifaceRxFloodedPackets, bridgeFlooded, wrongFlows, wrongPackets,
 	attached, unobserved, flowEntries, flowCapacity, insertFailed, notParsed,
 	seriesDropped, seriesDroppedTotal, tracked, untracked, snapshotDur, up, scrapeErrors,
 }

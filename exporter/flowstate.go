@@ -40,6 +40,7 @@ type flowState struct {
 	series seriesTable
 	labels labelTable
 	asym   map[[2]uint32]*asymState // (in, out) label pairs of one container
+	wrong  map[wrongKey]*wrongState // wrong-source replies (collector_flood.go)
 
 	droppedTotal uint64 // flow series the series limit began to leave out
 
@@ -48,6 +49,8 @@ type flowState struct {
 	recPort   []int32 // the port (index in read.Ports) of each rec
 	nsCookies []uint64
 	group     analysis.Grouper
+	wsGroup   analysis.Grouper // by remote endpoint and local port (wrong-source replies)
+	dp        []uint64         // each rec's packet delta of this pass
 	pass      passInfo
 }
 
@@ -58,8 +61,9 @@ type passInfo struct {
 	portLabel  []uint32 // label pair of each port
 	portCont   []uint32 // container number of each port
 	containers map[string]uint32
-	now        int64 // wall ns
-	untracked  int   // entries with traffic within idle counted in other series
+	contNames  []string // by container number
+	now        int64    // wall ns
+	untracked  int      // entries with traffic within idle counted in other series
 	convs      []convRef
 }
 
@@ -131,6 +135,7 @@ func newFlowState(trackLimit int, idle time.Duration) *flowState {
 		side:       map[entryID]entryState{},
 		collided:   map[uint64]bool{},
 		asym:       map[[2]uint32]*asymState{},
+		wrong:      map[wrongKey]*wrongState{},
 	}
 	st.hash = func(id entryID) uint64 { return id.hash(st.seed) }
 	st.series.init(trackLimit)

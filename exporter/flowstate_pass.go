@@ -81,12 +81,13 @@ func (st *flowState) resolve(read probe.FlowRead, now time.Time) {
 	}
 	p.portMap = probe.NewPortMap(read.Ports)
 	clear(p.containers)
-	p.portLabel, p.portCont = p.portLabel[:0], p.portCont[:0]
+	p.portLabel, p.portCont, p.contNames = p.portLabel[:0], p.portCont[:0], p.contNames[:0]
 	for _, port := range read.Ports {
 		c, ok := p.containers[port.Container]
 		if !ok {
 			c = uint32(len(p.containers))
 			p.containers[port.Container] = c
+			p.contNames = append(p.contNames, port.Container)
 		}
 		p.portCont = append(p.portCont, c)
 		p.portLabel = append(p.portLabel, st.labels.id(port.Container, port.Interface, st.gen, p.now))
@@ -159,6 +160,10 @@ func (st *flowState) apply() {
 	}
 	nowMono := int64(st.pass.read.Mono)
 	st.entries.fit(len(st.recs))
+	if cap(st.dp) < len(st.recs) {
+		st.dp = make([]uint64, len(st.recs), cap(st.recs))
+	}
+	st.dp = st.dp[:len(st.recs)]
 	st.group.Each(st.recs, func(m []int32) {
 		v := analysis.Judge(st.recs, m, nowMono, st.idle)
 		var a *asymState
@@ -175,12 +180,14 @@ func (st *flowState) apply() {
 		for _, i := range m {
 			r := &st.recs[i]
 			db, dp := st.delta(int(i))
+			st.dp[i] = dp
 			if a != nil && !r.Receive && r.Iface == v.Out {
 				a.bytes += db
 			}
 			st.count(r, v.ServicePort, db, dp)
 		}
 	})
+	st.applyWrong(nowMono, st.dp)
 	st.sweep()
 	st.series.forget(st.pass.now, st.idle, st.gen, &st.labels)
 	st.labels.forget(st.pass.now, st.idle, st.gen)

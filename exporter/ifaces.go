@@ -13,13 +13,20 @@ type ifaceKey struct {
 
 type ifaceState struct {
 	rxBytes, rxPackets, txBytes, txPackets counter
+	rxFloodedBytes, rxFloodedPackets       counter
 	seen                                   time.Time // last read that had it
+}
+
+// counters are the state's counters, in the order the state file keeps them.
+func (s *ifaceState) counters() []*counter {
+	return []*counter{&s.rxBytes, &s.rxPackets, &s.txBytes, &s.txPackets, &s.rxFloodedBytes, &s.rxFloodedPackets}
 }
 
 // ifaceView is one exported interface series and its values.
 type ifaceView struct {
 	ifaceKey
 	traffic
+	RxFloodedBytes, RxFloodedPackets uint64
 }
 
 // ifaceTable keeps the interface counters monotonic: one entry per interface, forgotten
@@ -41,8 +48,11 @@ func (t ifaceTable) apply(ics []probe.InterfaceCounters, now time.Time, idle tim
 		st.rxPackets.add(ic.RxPackets, false)
 		st.txBytes.add(ic.TxBytes, false)
 		st.txPackets.add(ic.TxPackets, false)
+		st.rxFloodedBytes.add(ic.RxFloodedBytes, false)
+		st.rxFloodedPackets.add(ic.RxFloodedPackets, false)
 		st.seen = now
-		out = append(out, ifaceView{k, traffic{st.rxBytes.total, st.rxPackets.total, st.txBytes.total, st.txPackets.total}})
+		out = append(out, ifaceView{k, traffic{st.rxBytes.total, st.rxPackets.total, st.txBytes.total, st.txPackets.total},
+			st.rxFloodedBytes.total, st.rxFloodedPackets.total})
 	}
 	for k, st := range t {
 		if now.Sub(st.seen) > idle {

@@ -105,7 +105,11 @@ func describedMetrics(t *testing.T) map[string]metricDoc {
 		Flows: []probe.Flow{ // in on eth0, out on eth1: asymmetric
 			cflow("eth0", probe.Receive, 6, "10.0.0.3", 40000, "172.17.0.2", 80, 5, 500, -time.Minute, 0),
 			cflow("eth1", probe.Transmit, 6, "172.17.0.2", 80, "10.0.0.3", 40000, 4, 400, -time.Minute, 0),
+			// asked at 172.17.0.2, answered from 172.17.0.99: wrong source
+			cflow("eth0", probe.Receive, 17, "10.0.0.3", 40001, "172.17.0.2", 7777, 2, 200, -time.Minute, 0),
+			cflow("eth1", probe.Transmit, 17, "172.17.0.99", 7777, "10.0.0.3", 40001, 2, 200, -time.Minute, 0),
 		},
+		Flooded:     []probe.FloodedDest{{Bridge: "docker0", MAC: "02:42:ac:11:00:02", Container: "c1", Interface: "eth0", Packets: 3, Bytes: 300}},
 		Bridges:     []probe.BridgeStatus{{Name: "docker0", Ports: 2}},
 		FlowEntries: 2, FlowCapacity: 64,
 	}, nil)

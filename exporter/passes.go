@@ -218,6 +218,11 @@ func (c *Collector) buildView(entries int) *flowView {
 			f.add(asymBytes, float64(a.bytes), l)
 		}
 	}
+	for k, w := range st.wrong {
+		l := labelPairs(wrongFlows, k.Container, k.Requested, k.RepliedFrom)
+		f.add(wrongFlows, float64(w.flows), l)
+		f.add(wrongPackets, float64(w.packets), l)
+	}
 	v.families = f.list
 	v.flows = c.topFlows()
 	v.convs = c.conversations()

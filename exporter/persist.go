@@ -26,7 +26,7 @@ import (
 
 const (
 	stateMagic   = "NCXS"
-	stateVersion = 2
+	stateVersion = 3 // 3: flooded counters, flooding by destination, wrong-source replies
 )
 
 // SaveState writes the collector's memory to path, atomically.
@@ -140,7 +140,7 @@ func (c *Collector) encodeState() []byte {
 		e.str(k.Interface)
 		e.str(k.HostInterface)
 		e.str(k.Bridge)
-		for _, cn := range []*counter{&s.rxBytes, &s.rxPackets, &s.txBytes, &s.txPackets} {
+		for _, cn := range s.counters() {
 			e.counter(cn)
 		}
 		e.i64(s.seen.UnixNano())
@@ -190,6 +190,7 @@ func (c *Collector) encodeState() []byte {
 	e.counter(&c.notParsed)
 	e.u64(c.scrapeErrors)
 	e.u64(st.droppedTotal)
+	encodeFlood(e, c.flooded, st.wrong)
 	return e.b
 }
 
@@ -205,10 +206,10 @@ func (c *Collector) decodeState(b []byte) error {
 	st.baseline = d.u64()
 	st.baselineBoot = d.i64()
 	ifaces := ifaceTable{}
-	for n := d.count(4 + 64 + 8); n > 0 && d.err == nil; n-- {
+	for n := d.count(4 + 96 + 8); n > 0 && d.err == nil; n-- {
 		k := ifaceKey{d.str(), d.str(), d.str(), d.str()}
 		s := &ifaceState{}
-		for _, cn := range []*counter{&s.rxBytes, &s.rxPackets, &s.txBytes, &s.txPackets} {
+		for _, cn := range s.counters() {
 			*cn = d.counter()
 		}
 		s.seen = time.Unix(0, d.i64())
@@ -252,11 +253,12 @@ func (c *Collector) decodeState(b []byte) error {
 	}
 	insertFailed, notParsed := d.counter(), d.counter()
 	scrapeErrors, droppedTotal := d.u64(), d.u64()
+	flooded := decodeFlood(d, st.wrong)
 	if d.err != nil {
 		return d.err
 	}
 	st.droppedTotal = droppedTotal
-	c.flows, c.ifaces = st, ifaces
+	c.flows, c.ifaces, c.flooded = st, ifaces, flooded
 	c.insertFailed, c.notParsed, c.scrapeErrors = insertFailed, notParsed, scrapeErrors
 	c.view.Store(nil)
 	return nil

@@ -79,6 +79,9 @@ func TestStructsMatchC(t *testing.T) {
 			{"ifindex", "Ifindex"}, {"direction", "Dir"}, {"proto", "Proto"}, {"family", "Family"}, {"pad", "Pad"},
 			{"sport", "Sport"}, {"dport", "Dport"}, {"saddr", "Saddr"}, {"daddr", "Daddr"},
 		}},
+		{"nc_rx_port", RxPort{}, netctlNcRxPort{}, []member{{"mac", "MAC"}, {"check", "Check"}, {"pad", "Pad"}, {"bridge", "Bridge"}}},
+		{"nc_flood_key", FloodKey{}, netctlNcFloodKey{}, []member{{"bridge", "Bridge"}, {"mac", "MAC"}, {"pad", "Pad"}}},
+		{"nc_flood_value", FloodValue{}, netctlNcFloodValue{}, []member{{"packets", "Packets"}, {"bytes", "Bytes"}, {"last_seen_ns", "LastSeenNs"}}},
 		{"nc_flow_value", FlowValue{}, netctlNcFlowValue{}, []member{
 			{"packets", "Packets"}, {"bytes", "Bytes"}, {"first_seen_ns", "FirstSeenNs"}, {"last_seen_ns", "LastSeenNs"},
 			{"tcp_flags", "TCPFlags"}, {"flags", "Flags"}, {"pad", "Pad"},
@@ -164,6 +167,13 @@ func TestMapsMatchGo(t *testing.T) {
 		// The product reads flows as per-CPU values (FlowValue per CPU).
 		{netctlMapFlows, ebpf.LRUCPUHash, FlowKey{}, FlowValue{}, DefaultFlowEntries},
 		{netctlMapStats, ebpf.PerCPUArray, uint32(0), uint64(0), NumStats},
+		// Written by probe at attach (putRxPort), read by the programs (bpf/flood.h).
+		{netctlMapRxPortsByIndex, ebpf.Array, uint32(0), RxPort{}, TotalsArrayIfindexes},
+		{netctlMapRxPorts, ebpf.Hash, uint32(0), RxPort{}, 0},
+		// Read per port (readFloodedPort) and whole (readFloodedMACs), per-CPU values.
+		{netctlMapFloodedByIndex, ebpf.PerCPUArray, uint32(0), Totals{}, TotalsArrayIfindexes},
+		{netctlMapFlooded, ebpf.PerCPUHash, uint32(0), Totals{}, 0},
+		{netctlMapFloodedMacs, ebpf.LRUCPUHash, FloodKey{}, FloodValue{}, 0},
 	} {
 		ms := spec.Maps[m.name]
 		if ms == nil {
@@ -180,8 +190,8 @@ func TestMapsMatchGo(t *testing.T) {
 			t.Errorf("map %s has %d entries, want %d", m.name, ms.MaxEntries, m.maxEntries)
 		}
 	}
-	if n := len(spec.Maps); n != 4 {
-		t.Errorf("object has %d maps, want 4 (totals_by_index, totals, flows, stats): %v", n, spec.Maps)
+	if n := len(spec.Maps); n != 9 {
+		t.Errorf("object has %d maps, want 9 (totals_by_index, totals, flows, stats, rx_ports_by_index, rx_ports, flooded_by_index, flooded, flooded_macs): %v", n, spec.Maps)
 	}
 }
 

@@ -21,17 +21,28 @@ import (
 //
 //	go test -run '^$' -bench . -benchtime 2000000x -count 5 ./probe/
 
-// BenchmarkProgram compares the product's program (netctl_ingress; egress is the same
-// code) with the empty baseline (bpf/bench.c) on every packet shape. The frame
-// repeats, so after the first packet every flow lookup hits. The product's program
-// taken apart (from bpf/bench.c, same code) shows what each part costs: totals only;
-// totals and the parse; everything but the clock.
+// BenchmarkProgram compares the product's programs with the empty baseline (bpf/bench.c)
+// on every packet shape. The frame repeats, so after the first packet every flow lookup
+// hits. The programs run as on a bridge port whose container interface has the frame's
+// destination MAC (an RxPeer entry): netctl_ingress is what the container transmits,
+// netctl_egress what it receives (the flood check, then the flow); netctl_egress_flooded
+// is a copy for another MAC (totals and the flooded counters, no parse, no flow).
+// no_flood_check is the product's code before the flood check (bpf/bench.c, the same
+// parse and flow update). The product's program taken apart (from bpf/bench.c, same
+// code) shows what each part costs: totals only; totals and the parse; everything but
+// the clock.
 func BenchmarkProgram(b *testing.B) {
 	objs := mustLoadObjs(b)
+	setRxPort(b, objs, testRunIfindex, RxPort{Check: RxPeer, MAC: [6]byte(macB), Bridge: 7})
+	flood := mustLoadObjs(b)
+	setRxPort(b, flood, testRunIfindex, RxPort{Check: RxPeer, MAC: [6]byte(macC), Bridge: 7})
 	bo := mustLoadBench(b)
 	benchPrograms(b, []namedProg{
 		{"empty", bo.Empty},
 		{"netctl", objs.NetctlIngress},
+		{"netctl_egress", objs.NetctlEgress},
+		{"netctl_egress_flooded", flood.NetctlEgress},
+		{"no_flood_check", bo.BenchLruPercpu},
 		{"part_totals", bo.BenchTotalsOnly},
 		{"part_totals_parse", bo.BenchParseOnly},
 		{"part_no_clock", bo.BenchNoClock},

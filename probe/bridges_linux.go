@@ -86,6 +86,9 @@ func (d *Datapath) namePending(ctx context.Context) []Event {
 			continue
 		}
 		delete(d.pending, ifindex)
+		if err := d.describeHostPort(l, p); err != nil {
+			out = append(out, Event{Kind: "error", Port: p, Error: err})
+		}
 		if m, ok := d.attachedMode(d.sets[0], ifindex); ok {
 			p.Mode = string(m)
 		}

@@ -106,6 +106,7 @@ type Datapath struct {
 	// pending are host ports attached before who is behind them was known (a veth whose
 	// peer is not yet in its container): named, and reported, when it is.
 	pending map[int]time.Time
+	peers   map[peerRef]int // container interfaces behind host ports with an rx check: the port's ifindex
 }
 
 // setIfindex is an interface of a map set's namespace.
@@ -148,7 +149,8 @@ func Open(host netns.NsHandle, opts Options) (*Datapath, error) {
 		return nil, err
 	}
 	d := &Datapath{host: host, hostCookie: cookie, dir: opts.pinDir(cookie), opts: opts, sets: map[uint64]*mapSet{},
-		attached: map[setIfindex]bool{}, progMaps: map[ebpf.ProgramID][]ebpf.MapID{}, pending: map[int]time.Time{}}
+		attached: map[setIfindex]bool{}, progMaps: map[ebpf.ProgramID][]ebpf.MapID{}, pending: map[int]time.Time{},
+		peers: map[peerRef]int{}}
 	if d.reg, err = loadRegistry(opts.registryPath(cookie)); err != nil {
 		return nil, err
 	}

@@ -29,9 +29,15 @@ import (
 // pins and registry in folders of the test's own.
 func dpLab(t *testing.T) (*lab.Lab, Options) {
 	t.Helper()
+	return dpLabWith(t, lab.Options{})
+}
+
+// dpLabWith is dpLab with lab options (a third container, say).
+func dpLabWith(t *testing.T, lo lab.Options) (*lab.Lab, Options) {
+	t.Helper()
 	nstest.RequireRoot(t)
 	opts := Options{BPFDir: nstest.BPFDir(t), StateDir: t.TempDir()}
-	l := labtest.New(t, lab.Options{})
+	l := labtest.New(t, lo)
 	c, err := netctl.Resolve(context.Background(), netctl.Ref{Kind: netctl.RefNetns, Value: l.Container1.Name})
 	if err != nil {
 		t.Fatal(err)

@@ -37,6 +37,7 @@ const (
 var (
 	macA = []byte{0x02, 0, 0, 0, 0, 0x0a}
 	macB = []byte{0x02, 0, 0, 0, 0, 0x0b}
+	macC = []byte{0x02, 0, 0, 0, 0, 0x0c} // a third interface, the destination of flooded frames
 
 	ip4Src = [4]byte{10, 0, 0, 1}
 	ip4Dst = [4]byte{10, 0, 0, 2}

@@ -20,6 +20,20 @@ const (
 	netctlNcDirectionNC_DIR_EGRESS  netctlNcDirection = 1
 )
 
+type netctlNcFloodKey struct {
+	_      structs.HostLayout
+	Bridge uint32
+	Mac    [6]uint8
+	Pad    [2]uint8
+}
+
+type netctlNcFloodValue struct {
+	_          structs.HostLayout
+	Packets    uint64
+	Bytes      uint64
+	LastSeenNs uint64
+}
+
 type netctlNcFlowKey struct {
 	_         structs.HostLayout
 	Ifindex   uint32
@@ -42,6 +56,14 @@ type netctlNcFlowValue struct {
 	TcpFlags    uint8
 	Flags       uint8
 	Pad         [6]uint8
+}
+
+type netctlNcRxPort struct {
+	_      structs.HostLayout
+	Mac    [6]uint8
+	Check  uint8
+	Pad    uint8
+	Bridge uint32
 }
 
 type netctlNcStat uint32
@@ -68,7 +90,12 @@ type netctlNcTotalsValue struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	netctlMapFlooded        = "flooded"
+	netctlMapFloodedByIndex = "flooded_by_index"
+	netctlMapFloodedMacs    = "flooded_macs"
 	netctlMapFlows          = "flows"
+	netctlMapRxPorts        = "rx_ports"
+	netctlMapRxPortsByIndex = "rx_ports_by_index"
 	netctlMapStats          = "stats"
 	netctlMapTotals         = "totals"
 	netctlMapTotalsByIndex  = "totals_by_index"
@@ -126,10 +153,15 @@ type netctlProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type netctlMapSpecs struct {
-	Flows         *ebpf.MapSpec `ebpf:"flows"`
-	Stats         *ebpf.MapSpec `ebpf:"stats"`
-	Totals        *ebpf.MapSpec `ebpf:"totals"`
-	TotalsByIndex *ebpf.MapSpec `ebpf:"totals_by_index"`
+	Flooded        *ebpf.MapSpec `ebpf:"flooded"`
+	FloodedByIndex *ebpf.MapSpec `ebpf:"flooded_by_index"`
+	FloodedMacs    *ebpf.MapSpec `ebpf:"flooded_macs"`
+	Flows          *ebpf.MapSpec `ebpf:"flows"`
+	RxPorts        *ebpf.MapSpec `ebpf:"rx_ports"`
+	RxPortsByIndex *ebpf.MapSpec `ebpf:"rx_ports_by_index"`
+	Stats          *ebpf.MapSpec `ebpf:"stats"`
+	Totals         *ebpf.MapSpec `ebpf:"totals"`
+	TotalsByIndex  *ebpf.MapSpec `ebpf:"totals_by_index"`
 }
 
 // netctlVariableSpecs contains global variables before they are loaded into the kernel.
@@ -158,15 +190,25 @@ func (o *netctlObjects) Close() error {
 //
 // It can be passed to loadNetctlObjects or ebpf.CollectionSpec.LoadAndAssign.
 type netctlMaps struct {
-	Flows         *ebpf.Map `ebpf:"flows"`
-	Stats         *ebpf.Map `ebpf:"stats"`
-	Totals        *ebpf.Map `ebpf:"totals"`
-	TotalsByIndex *ebpf.Map `ebpf:"totals_by_index"`
+	Flooded        *ebpf.Map `ebpf:"flooded"`
+	FloodedByIndex *ebpf.Map `ebpf:"flooded_by_index"`
+	FloodedMacs    *ebpf.Map `ebpf:"flooded_macs"`
+	Flows          *ebpf.Map `ebpf:"flows"`
+	RxPorts        *ebpf.Map `ebpf:"rx_ports"`
+	RxPortsByIndex *ebpf.Map `ebpf:"rx_ports_by_index"`
+	Stats          *ebpf.Map `ebpf:"stats"`
+	Totals         *ebpf.Map `ebpf:"totals"`
+	TotalsByIndex  *ebpf.Map `ebpf:"totals_by_index"`
 }
 
 func (m *netctlMaps) Close() error {
 	return _NetctlClose(
+		m.Flooded,
+		m.FloodedByIndex,
+		m.FloodedMacs,
 		m.Flows,
+		m.RxPorts,
+		m.RxPortsByIndex,
 		m.Stats,
 		m.Totals,
 		m.TotalsByIndex,

@@ -62,6 +62,9 @@ func (d *Datapath) attachHostLink(namer *Namer, l netlink.Link) (Attachment, err
 	}
 	p, named := namer.Name(l)
 	p.Mode = string(mode)
+	if err := d.describeHostPort(l, p); err != nil { // again once named, if pending
+		return Attachment{}, fmt.Errorf("attach to %s: %w", l.Attrs().Name, err)
+	}
 	if !named {
 		d.pending[l.Attrs().Index] = time.Now()
 		p.Container = "" // not "host": its container is starting
@@ -103,11 +106,17 @@ func (d *Datapath) AttachNamed(ctx context.Context, ns netns.NsHandle, nsPath, l
 	if err != nil {
 		return Attachment{}, fmt.Errorf("attach to %s@%s: %w", ifname, label, err)
 	}
+	// Inside the container the kernel itself marks frames for another MAC (bpf/flood.h).
+	s := d.sets[nsCookie]
+	if err := putRxPort(s.objs.RxPortsByIndex, s.objs.RxPorts, l.Attrs().Index, RxPort{Check: RxSelf}); err != nil {
+		return Attachment{}, fmt.Errorf("attach to %s@%s: %w", ifname, label, err)
+	}
 	if err := d.reg.addPort(regPort{NSCookie: nsCookie, NSPath: nsPath, Ifindex: l.Attrs().Index, Name: ifname, Mode: mode}); err != nil {
 		return Attachment{}, err
 	}
 	d.portsOK = false
-	p := Port{Container: label, Interface: ifname, NSCookie: nsCookie, Ifindex: l.Attrs().Index, InContainer: true, Mode: string(mode), NetnsPath: nsPath}
+	p := Port{Container: label, Interface: ifname, NSCookie: nsCookie, Ifindex: l.Attrs().Index, InContainer: true, Mode: string(mode), NetnsPath: nsPath,
+		MAC: l.Attrs().HardwareAddr.String()}
 	return Attachment{Port: p, Adopted: adopted}, nil
 }
 
@@ -154,7 +163,7 @@ func (d *Datapath) ForgetHostLink(ifindex int) error {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, d.reg.removePort(0, ifindex))
+	errs = append(errs, d.forgetRx(ifindex), d.reg.removePort(0, ifindex))
 	delete(d.attached, setIfindex{0, ifindex})
 	delete(d.pending, ifindex)
 	d.portsOK = false
@@ -266,5 +275,9 @@ func snapshot(sets []mapRefs, ports []Port) (Snapshot, error) {
 	snap := BuildSnapshot(ports, totals, flows, monoNow(), time.Now())
 	snap.FlowEntries, snap.FlowCapacity = entries, capacity
 	snap.InsertFailed, snap.NotParsed = stats[0], stats[1]
-	return snap, nil
+	if err := addFloodedCounters(sets, snap.Interfaces); err != nil {
+		return snap, err
+	}
+	snap.Flooded, err = floodedDests(sets, ports)
+	return snap, err
 }

@@ -141,7 +141,7 @@ func (n *Namer) Name(l netlink.Link) (Port, bool) {
 	p := Port{Container: "host", Interface: l.Attrs().Name, HostInterface: l.Attrs().Name, Ifindex: l.Attrs().Index}
 	if l.Attrs().MasterIndex > 0 {
 		if br, err := n.hostNL.LinkByIndex(l.Attrs().MasterIndex); err == nil {
-			p.Bridge = br.Attrs().Name
+			p.Bridge, p.BridgeIndex = br.Attrs().Name, l.Attrs().MasterIndex
 		}
 	}
 	if l.Type() != "veth" {
@@ -162,6 +162,7 @@ func (n *Namer) Name(l netlink.Link) (Port, bool) {
 		if nl, err := nsutil.Handle(h); err == nil {
 			if peer, err := nl.LinkByIndex(l.Attrs().ParentIndex); err == nil {
 				p.Interface = peer.Attrs().Name
+				p.MAC = peer.Attrs().HardwareAddr.String()
 			}
 			nl.Close()
 		}

@@ -17,7 +17,8 @@ import (
 func (d *Datapath) setsLocked() []mapRefs {
 	sets := make([]mapRefs, 0, len(d.sets))
 	for cookie, s := range d.sets {
-		sets = append(sets, mapRefs{cookie: cookie, totalsIdx: s.objs.TotalsByIndex, totals: s.objs.Totals, flows: s.objs.Flows, stats: s.objs.Stats})
+		sets = append(sets, mapRefs{cookie: cookie, totalsIdx: s.objs.TotalsByIndex, totals: s.objs.Totals, flows: s.objs.Flows, stats: s.objs.Stats,
+			flood: floodRefsOf(&s.objs.netctlMaps)})
 	}
 	return sets
 }
@@ -56,8 +57,9 @@ func describedPorts(ports []Port, pending map[int]time.Time) []Port {
 	return slices.DeleteFunc(ports, func(p Port) bool { _, ok := pending[p.Ifindex]; return ok && !p.InContainer })
 }
 
-// Counters reads what a scrape reads every time: the totals of every port and the stats.
-// Its cost follows the number of ports, not of flows; beyond the maps it looks up only
+// Counters reads what a scrape reads every time: the totals and flooded counters of every
+// port, the stats and what the bridges flooded (at most 4096 destinations). Its cost
+// follows the number of ports, not of flows; beyond the maps it looks up only
 // the ports of interfaces attached or gone since the last read (refs).
 func (d *Datapath) Counters(ctx context.Context) (Counters, error) {
 	d.readMu.RLock() // Reload closes the maps it replaced only after the reads of them
@@ -71,8 +73,13 @@ func (d *Datapath) Counters(ctx context.Context) (Counters, error) {
 	if err != nil {
 		return Counters{}, err
 	}
-	return Counters{Time: time.Now(), Interfaces: Interfaces(NewPortMap(ports), totals), FlowCapacity: flowCapacity(sets),
-		InsertFailed: stats[StatFlowInsertFailed], NotParsed: stats[StatNotParsed]}, nil
+	c := Counters{Time: time.Now(), Interfaces: Interfaces(NewPortMap(ports), totals), FlowCapacity: flowCapacity(sets),
+		InsertFailed: stats[StatFlowInsertFailed], NotParsed: stats[StatNotParsed]}
+	if err := addFloodedCounters(sets, c.Interfaces); err != nil {
+		return c, err
+	}
+	c.Flooded, err = floodedDests(sets, ports)
+	return c, err
 }
 
 // ReadFlows calls fn with every entry of the flow tables (see eachEntry: nothing is

@@ -22,6 +22,7 @@ import (
 type mapRefs struct {
 	cookie                          uint64 // the namespace's cookie; 0: host namespace
 	totalsIdx, totals, flows, stats *ebpf.Map
+	flood                           floodRefs
 	owned                           bool // loaded from pins by this reader: close them
 }
 
@@ -29,7 +30,7 @@ func (m mapRefs) close() {
 	if !m.owned {
 		return
 	}
-	for _, mp := range []*ebpf.Map{m.totalsIdx, m.totals, m.flows, m.stats} {
+	for _, mp := range []*ebpf.Map{m.totalsIdx, m.totals, m.flows, m.stats, m.flood.byIndex, m.flood.hash, m.flood.macs} {
 		if mp != nil {
 			mp.Close()
 		}
@@ -78,6 +79,7 @@ func pinnedSets(root string) ([]mapRefs, error) {
 			}
 			*x.dst = mp
 		}
+		m.flood = pinnedFloodRefs(filepath.Join(d.dir, mapsSubdir))
 		if err := firstErr; err != nil {
 			for _, s := range sets {
 				s.close()

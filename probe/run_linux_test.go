@@ -44,9 +44,11 @@ func mustLoadObjs(t testing.TB) *netctlObjects {
 // mapState is everything the programs write: totals, flows (per-CPU values merged as
 // the product merges them) and stats.
 type mapState struct {
-	totals map[TotalsKey]Totals
-	flows  map[FlowKey]RawFlow
-	stats  [NumStats]uint64
+	totals      map[TotalsKey]Totals
+	flows       map[FlowKey]RawFlow
+	stats       [NumStats]uint64
+	flooded     Totals              // frames flooded to testRunIfindex
+	floodedMACs map[FloodKey]Totals // flooded frames by bridge and destination
 }
 
 func readState(t testing.TB, objs *netctlObjects) mapState {
@@ -67,6 +69,17 @@ func readState(t testing.TB, objs *netctlObjects) mapState {
 	}
 	if err := it.Err(); err != nil {
 		t.Fatalf("read flows: %v", err)
+	}
+	if s.flooded, err = readFloodedPort(objs.FloodedByIndex, objs.Flooded, testRunIfindex); err != nil {
+		t.Fatal(err)
+	}
+	macs, err := readFloodedMACs(objs.FloodedMacs, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.floodedMACs = map[FloodKey]Totals{}
+	for _, m := range macs {
+		s.floodedMACs[FloodKey{Bridge: uint32(m.Bridge), MAC: m.MAC}] = m.Totals
 	}
 	for i := range s.stats {
 		var per []uint64
@@ -294,5 +307,13 @@ func TestVerifierErrorPrintedWhole(t *testing.T) {
 	t.Log(msg)
 	if !errors.Is(wrapped, err) {
 		t.Errorf("the verifier error does not unwrap from %q", msg)
+	}
+}
+
+// setRxPort writes ifindex's rx check into objs' maps.
+func setRxPort(t testing.TB, objs *netctlObjects, ifindex int, p RxPort) {
+	t.Helper()
+	if err := putRxPort(objs.RxPortsByIndex, objs.RxPorts, ifindex, p); err != nil {
+		t.Fatal(err)
 	}
 }

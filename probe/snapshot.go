@@ -13,16 +13,20 @@ import (
 // For an interface attached inside a container (--iface NAME@CONTAINER) they run on the
 // container's own interface and keep its sense.
 type Port struct {
-	Container     string `json:"container"`      // Docker name, netns name, or netns:<inode>; "host" for the host's own
-	Interface     string `json:"interface"`      // name inside the container (eth0, eth1)
-	HostInterface string `json:"host_interface"` // host-side veth; "" when attached inside the container
-	Bridge        string `json:"bridge"`         // bridge of the host-side veth, if any
-	NSCookie      uint64 `json:"netns_cookie"`   // cookie of the namespace of the attached interface's map set (0: the host namespace)
-	Ifindex       int    `json:"ifindex"`        // ifindex of the attached interface, in its namespace
-	InContainer   bool   `json:"in_container"`   // attached to the container's interface itself
-	Mode          string `json:"mode,omitempty"` // tcx or tc
+	Container     string `json:"container"`                // Docker name, netns name, or netns:<inode>; "host" for the host's own
+	Interface     string `json:"interface"`                // name inside the container (eth0, eth1)
+	HostInterface string `json:"host_interface"`           // host-side veth; "" when attached inside the container
+	Bridge        string `json:"bridge"`                   // bridge of the host-side veth, if any
+	BridgeIndex   int    `json:"bridge_ifindex,omitempty"` // the bridge's ifindex in the host namespace
+	NSCookie      uint64 `json:"netns_cookie"`             // cookie of the namespace of the attached interface's map set (0: the host namespace)
+	Ifindex       int    `json:"ifindex"`                  // ifindex of the attached interface, in its namespace
+	InContainer   bool   `json:"in_container"`             // attached to the container's interface itself
+	Mode          string `json:"mode,omitempty"`           // tcx or tc
 	// NetnsPath opens the container's namespace (to look up its routes), if known.
 	NetnsPath string `json:"netns_path,omitempty"`
+	// MAC is the container interface's MAC (as `ip link` prints it), if known: frames
+	// delivered to the interface for another unicast MAC were flooded to it.
+	MAC string `json:"mac,omitempty"`
 }
 
 // mirrored reports whether the port's tc directions are the container's reversed.
@@ -36,6 +40,11 @@ type InterfaceCounters struct {
 	RxBytes   uint64 `json:"rx_bytes"`
 	TxPackets uint64 `json:"tx_packets"`
 	TxBytes   uint64 `json:"tx_bytes"`
+	// RxFloodedPackets and RxFloodedBytes are the part of RxPackets and RxBytes that were
+	// frames for another MAC, flooded to the interface by a bridge (bpf/flood.h): the
+	// container's kernel drops them. They are in no flow.
+	RxFloodedPackets uint64 `json:"rx_flooded_packets"`
+	RxFloodedBytes   uint64 `json:"rx_flooded_bytes"`
 }
 
 // FlowDirection is a flow's direction from the container's point of view.
@@ -78,6 +87,8 @@ type Snapshot struct {
 	InsertFailed uint64              `json:"flow_insert_failed"`
 	NotParsed    uint64              `json:"not_parsed"`
 	Bridges      []BridgeStatus      `json:"bridges,omitempty"`
+	// Flooded is what the watched bridges flooded, by destination (FloodedDestinations).
+	Flooded []FloodedDest `json:"flooded,omitempty"`
 }
 
 // Counters are the part of a snapshot that costs the same however many flows there are
@@ -90,6 +101,8 @@ type Counters struct {
 	FlowCapacity int                 `json:"flow_capacity"`
 	InsertFailed uint64              `json:"flow_insert_failed"`
 	NotParsed    uint64              `json:"not_parsed"`
+	// Flooded is what the watched bridges flooded, by destination (FloodedDestinations).
+	Flooded []FloodedDest `json:"flooded,omitempty"`
 }
 
 // Entry is one flow table entry as the kernel keeps it, per-CPU copies merged, in

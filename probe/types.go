@@ -129,6 +129,47 @@ type FlowValue struct {
 	Pad         [6]uint8
 }
 
+// RxCheck says how the programs tell a frame flooded to an interface (one delivered to
+// it whose destination MAC is unicast and not the interface's own) from one it
+// receives. Values match NC_RX_* in bpf/netctl.h.
+type RxCheck uint8
+
+const (
+	// RxNone: no check; every frame counts as received.
+	RxNone RxCheck = 0
+	// RxPeer: a bridge port (host-side veth); frames leaving it (tc egress) go to the
+	// container's interface at the other end, whose MAC is RxPort.MAC.
+	RxPeer RxCheck = 1
+	// RxSelf: the container's own interface; frames arriving (tc ingress) that the
+	// kernel marked PACKET_OTHERHOST.
+	RxSelf RxCheck = 2
+)
+
+// RxPort is what the programs know of the interface an attached one delivers frames
+// to. Its layout matches struct nc_rx_port.
+type RxPort struct {
+	MAC    [6]byte // RxPeer: the container interface's MAC
+	Check  RxCheck
+	Pad    uint8
+	Bridge uint32 // RxPeer: ifindex of the port's bridge
+}
+
+// FloodKey is a bridge (by ifindex; 0 inside a container) and a destination MAC it
+// flooded frames for. Its layout matches struct nc_flood_key.
+type FloodKey struct {
+	Bridge uint32
+	MAC    [6]byte
+	Pad    [2]byte
+}
+
+// FloodValue is one CPU's count of the copies flooded for a FloodKey. Its layout
+// matches struct nc_flood_value.
+type FloodValue struct {
+	Packets    uint64
+	Bytes      uint64
+	LastSeenNs uint64 // CLOCK_MONOTONIC (coarse) of the last copy on this CPU
+}
+
 // sumPerCPU adds up the per-CPU copies of one value of a per-CPU map.
 func sumPerCPU(perCPU []Totals) Totals {
 	var sum Totals

@@ -24,12 +24,17 @@ type Event struct {
 // bridge, if not "") attached until ctx ends: it subscribes to the host namespace's link
 // events (the existing links first), attaches every new port as it appears and forgets
 // every registered interface that vanishes (pinned links, map entries, registry).
-// onEvent, if set, hears of each; a new port is reported once who is behind it is known
-// (its container started), or after PendingNameTimeout.
+// Meanwhile FollowMACs keeps the ports' rx checks in step with their container
+// interfaces. onEvent, if set, hears of each; a new port is reported once who is behind
+// it is known (its container started), or after PendingNameTimeout.
 func (d *Datapath) Watch(ctx context.Context, bridge string, onEvent func(Event)) error {
 	if bridge != "" {
 		d.WatchBridge(bridge)
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	followErr := make(chan error, 1)
+	go func() { followErr <- d.FollowMACs(ctx, onEvent) }()
+	defer func() { cancel(); <-followErr }()
 	updates := make(chan netlink.LinkUpdate, 256)
 	done := make(chan struct{})
 	defer close(done)
@@ -78,6 +83,12 @@ func (d *Datapath) Watch(ctx context.Context, bridge string, onEvent func(Event)
 					emit(e)
 				}
 			}
+		case err := <-followErr:
+			followErr <- err // for the deferred wait
+			if err == nil {
+				err = errors.New("ended")
+			}
+			return fmt.Errorf("follow MAC changes: %w", err)
 		case u, ok := <-updates:
 			if !ok {
 				if lastNotice != nil {
@@ -99,8 +110,8 @@ func (d *Datapath) handle(ctx context.Context, u netlink.LinkUpdate) (Event, boo
 	a := u.Attrs()
 	registered := slices.ContainsFunc(d.reg.Ports, func(p regPort) bool { return p.NSCookie == 0 && p.Ifindex == a.Index })
 	if u.Header.Type == unix.RTM_DELLINK {
-		if !registered {
-			return Event{}, false
+		if !registered || u.Family == unix.AF_BRIDGE {
+			return Event{}, false // AF_BRIDGE: it left its bridge, the link is still there
 		}
 		p := Port{Container: "", Interface: a.Name, HostInterface: a.Name, Ifindex: a.Index}
 		if err := d.ForgetHostLink(a.Index); err != nil {

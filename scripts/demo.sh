@@ -3,8 +3,10 @@
 # namespaces (nothing in this machine's own namespace changes), gives container1 its second
 # NIC in one command (the seed's nine manual steps), runs `netctl serve`, sends bounded
 # traffic, shows the counters, the Prometheus metrics and the asymmetric conversations with
-# their cause, applies the fix (source routing) and shows the asymmetric bytes stop, then
-# undoes it all — also when a stage fails. DEMO_KEEP=1 keeps the lab, the NIC and serve.
+# their cause, the seed's UDP server answering from the wrong address and its fix, the
+# bridge flooding the frames for eth0 to every container, applies the fix (source
+# routing) and shows the asymmetric bytes stop, then undoes it all — also when a stage
+# fails. DEMO_KEEP=1 keeps the lab, the NIC and serve.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NETCTL=${NETCTL:-bin/netctl}
@@ -16,7 +18,7 @@ HOST=$PREFIX-host C1=netns:$PREFIX-container1
 SEED=(--bridge docker0 --address 172.17.0.99/24 --gateway 172.17.0.1 --default-route)
 LOG=$(mktemp -t netctl-demo-serve.XXXXXX)
 PROMDIR=$(mktemp -d -t netctl-demo-prom.XXXXXX)
-stage="" total=14 n=0 serve_pid="" prom_pid=""
+stage="" total=16 n=0 serve_pid="" prom_pid=""
 
 bold() { n=$((n + 1)); stage="$*"; printf '\n\033[1m== %d/%d %s\033[0m\n' "$n" "$total" "$*"; }
 run()  { printf '$ %s\n' "$*"; "$@"; }
@@ -87,14 +89,14 @@ done
 bold "doctor: what this machine can do"
 run "$NETCTL" doctor || true
 
-bold "the seed's starting point: docker0 with container1, container2 and an outside host"
+bold "the seed's starting point: docker0 with container1, container2 (and container3) and an outside host"
 if [ -e "/var/run/netns/$PREFIX-host" ]; then
   echo "demo: a lab with prefix $PREFIX exists already (left by DEMO_KEEP=1?): removing it first"
   "$NETCTL" -n "$HOST" detach >/dev/null 2>&1 || true
   "$NETCTL" -n "$HOST" nic del "$C1" >/dev/null 2>&1 || true
   "$NETCTL" lab down --prefix "$PREFIX"
 fi
-run "$NETCTL" lab up --prefix "$PREFIX" >/dev/null
+run "$NETCTL" lab up --prefix "$PREFIX" --container3 >/dev/null
 run ip -n "$PREFIX-container1" route
 
 bold "the seed's nine manual steps, as netctl would run them (--dry-run changes nothing)"
@@ -155,6 +157,26 @@ wait_alert NetctlAsymmetricRouting firing 60
 printf '$ curl -s http://%s/api/v1/alerts\n' "$PROM"
 curl -fsS --max-time 5 "http://$PROM/api/v1/alerts" | scripts/prom-alerts.py list
 
+bold "the seed's third symptom: a UDP server bound to 0.0.0.0 answers 172.17.0.2 from 172.17.0.99"
+run "$NETCTL" lab udp --prefix "$PREFIX" || true
+printf '$ curl -s http://%s/metrics | grep wrong_source\n' "$LISTEN"
+curl -fsS --max-time 5 "http://$LISTEN/metrics" | grep wrong_source | grep -v '^#'
+run "$NETCTL" -n "$HOST" flows --wrong-source
+wait_alert NetctlWrongSourceReplies firing 60
+printf 'NetctlWrongSourceReplies: %s\n' "$(alert_state NetctlWrongSourceReplies)"
+echo "the fix: the server bound to the address it is asked at (or IP_PKTINFO); routing cannot do it"
+run "$NETCTL" lab udp --prefix "$PREFIX" --bind 172.17.0.2 --port 7778
+
+bold "docker0 forgets eth0's MAC (eth0 sends nothing; 300 s on a real host, at once here): flooding"
+run ip -n "$HOST" link set docker0 type bridge ageing_time 0
+run ip netns exec "$PREFIX-container2" ping -q -c 20 -i 0.05 172.17.0.2 | tail -1
+printf '$ curl -s http://%s/metrics | grep flooded | grep -v " 0$"\n' "$LISTEN"
+curl -fsS --max-time 5 "http://$LISTEN/metrics" | grep flooded | grep -v '^#' | grep -v ' 0$'
+echo "container3 and container1's eth1 got copies of what was sent to eth0; they are counted apart, in no flow,"
+echo "and the asymmetry is still seen as it is (in eth0, out eth1):"
+run "$NETCTL" -n "$HOST" flows --asymmetric --idle 2s
+run ip -n "$HOST" link set docker0 type bridge ageing_time 30000
+
 bold "the fix: source routing, so replies leave where requests came in"
 before=$(asym_bytes)
 run "$NETCTL" -n "$HOST" nic del "$C1"
@@ -168,6 +190,8 @@ printf 'netctl_asymmetric_bytes_total for %s-container1 eth0 -> eth1: %s before 
   "$PREFIX" "$before" "$mid" "$after"
 [ "$mid" = "$after" ] || { echo "demo: asymmetric bytes still grow after the fix"; exit 1; }
 run "$NETCTL" -n "$HOST" flows --asymmetric --idle 2s
+echo "source routing does not change the source of an unbound reply: the 0.0.0.0 server still answers from .99"
+run "$NETCTL" lab udp --prefix "$PREFIX" --count 3 || true
 echo "waiting for the old conversations to go idle ($IDLE) and the alert to resolve..."
 for _ in 1 2 3; do # keep traffic flowing meanwhile, all of it symmetric now
   ip netns exec "$PREFIX-container2" ping -q -c 10 -i 0.2 172.17.0.2 >/dev/null

@@ -17,21 +17,31 @@ import (
 )
 
 func newFlowsCmd(g *globalOptions) *cobra.Command {
-	var asym bool
+	var asym, wrong bool
 	var idle time.Duration
 	cmd := &cobra.Command{
-		Use:   "flows [--asymmetric [--idle DURATION]]",
+		Use:   "flows [--asymmetric | --wrong-source] [--idle DURATION]",
 		Short: "Live flows per interface, asymmetric ones marked",
 		Long: `flows reads the flow table netctl pinned and prints each flow per container interface
 and direction (the container's: receive = into it), addresses and ports as on the wire.
 
 With --asymmetric it prints the conversations (a flow and its reverse) of each container
 that arrive on one interface and leave on another, active within --idle, with the route
-inside the container that sends them out (the seed's eth0-in / eth1-out) and the fix.`,
+inside the container that sends them out (the seed's eth0-in / eth1-out) and the fix.
+
+With --wrong-source it prints the conversations a container answers from another of its
+addresses than the one they were sent to (a server bound to 0.0.0.0 in a container with
+two addresses in one subnet: the client drops the replies), active within --idle, with
+the route that chose the source and the fix.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if asym {
+			switch {
+			case asym && wrong:
+				return fmt.Errorf("--asymmetric and --wrong-source are two views: give one")
+			case asym:
 				return runFlowsAsymmetric(cmd, g, idle)
+			case wrong:
+				return runFlowsWrongSource(cmd, g, idle)
 			}
 			snap, err := readPinned(cmd, g)
 			if err != nil {
@@ -54,7 +64,8 @@ inside the container that sends them out (the seed's eth0-in / eth1-out) and the
 		},
 	}
 	cmd.Flags().BoolVar(&asym, "asymmetric", false, "only conversations that arrive on one interface and answer on another, with the route that does it")
-	cmd.Flags().DurationVar(&idle, "idle", analysis.DefaultIdle, "with --asymmetric: only conversations with traffic within this long (0: all)")
+	cmd.Flags().BoolVar(&wrong, "wrong-source", false, "only conversations the container answers from another address than the one asked, with the route that chose it")
+	cmd.Flags().DurationVar(&idle, "idle", analysis.DefaultIdle, "with --asymmetric or --wrong-source: only conversations with traffic within this long (0: all)")
 	return cmd
 }
 
@@ -69,22 +80,61 @@ func runFlowsAsymmetric(cmd *cobra.Command, g *globalOptions, idle time.Duration
 	}
 	convs := analysis.DetectAsymmetric(snap.Flows, snap.Time, idle)
 	analysis.FillReasons(convs)
+	wrong := len(analysis.DetectWrongSource(snap.Flows, snap.Time, idle))
 	if g.json() {
 		if convs == nil {
 			convs = []analysis.Conversation{}
 		}
 		return writeJSON(cmd.OutOrStdout(), convs)
 	}
+	out := cmd.OutOrStdout()
 	if len(convs) == 0 {
-		_, err := fmt.Fprintln(cmd.OutOrStdout(), "no asymmetric conversations")
+		fmt.Fprintln(out, "no asymmetric conversations")
+	} else {
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CONTAINER\tPROTO\tLOCAL\tREMOTE\tINITIATOR\tIN\tOUT\tOUT BYTES\tREASON")
+		for _, c := range convs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.Container, probe.ProtoName(c.Proto),
+				convEndpoint(c.Local, c.LocalPort, c.Proto, false), convEndpoint(c.Remote, c.RemotePort, c.Proto, true),
+				orDash(c.Initiator), c.InInterface, c.OutInterface, c.OutBytes, c.Reason)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if wrong > 0 { // answered from another address: not asymmetric by interface, as broken
+		fmt.Fprintf(out, "%d conversation(s) answered from another address than the one asked: netctl flows --wrong-source\n", wrong)
+	}
+	return nil
+}
+
+// runFlowsWrongSource prints the wrong-source conversations of the pinned flow table.
+func runFlowsWrongSource(cmd *cobra.Command, g *globalOptions, idle time.Duration) error {
+	if idle < 0 {
+		return fmt.Errorf("invalid --idle %s: want 0 or more", idle)
+	}
+	snap, err := readPinned(cmd, g)
+	if err != nil {
+		return err
+	}
+	ws := analysis.DetectWrongSource(snap.Flows, snap.Time, idle)
+	analysis.FillWrongSourceReasons(ws)
+	if g.json() {
+		if ws == nil {
+			ws = []analysis.WrongSource{}
+		}
+		return writeJSON(cmd.OutOrStdout(), ws)
+	}
+	if len(ws) == 0 {
+		_, err := fmt.Fprintln(cmd.OutOrStdout(), "no conversations answered from another address")
 		return err
 	}
 	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONTAINER\tPROTO\tLOCAL\tREMOTE\tINITIATOR\tIN\tOUT\tOUT BYTES\tREASON")
-	for _, c := range convs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.Container, probe.ProtoName(c.Proto),
-			convEndpoint(c.Local, c.LocalPort, c.Proto, false), convEndpoint(c.Remote, c.RemotePort, c.Proto, true),
-			orDash(c.Initiator), c.InInterface, c.OutInterface, c.OutBytes, c.Reason)
+	fmt.Fprintln(tw, "CONTAINER\tPROTO\tREMOTE\tASKED\tANSWERED FROM\tIN\tOUT\tREPLIES\tREASON")
+	for _, w := range ws {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", w.Container, probe.ProtoName(w.Proto),
+			convEndpoint(w.Remote, w.RemotePort, w.Proto, true), convEndpoint(w.Requested, w.LocalPort, w.Proto, false),
+			convEndpoint(w.RepliedFrom, w.LocalPort, w.Proto, false), w.InInterface, w.OutInterface, w.ReplyPackets, w.Reason)
 	}
 	return tw.Flush()
 }

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -37,12 +38,12 @@ the namespace netctl runs in.`,
 		},
 	}
 	cmd.PersistentFlags().StringVar(&prefix, "prefix", lab.DefaultPrefix, "prefix of the lab's namespace names (PREFIX-host, PREFIX-container1, …)")
-	cmd.AddCommand(newLabUpCmd(g, &prefix), newLabStatusCmd(g, &prefix), newLabTrafficCmd(g, &prefix), newLabDownCmd(g, &prefix))
+	cmd.AddCommand(newLabUpCmd(g, &prefix), newLabStatusCmd(g, &prefix), newLabTrafficCmd(g, &prefix), newLabUDPCmd(g, &prefix), newLabDownCmd(g, &prefix))
 	return cmd
 }
 
 func newLabUpCmd(g *globalOptions, prefix *string) *cobra.Command {
-	var ipv6 bool
+	var ipv6, container3 bool
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Create the lab's namespaces, bridge, veths, addresses and routes (all or nothing)",
@@ -50,7 +51,7 @@ func newLabUpCmd(g *globalOptions, prefix *string) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
-			l, err := lab.Up(ctx, lab.Options{Prefix: *prefix, IPv6: ipv6, Dir: lab.DefaultDir()})
+			l, err := lab.Up(ctx, lab.Options{Prefix: *prefix, IPv6: ipv6, Container3: container3, Dir: lab.DefaultDir()})
 			if err != nil {
 				return err
 			}
@@ -67,6 +68,7 @@ func newLabUpCmd(g *globalOptions, prefix *string) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&ipv6, "ipv6", false, "keep IPv6 on and add fd17::/64 on docker0 and fd51::/64 outside")
+	cmd.Flags().BoolVar(&container3, "container3", false, "add a third container, PREFIX-container3 (eth0 172.17.0.4/16 on docker0): it sees what the bridge floods")
 	return cmd
 }
 
@@ -107,28 +109,23 @@ over IPv6 in a lab made with --ipv6). It exits non-zero if any flow lost anythin
 			if _, err := opts.Resolve(); err != nil {
 				return err
 			}
-			l, err := lab.Open(lab.DefaultDir(), *prefix)
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
-			r, err := l.Traffic(ctx, opts)
-			if err != nil && r == nil {
-				return err
-			}
-			if g.json() {
-				if werr := writeJSON(cmd.OutOrStdout(), r); werr != nil {
+			return withLab(cmd, *prefix, func(ctx context.Context, l *lab.Lab) error {
+				r, err := l.Traffic(ctx, opts)
+				if err != nil && r == nil {
+					return err
+				}
+				if g.json() {
+					if werr := writeJSON(cmd.OutOrStdout(), r); werr != nil {
+						return werr
+					}
+				} else if werr := lab.WriteTraffic(cmd.OutOrStdout(), r); werr != nil {
 					return werr
 				}
-			} else if werr := lab.WriteTraffic(cmd.OutOrStdout(), r); werr != nil {
-				return werr
-			}
-			if err != nil {
-				return err
-			}
-			return r.Err()
+				if err != nil {
+					return err
+				}
+				return r.Err()
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -138,6 +135,19 @@ over IPv6 in a lab made with --ipv6). It exits non-zero if any flow lost anythin
 	f.DurationVarP(&opts.Timeout, "timeout", "W", time.Second, "how long to wait for each echo reply")
 	f.DurationVar(&opts.FlowTimeout, "flow-timeout", 30*time.Second, "upper bound of each flow")
 	return cmd
+}
+
+// withLab opens the lab with prefix and runs fn with it and a context an interrupt
+// cancels.
+func withLab(cmd *cobra.Command, prefix string, fn func(ctx context.Context, l *lab.Lab) error) error {
+	l, err := lab.Open(lab.DefaultDir(), prefix)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+	defer stop()
+	return fn(ctx, l)
 }
 
 func newLabDownCmd(g *globalOptions, prefix *string) *cobra.Command {

@@ -124,7 +124,9 @@ func (s pinnedSource) Sample(ctx context.Context) (top.Sample, error) {
 	}
 	convs := analysis.DetectAsymmetric(snap.Flows, snap.Time, s.idle)
 	fillReasons(convs)
-	out := topSample(snap, convs)
+	ws := analysis.DetectWrongSource(snap.Flows, snap.Time, s.idle)
+	fillWrongSourceReasons(ws)
+	out := topSample(snap, convs, ws, s.idle)
 	out.ReadStart = start
 	return out, nil
 }
@@ -138,29 +140,51 @@ func fillReasons(convs []analysis.Conversation) {
 		netns, in, out, initiator string
 		local, remote             netip.Addr
 	}
-	at := map[question]int{}
-	var asked []analysis.Conversation
-	which := make([]int, len(convs))
-	for i, c := range convs {
-		q := question{c.NetnsPath, c.InInterface, c.OutInterface, c.Initiator, c.Local, c.Remote}
+	askOnce(convs, func(c analysis.Conversation) question {
+		return question{c.NetnsPath, c.InInterface, c.OutInterface, c.Initiator, c.Local, c.Remote}
+	}, analysis.FillReasons, func(c *analysis.Conversation) *string { return &c.Reason })
+}
+
+// fillWrongSourceReasons sets each wrong-source conversation's reason, asking each
+// distinct question (namespace, addresses, not ports) once.
+func fillWrongSourceReasons(ws []analysis.WrongSource) {
+	type question struct {
+		netns                      string
+		requested, replied, remote netip.Addr
+	}
+	askOnce(ws, func(w analysis.WrongSource) question {
+		return question{w.NetnsPath, w.Requested, w.RepliedFrom, w.Remote}
+	},
+		analysis.FillWrongSourceReasons, func(w *analysis.WrongSource) *string { return &w.Reason })
+}
+
+// askOnce has fill set the reason of one item per distinct question (key) and copies it
+// to the items that ask the same.
+func askOnce[T any, Q comparable](items []T, key func(T) Q, fill func([]T), reason func(*T) *string) {
+	at := map[Q]int{}
+	var asked []T
+	which := make([]int, len(items))
+	for i, it := range items {
+		q := key(it)
 		j, ok := at[q]
 		if !ok {
 			j = len(asked)
 			at[q] = j
-			asked = append(asked, c)
+			asked = append(asked, it)
 		}
 		which[i] = j
 	}
-	analysis.FillReasons(asked)
-	for i := range convs {
-		convs[i].Reason = asked[which[i]].Reason
+	fill(asked)
+	for i := range items {
+		*reason(&items[i]) = *reason(&asked[which[i]])
 	}
 }
 
-// topSample converts a snapshot and its asymmetric conversations into plain values for
-// top. It is pure.
-func topSample(snap probe.Snapshot, convs []analysis.Conversation) top.Sample {
-	out := top.Sample{Time: snap.Time, Checked: []top.Kind{top.KindAsymmetric}}
+// topSample converts a snapshot, its asymmetric and wrong-source conversations and the
+// flooding it shows into plain values for top. Flooding counts as a problem while its
+// latest copy is within idle of the snapshot. It is pure.
+func topSample(snap probe.Snapshot, convs []analysis.Conversation, ws []analysis.WrongSource, idle time.Duration) top.Sample {
+	out := top.Sample{Time: snap.Time, Checked: []top.Kind{top.KindAsymmetric, top.KindWrongSource, top.KindFlooding}}
 	for _, c := range snap.Interfaces {
 		out.Interfaces = append(out.Interfaces, top.Interface{Container: c.Container, Name: c.Interface, HostInterface: c.HostInterface,
 			Bridge: c.Bridge, RxBytes: c.RxBytes, RxPackets: c.RxPackets, TxBytes: c.TxBytes, TxPackets: c.TxPackets})
@@ -182,6 +206,46 @@ func topSample(snap probe.Snapshot, convs []analysis.Conversation) top.Sample {
 		out.Problems = append(out.Problems, top.Problem{Kind: top.KindAsymmetric, Container: c.Container,
 			Subject: fmt.Sprintf("%s %s ⇄ %s", probe.ProtoName(c.Proto), convEndpoint(c.Local, c.LocalPort, c.Proto, false), convEndpoint(c.Remote, c.RemotePort, c.Proto, true)),
 			Where:   where, Bytes: c.OutBytes, Reason: reason, Fix: fix, LastSeen: c.LastSeen})
+	}
+	for _, w := range ws {
+		reason, fix, _ := strings.Cut(w.Reason, "; fix: ")
+		out.Problems = append(out.Problems, top.Problem{Kind: top.KindWrongSource, Container: w.Container,
+			Subject: fmt.Sprintf("%s %s asked %s, answered from %s", probe.ProtoName(w.Proto), convEndpoint(w.Remote, w.RemotePort, w.Proto, true),
+				convEndpoint(w.Requested, w.LocalPort, w.Proto, false), w.RepliedFrom),
+			Where: "in " + w.InInterface + "→out " + w.OutInterface, Bytes: w.ReplyBytes, Reason: reason, Fix: fix, LastSeen: w.LastSeen})
+	}
+	out.Problems = append(out.Problems, floodingProblems(snap, idle)...)
+	return out
+}
+
+// floodingProblems are the destinations a watched bridge flooded within idle of the
+// snapshot: for a container interface, why (it transmits nothing, so its MAC aged out of
+// the bridge) and the fix; for a MAC no watched interface has, stale neighbour entries.
+func floodingProblems(snap probe.Snapshot, idle time.Duration) []top.Problem {
+	var out []top.Problem
+	for _, d := range snap.Flooded {
+		if d.LastSeen.IsZero() || idle > 0 && snap.Time.Sub(d.LastSeen) > idle {
+			continue // it stopped
+		}
+		p := top.Problem{Kind: top.KindFlooding, Container: d.Container, Where: "bridge " + d.Bridge, Bytes: d.Bytes, LastSeen: d.LastSeen}
+		if d.Container == "" {
+			p.Container, p.Subject = "unknown", "frames for "+d.MAC
+			p.Reason = fmt.Sprintf("%s floods the frames for %s to every port: no interface netctl watches has that MAC (a container gone while peers still send to it)", d.Bridge, d.MAC)
+			p.Fix = "the senders' neighbour entries expire by themselves; ip neigh flush them sooner"
+			out = append(out, p)
+			continue
+		}
+		host := "<host veth>"
+		for _, ic := range snap.Interfaces {
+			if ic.Container == d.Container && ic.Interface == d.Interface && ic.HostInterface != "" {
+				host = ic.HostInterface
+			}
+		}
+		p.Subject = fmt.Sprintf("frames for %s (%s)", d.Interface, d.MAC)
+		p.Reason = fmt.Sprintf("%s has no FDB entry for %s's MAC, so every frame for it goes to every port: an entry ages out when its interface sends nothing for the bridge's ageing_time (300 s), as %s does when the replies leave by another interface",
+			d.Bridge, d.Interface, d.Interface)
+		p.Fix = fmt.Sprintf("make the container answer from %s (netctl nic add --source-routing); meanwhile bridge fdb add %s dev %s master static", d.Interface, d.MAC, host)
+		out = append(out, p)
 	}
 	return out
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func TestTopSample(t *testing.T) {
 	convs := []analysis.Conversation{{Container: "c1", Proto: 6, Local: a("172.17.0.2"), LocalPort: 80, Remote: a("172.17.0.3"), RemotePort: 40000,
 		Initiator: analysis.InitiatorRemote, InInterface: "eth0", OutInterface: "eth1", OutBytes: 900, LastSeen: now,
 		Reason: "in eth0, replies out eth1: 172.17.0.0/24 dev eth1 is more specific than eth0's 172.17.0.0/16; fix: netctl nic add --source-routing"}}
-	s := topSample(snap, convs)
+	s := topSample(snap, convs, nil, time.Minute)
 	want := top.Interface{Container: "c1", Name: "eth1", HostInterface: "veth9", Bridge: "docker0", RxBytes: 2, RxPackets: 1, TxBytes: 4, TxPackets: 3}
 	if len(s.Interfaces) != 1 || s.Interfaces[0] != want {
 		t.Errorf("interfaces %+v", s.Interfaces)
@@ -49,11 +50,43 @@ func TestTopSample(t *testing.T) {
 		t.Errorf("problems %+v", s.Problems)
 	}
 	convs[0].Initiator = analysis.InitiatorLocal // the container connected out on eth1; the replies come in on eth0
-	if p := topSample(snap, convs).Problems; p[0].Where != "out eth1→in eth0" {
+	if p := topSample(snap, convs, nil, time.Minute).Problems; p[0].Where != "out eth1→in eth0" {
 		t.Errorf("container-initiated: where %q", p[0].Where)
 	}
-	if len(s.Checked) != 1 || s.Checked[0] != top.KindAsymmetric {
-		t.Errorf("checked %v: only asymmetric routes are looked for", s.Checked)
+	if want := []top.Kind{top.KindAsymmetric, top.KindWrongSource, top.KindFlooding}; !slices.Equal(s.Checked, want) {
+		t.Errorf("checked %v, want %v", s.Checked, want)
+	}
+}
+
+// Wrong-source replies and ongoing flooding are problems of their own kinds; flooding
+// that stopped longer than idle ago is not.
+func TestTopSampleWrongSourceAndFlooding(t *testing.T) {
+	now := time.Now()
+	a := netip.MustParseAddr
+	snap := probe.Snapshot{Time: now,
+		Interfaces: []probe.InterfaceCounters{{Port: probe.Port{Container: "c1", Interface: "eth0", HostInterface: "veth1", Bridge: "docker0"}}},
+		Flooded: []probe.FloodedDest{
+			{Bridge: "docker0", MAC: "02:42:ac:11:00:02", Container: "c1", Interface: "eth0", Packets: 10, Bytes: 980, LastSeen: now.Add(-time.Second)},
+			{Bridge: "docker0", MAC: "02:42:ac:11:00:03", Container: "c2", Interface: "eth0", Packets: 1, Bytes: 98, LastSeen: now.Add(-time.Hour)},
+			{Bridge: "docker0", MAC: "02:42:ac:11:00:77", Packets: 2, Bytes: 196, LastSeen: now.Add(-2 * time.Second)},
+		}}
+	ws := []analysis.WrongSource{{Container: "c1", Proto: 17, Requested: a("172.17.0.2"), RepliedFrom: a("172.17.0.99"), LocalPort: 7777,
+		Remote: a("172.17.0.3"), RemotePort: 40000, InInterface: "eth0", OutInterface: "eth1", ReplyBytes: 420, LastSeen: now,
+		Reason: "asked 172.17.0.2, answered from 172.17.0.99: a server bound to 0.0.0.0 takes the source of its route; fix: bind the server to 172.17.0.2"}}
+	got := topSample(snap, nil, ws, time.Minute).Problems
+	want := []top.Problem{
+		{Kind: top.KindWrongSource, Container: "c1", Subject: "udp 172.17.0.3:40000 asked 172.17.0.2:7777, answered from 172.17.0.99",
+			Where: "in eth0→out eth1", Bytes: 420, Reason: "asked 172.17.0.2, answered from 172.17.0.99: a server bound to 0.0.0.0 takes the source of its route",
+			Fix: "bind the server to 172.17.0.2", LastSeen: now},
+		{Kind: top.KindFlooding, Container: "c1", Subject: "frames for eth0 (02:42:ac:11:00:02)", Where: "bridge docker0", Bytes: 980,
+			Reason: "docker0 has no FDB entry for eth0's MAC, so every frame for it goes to every port: an entry ages out when its interface sends nothing for the bridge's ageing_time (300 s), as eth0 does when the replies leave by another interface",
+			Fix:    "make the container answer from eth0 (netctl nic add --source-routing); meanwhile bridge fdb add 02:42:ac:11:00:02 dev veth1 master static", LastSeen: now.Add(-time.Second)},
+		{Kind: top.KindFlooding, Container: "unknown", Subject: "frames for 02:42:ac:11:00:77", Where: "bridge docker0", Bytes: 196,
+			Reason: "docker0 floods the frames for 02:42:ac:11:00:77 to every port: no interface netctl watches has that MAC (a container gone while peers still send to it)",
+			Fix:    "the senders' neighbour entries expire by themselves; ip neigh flush them sooner", LastSeen: now.Add(-2 * time.Second)},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems\n%+v\nwant\n%+v", got, want)
 	}
 }
 

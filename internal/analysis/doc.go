@@ -1,8 +1,10 @@
 // Package analysis reads routing out of flows: it groups a container's flows into
 // conversations (Grouper), decides which side owns the service port and whether a
 // conversation arrives on one interface and leaves on another (Judge, DetectAsymmetric),
-// and says why, from the route the kernel takes inside the container (ExplainRoute,
-// RouteReason, FillReasons).
+// finds the replies a container sends from another address than the one asked
+// (Grouper.ByRemote, JudgeWrongSource, DetectWrongSource), and says why, from the route
+// the kernel takes inside the container (ExplainRoute, RouteReason, FillReasons;
+// ExplainWrongSource, WrongSourceReason, FillWrongSourceReasons).
 //
 // Everything but the route lookup is pure. It works on fixed-size recs (Rec) in buffers
 // the caller reuses, linear in the flows, so the exporter runs it over the whole kernel

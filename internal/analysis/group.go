@@ -60,13 +60,16 @@ func (k *convKey) hash(seed maphash.Seed) uint64 {
 // Grouper groups recs by conversation (keyOf) in time and memory linear in the recs,
 // reusing its memory from one call to the next: an open-addressing table of 8-byte
 // slots (a hash tag and the last rec of a conversation), about 4/3 of them per rec, and
-// one chain link per rec. The zero value is ready.
+// one chain link per rec. The zero value is ready. With ByRemote it groups by keyOf
+// without the local address: a container's flows with one remote endpoint and local
+// port, whichever of its addresses they use (the wrong-source replies' grouping).
 type Grouper struct {
-	seed    maphash.Seed
-	seeded  bool
-	slots   []uint64 // tag<<32 | last rec+1 of the conversation; 0: empty
-	prev    []int32  // the conversation's rec before this one, -1: first
-	members []int32
+	ByRemote bool
+	seed     maphash.Seed
+	seeded   bool
+	slots    []uint64 // tag<<32 | last rec+1 of the conversation; 0: empty
+	prev     []int32  // the conversation's rec before this one, -1: first
+	members  []int32
 }
 
 // Each calls fn once per conversation of recs with the indexes of its recs, ascending;
@@ -86,7 +89,7 @@ func (g *Grouper) Each(recs []Rec, fn func(members []int32)) {
 	}
 	g.prev = g.prev[:len(recs)]
 	for i := range recs {
-		k := keyOf(&recs[i])
+		k := g.key(&recs[i])
 		h := k.hash(g.seed)
 		tag := h >> 32
 		j, _ := bits.Mul64(h, uint64(size))
@@ -96,7 +99,7 @@ func (g *Grouper) Each(recs []Rec, fn func(members []int32)) {
 				g.prev[i] = -1
 				break
 			}
-			if last := int32(uint32(s)) - 1; s>>32 == tag && keyOf(&recs[last]) == k {
+			if last := int32(uint32(s)) - 1; s>>32 == tag && g.key(&recs[last]) == k {
 				g.prev[i] = last
 				break
 			}
@@ -117,4 +120,13 @@ func (g *Grouper) Each(recs []Rec, fn func(members []int32)) {
 		slices.Reverse(g.members)
 		fn(g.members)
 	}
+}
+
+// key is what g groups r by.
+func (g *Grouper) key(r *Rec) convKey {
+	k := keyOf(r)
+	if g.ByRemote {
+		k.local = [16]byte{}
+	}
+	return k
 }

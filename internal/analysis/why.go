@@ -51,23 +51,31 @@ func ExplainRoute(c Conversation, matched nlutil.Route, table []nlutil.Route) st
 	} else {
 		b.WriteString(matched.String())
 	}
-	other := bare(beaten)
-	other.Dev = "" // "eth0's 172.17.0.0/16"
 	switch {
 	case !found && matched.IsDefault():
 		fmt.Fprintf(&b, " (the default route moved to %s; no route via %s covers %s)", c.OutInterface, c.InInterface, c.Remote)
 	case !found:
 		fmt.Fprintf(&b, " (no route via %s covers %s)", c.InInterface, c.Remote)
-	case beaten.Dst.Bits() < matched.Dst.Bits():
-		fmt.Fprintf(&b, " is more specific than %s's %s", c.InInterface, other)
-	case beaten.Dst.Bits() == matched.Dst.Bits() && beaten.Metric != matched.Metric:
-		fmt.Fprintf(&b, " has a lower metric than %s's %s", c.InInterface, other)
 	default:
-		fmt.Fprintf(&b, " wins over %s's %s", c.InInterface, other)
+		b.WriteString(" " + beats(matched, beaten, c.InInterface))
 	}
 	fmt.Fprintf(&b, "; fix: netctl nic add --source-routing, or ip rule add from %s lookup T with %s's routes in table T",
 		c.Local, c.InInterface)
 	return b.String()
+}
+
+// beats says how matched won over beaten, the best route via dev: "is more specific than
+// eth0's 172.17.0.0/16", "has a lower metric than …" or "wins over …".
+func beats(matched, beaten nlutil.Route, dev string) string {
+	other := bare(beaten)
+	other.Dev = "" // "eth0's 172.17.0.0/16"
+	switch {
+	case beaten.Dst.Bits() < matched.Dst.Bits():
+		return fmt.Sprintf("is more specific than %s's %s", dev, other)
+	case beaten.Dst.Bits() == matched.Dst.Bits() && beaten.Metric != matched.Metric:
+		return fmt.Sprintf("has a lower metric than %s's %s", dev, other)
+	}
+	return fmt.Sprintf("wins over %s's %s", dev, other)
 }
 
 // bare is a route as the explanation names it: what decides where packets go (prefix,

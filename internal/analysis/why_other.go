@@ -11,3 +11,14 @@ func FillReasons(convs []Conversation) {
 		convs[i].Reason = RouteReason(convs[i])
 	}
 }
+
+// WrongSourceReason needs Linux's routing tables; elsewhere it says so.
+func WrongSourceReason(WrongSource) string { return "route unknown: route lookups need Linux" }
+
+// FillWrongSourceReasons sets Reason on each wrong-source conversation, as
+// WrongSourceReason says it.
+func FillWrongSourceReasons(ws []WrongSource) {
+	for i := range ws {
+		ws[i].Reason = WrongSourceReason(ws[i])
+	}
+}

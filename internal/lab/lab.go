@@ -21,6 +21,7 @@ type Lab struct {
 	Container1 *Namespace
 	Container2 *Namespace
 	Outside    *Namespace
+	Container3 *Namespace // nil unless the lab was made with Options.Container3
 }
 
 // Namespace is one open namespace of a lab.
@@ -37,7 +38,11 @@ type Namespace struct {
 
 // Namespaces returns the lab's namespaces in creation order.
 func (l *Lab) Namespaces() []*Namespace {
-	return []*Namespace{l.Host, l.Container1, l.Container2, l.Outside}
+	out := []*Namespace{l.Host, l.Container1, l.Container2, l.Outside}
+	if l.Container3 != nil {
+		out = append(out, l.Container3)
+	}
+	return out
 }
 
 // Namespace returns the namespace of role, or nil.
@@ -98,6 +103,8 @@ func (l *Lab) set(n *Namespace) {
 		l.Container2 = n
 	case RoleOutside:
 		l.Outside = n
+	case RoleContainer3:
+		l.Container3 = n
 	}
 }
 
@@ -121,6 +128,9 @@ func Open(dir, prefix string) (*Lab, error) {
 	spec, err := NewSpec(prefix, rec.IPv6)
 	if err != nil {
 		return nil, err
+	}
+	if rec.Container3 {
+		spec = spec.WithContainer3()
 	}
 	l := &Lab{Spec: spec}
 	for _, rn := range rec.Namespaces {

@@ -25,6 +25,7 @@ func DefaultDir() string { return filepath.Join(state.Dir(), "lab") }
 type record struct {
 	Prefix     string     `json:"prefix"`
 	IPv6       bool       `json:"ipv6"`
+	Container3 bool       `json:"container3,omitempty"`
 	Complete   bool       `json:"complete"` // false while Up runs or if it was interrupted
 	Created    time.Time  `json:"created"`
 	Namespaces []recordNS `json:"namespaces"`

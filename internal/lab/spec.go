@@ -5,6 +5,7 @@ package lab
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/netctl/netctl/internal/nlutil"
 )
@@ -25,9 +26,12 @@ const (
 	RoleContainer1 Role = "container1" // eth0 172.17.0.2/16 on docker0
 	RoleContainer2 Role = "container2" // eth0 172.17.0.3/16 on docker0
 	RoleOutside    Role = "outside"    // a host reached by routing through the host
+	// RoleContainer3 is made only on request (Options.Container3): eth0 172.17.0.4/16 on
+	// docker0, a bystander that sees what the bridge floods.
+	RoleContainer3 Role = "container3"
 )
 
-// Roles lists the lab's namespaces in creation order.
+// Roles lists the lab's namespaces in creation order (container3, when asked for, last).
 var Roles = []Role{RoleHost, RoleContainer1, RoleContainer2, RoleOutside}
 
 // Fixed interface names inside the lab's namespaces.
@@ -42,9 +46,10 @@ const (
 type Spec struct {
 	Prefix     string          `json:"prefix"`
 	IPv6       bool            `json:"ipv6"`
-	Namespaces []NamespaceSpec `json:"namespaces"` // creation order; the host first
-	Bridge     BridgeSpec      `json:"bridge"`     // in the host namespace
-	Veths      []VethSpec      `json:"veths"`      // host end in the host namespace
+	Container3 bool            `json:"container3,omitempty"` // WithContainer3
+	Namespaces []NamespaceSpec `json:"namespaces"`           // creation order; the host first
+	Bridge     BridgeSpec      `json:"bridge"`               // in the host namespace
+	Veths      []VethSpec      `json:"veths"`                // host end in the host namespace
 	Routes     []RouteSpec     `json:"routes"`
 }
 
@@ -149,6 +154,28 @@ func NewSpec(prefix string, ipv6 bool) (Spec, error) {
 		)
 	}
 	return s, nil
+}
+
+// WithContainer3 returns s with a third container: namespace PREFIX-container3, eth0
+// 172.17.0.4/16 (fd17::4/64 in an IPv6 lab) on docker0 through veth-c3, its default
+// route via docker0's address.
+func (s Spec) WithContainer3() Spec {
+	if slices.ContainsFunc(s.Namespaces, func(n NamespaceSpec) bool { return n.Role == RoleContainer3 }) {
+		return s
+	}
+	p := netip.MustParsePrefix
+	s.Container3 = true
+	s.Namespaces = append(slices.Clone(s.Namespaces), NamespaceSpec{Role: RoleContainer3, Name: s.Name(RoleContainer3)})
+	v := VethSpec{HostName: "veth-c3", Master: BridgeName, Peer: RoleContainer3, PeerName: ContainerIf,
+		PeerAddrs: []netip.Prefix{p("172.17.0.4/16")}}
+	routes := []RouteSpec{{NS: RoleContainer3, Route: nlutil.Route{Dst: p("0.0.0.0/0"), Gateway: netip.MustParseAddr("172.17.0.1"), Dev: ContainerIf}}}
+	if s.IPv6 {
+		v.PeerAddrs = append(v.PeerAddrs, p("fd17::4/64"))
+		routes = append(routes, RouteSpec{NS: RoleContainer3, Route: nlutil.Route{Dst: p("::/0"), Gateway: netip.MustParseAddr("fd17::1"), Dev: ContainerIf}})
+	}
+	s.Veths = append(slices.Clone(s.Veths), v)
+	s.Routes = append(slices.Clone(s.Routes), routes...)
+	return s
 }
 
 // Name returns the netns name of role.

@@ -116,3 +116,41 @@ func TestNewSpecIPv6(t *testing.T) {
 		}
 	}
 }
+
+func TestWithContainer3(t *testing.T) {
+	for _, ipv6 := range []bool{false, true} {
+		s, err := NewSpec("p", ipv6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c3 := s.WithContainer3()
+		if len(s.Namespaces) != 4 || len(s.Veths) != 3 {
+			t.Fatalf("WithContainer3 changed the spec it was called on: %+v", s)
+		}
+		if !c3.Container3 || len(c3.Namespaces) != 5 || c3.Name(RoleContainer3) != "p-container3" {
+			t.Fatalf("namespaces %+v, want 5 with p-container3", c3.Namespaces)
+		}
+		if got := c3.Addr(RoleContainer3, false); got != netip.MustParseAddr("172.17.0.4") {
+			t.Errorf("container3's IPv4 address %s, want 172.17.0.4", got)
+		}
+		if got, want := c3.Addr(RoleContainer3, true).IsValid(), ipv6; got != want {
+			t.Errorf("container3 has an IPv6 address: %v, want %v", got, want)
+		}
+		if c3.HostVeth(RoleContainer3) != "veth-c3" {
+			t.Errorf("host veth %q, want veth-c3", c3.HostVeth(RoleContainer3))
+		}
+		if got, want := len(c3.Routes)-len(s.Routes), 1+b2i(ipv6); got != want {
+			t.Errorf("%d routes added, want %d", got, want)
+		}
+		if again := c3.WithContainer3(); len(again.Namespaces) != 5 {
+			t.Errorf("WithContainer3 twice: %d namespaces", len(again.Namespaces))
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

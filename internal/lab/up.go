@@ -23,12 +23,15 @@ type Options struct {
 	Prefix string // namespace name prefix; DefaultPrefix if empty
 	IPv6   bool   // keep IPv6 on and give every interface an IPv6 address too
 	Dir    string // folder of lab records; DefaultDir() if empty
+	// Container3 adds a third container on docker0 (Spec.WithContainer3).
+	Container3 bool
 
 	// beforeStep, if set, runs before step i and can fail it (tests force failures).
 	beforeStep func(i int, st step) error
 }
 
-// Up builds the lab described by NewSpec(opts.Prefix, opts.IPv6) and returns handles to
+// Up builds the lab described by NewSpec(opts.Prefix, opts.IPv6) (WithContainer3 if
+// opts.Container3) and returns handles to
 // it. It is atomic: if any step fails, everything made so far is removed and the error
 // names the failing step. It returns once every interface it set up has carrier. It
 // fails without changing anything if a lab with the prefix exists or if one of the
@@ -42,7 +45,10 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec := &record{Prefix: prefix, IPv6: opts.IPv6, Created: time.Now().UTC()}
+	if opts.Container3 {
+		spec = spec.WithContainer3()
+	}
+	rec := &record{Prefix: prefix, IPv6: opts.IPv6, Container3: opts.Container3, Created: time.Now().UTC()}
 	if err := reserveRecord(opts.Dir, rec); err != nil {
 		return nil, err
 	}

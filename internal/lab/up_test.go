@@ -12,6 +12,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
 
 	"github.com/netctl/netctl/internal/lab"
 	"github.com/netctl/netctl/internal/lab/labtest"
@@ -320,5 +323,91 @@ func TestTrafficTargetsOnlyLab(t *testing.T) {
 		if p, err := netip.ParsePrefix(a.String()); err == nil && (p.Addr() == l.Container1.Addr4 || p.Addr() == l.Outside.Addr4) {
 			t.Errorf("root namespace has lab address %s", p)
 		}
+	}
+}
+
+// A lab with a third container: its namespace, address and route; Open finds it again
+// and Down removes it.
+func TestUpContainer3(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l := labtest.New(t, lab.Options{Dir: dir, Container3: true})
+	if l.Container3 == nil || l.Container3.Addr4 != netip.MustParseAddr("172.17.0.4") || l.Container3.HostVeth != "veth-c3" {
+		t.Fatalf("container3 %+v", l.Container3)
+	}
+	top, err := lab.Status(dir, l.Spec.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(top.Namespaces) != 5 {
+		t.Fatalf("%d namespaces, want 5", len(top.Namespaces))
+	}
+	for _, ns := range top.Namespaces {
+		if ns.Role == lab.RoleContainer3 && !hasRoute(ns, "0.0.0.0/0", "172.17.0.1", "eth0") {
+			t.Errorf("container3 routes %+v, want the default via 172.17.0.1", ns.Routes)
+		}
+	}
+	again, err := lab.Open(dir, l.Spec.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if again.Container3 == nil || again.Container3.Name != l.Container3.Name {
+		t.Errorf("Open: container3 %+v, want %s", again.Container3, l.Container3.Name)
+	}
+	if _, err := lab.Down(dir, l.Spec.Prefix); err != nil {
+		t.Fatal(err)
+	}
+	if nsutil.Exists(l.Container3.Name) {
+		t.Errorf("down left %s", l.Container3.Name)
+	}
+}
+
+// SetBridgeAgeing changes the lab bridge's ageing time, and only that bridge's.
+func TestSetBridgeAgeing(t *testing.T) {
+	t.Parallel()
+	l := labtest.New(t, lab.Options{})
+	ageing := func() uint32 {
+		t.Helper()
+		br, err := l.Host.Netlink.LinkByName(lab.BridgeName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, ok := br.(*netlink.Bridge)
+		if !ok || b.AgeingTime == nil {
+			t.Fatalf("%s: no ageing time in %+v", lab.BridgeName, br)
+		}
+		return *b.AgeingTime
+	}
+	if got := ageing(); got != 30000 {
+		t.Errorf("ageing time %d cs, want the kernel's default 30000", got)
+	}
+	for _, d := range []time.Duration{0, 5 * time.Second} {
+		if err := l.SetBridgeAgeing(d); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := ageing(), uint32(d/(10*time.Millisecond)); got != want {
+			t.Errorf("after SetBridgeAgeing(%s): %d cs, want %d", d, got, want)
+		}
+	}
+}
+
+// EchoUDP reports where the replies come from: the server's address when it is the only
+// one; both bindings agree.
+func TestEchoUDP(t *testing.T) {
+	t.Parallel()
+	l := labtest.New(t, lab.Options{})
+	for _, bind := range []netip.Addr{{}, netip.MustParseAddr("172.17.0.2")} {
+		r, err := l.EchoUDP(context.Background(), lab.UDPEchoOptions{Bind: bind, Count: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Log(r.Summary())
+		if r.Sent != 3 || r.Replies["172.17.0.2"] != 3 || r.WrongSource() != 0 || r.To.String() != "172.17.0.2:7777" {
+			t.Errorf("bound to %v: %+v", bind, r)
+		}
+	}
+	if _, err := l.EchoUDP(context.Background(), lab.UDPEchoOptions{Count: lab.MaxCount + 1}); err == nil {
+		t.Error("a count over the limit was accepted")
 	}
 }

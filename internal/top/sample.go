@@ -79,10 +79,9 @@ func (f Flow) key() string {
 // Kind is a kind of problem.
 type Kind string
 
-// The kinds of problem the view knows. Only KindAsymmetric has a signal today; the other
-// kinds need counters the datapath does not export yet (wrong-source replies, unicast
-// flooding, unobserved bridge ports): a Source lists in Sample.Checked only the kinds it
-// really looked for, and the view says which were not checked.
+// The kinds of problem the view knows. A Source lists in Sample.Checked only the kinds it
+// really looked for (netctl's: asymmetric routes, wrong-source replies and unicast
+// flooding; not yet unobserved bridge ports), and the view says which were not checked.
 const (
 	KindAsymmetric  Kind = "asymmetric"   // a conversation arrives on one interface and leaves on another
 	KindWrongSource Kind = "wrong-source" // a reply leaves from another address than the request went to
