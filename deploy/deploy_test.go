@@ -154,6 +154,7 @@ func describedMetrics() map[string]bool {
 	ch := make(chan *prometheus.Desc, 100)
 	exporter.NewCollector(nil, exporter.CollectorOptions{}).Describe(ch)
 	exporter.NewBuildInfo("v", "r").Describe(ch)
+	exporter.NewReattachCounter(func() uint64 { return 0 }).Describe(ch)
 	exporter.NewNICReapply().Describe(ch)
 	close(ch)
 	names := map[string]bool{}

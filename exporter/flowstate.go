@@ -44,11 +44,11 @@ type flowState struct {
 	droppedTotal uint64 // flow series the series limit began to leave out
 
 	// Scratch of one pass, reused.
-	recs    []analysis.Rec
-	recPort []int32 // the port (index in read.Ports) of each rec
-	nsInos  []uint64
-	group   analysis.Grouper
-	pass    passInfo
+	recs      []analysis.Rec
+	recPort   []int32 // the port (index in read.Ports) of each rec
+	nsCookies []uint64
+	group     analysis.Grouper
+	pass      passInfo
 }
 
 // passInfo is what a pass knows besides the recs.

@@ -43,25 +43,25 @@ func (st *flowState) begin(capacity int) {
 		st.recPort = make([]int32, 0, capacity)
 	}
 	st.recs, st.recPort = st.recs[:0], st.recPort[:0]
-	st.nsInos = st.nsInos[:0]
+	st.nsCookies = st.nsCookies[:0]
 	st.pass.convs = st.pass.convs[:0]
 	st.pass.untracked = 0
 }
 
 // add buffers one kernel entry, as the read streams it. Until resolve, Container holds
-// the entry's map set (index in nsInos), Iface its ifindex and Receive its tc direction
+// the entry's map set (index in nsCookies), Iface its ifindex and Receive its tc direction
 // (ingress).
 func (st *flowState) add(e *probe.Entry) {
 	ns := -1
-	for i, ino := range st.nsInos {
-		if ino == e.NSInode {
+	for i, cookie := range st.nsCookies {
+		if cookie == e.NSCookie {
 			ns = i
 			break
 		}
 	}
 	if ns < 0 {
-		ns = len(st.nsInos)
-		st.nsInos = append(st.nsInos, e.NSInode)
+		ns = len(st.nsCookies)
+		st.nsCookies = append(st.nsCookies, e.NSCookie)
 	}
 	st.recs = append(st.recs, analysis.Rec{
 		Src: e.Key.Saddr, Dst: e.Key.Daddr, Packets: e.Packets, Bytes: e.Bytes,
@@ -94,7 +94,7 @@ func (st *flowState) resolve(read probe.FlowRead, now time.Time) {
 	n := 0
 	for i := range st.recs {
 		r := st.recs[i]
-		pi, ok := p.portMap.Find(st.nsInos[r.Container], int(r.Iface))
+		pi, ok := p.portMap.Find(st.nsCookies[r.Container], int(r.Iface))
 		if !ok {
 			continue
 		}
@@ -140,7 +140,7 @@ func (st *flowState) idOf(i int) entryID {
 	if r.V4 {
 		fam = 4
 	}
-	return entryID{port.NSInode, probe.FlowKey{Ifindex: uint32(port.Ifindex), Dir: uint8(dir), Proto: r.Proto, Family: fam,
+	return entryID{port.NSCookie, probe.FlowKey{Ifindex: uint32(port.Ifindex), Dir: uint8(dir), Proto: r.Proto, Family: fam,
 		Sport: r.SrcPort, Dport: r.DstPort, Saddr: r.Src, Daddr: r.Dst}}
 }
 

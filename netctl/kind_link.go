@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,16 +58,17 @@ var vethKind = kind{
 		})
 	},
 	cmd: func(s Step, v, ctr NSView) []string {
-		peer := "name " + s.Peer + fmt.Sprintf(" mtu %d", s.MTU)
+		mtu := strconv.Itoa(s.MTU)
+		add := []string{"link", "add", "name", s.Link, "mtu", mtu, "type", "veth", "peer", "name", s.Peer, "mtu", mtu}
 		if s.MAC != "" {
-			peer += " address " + s.MAC
+			add = append(add, "address", s.MAC)
 		}
 		return []string{
-			v.IP("link add name %s mtu %d type veth peer %s netns %s", s.Link, s.MTU, peer, ctr.NetnsArg()),
-			v.IP("link set %s alias %s", s.Link, s.Alias),
+			v.IP(append(add, "netns", ctr.NetnsArg())...),
+			v.IP("link", "set", s.Link, "alias", s.Alias),
 		}
 	},
-	undoCmd: func(s Step, v NSView) []string { return []string{v.IP("link del %s", s.Link)} },
+	undoCmd: func(s Step, v NSView) []string { return []string{v.IP("link", "del", s.Link)} },
 }
 
 // addrKind adds an address to the container end (with the broadcast address for IPv4).
@@ -94,13 +96,15 @@ var addrKind = kind{
 		})
 	},
 	cmd: func(s Step, v, _ NSView) []string {
-		extra := ""
+		args := []string{"addr", "add", s.Address.String()}
 		if s.Address.Addr().Is4() {
-			extra = " brd +"
+			args = append(args, "brd", "+")
 		}
-		return []string{v.IP("addr add %s%s dev %s", s.Address, extra, s.Link)}
+		return []string{v.IP(append(args, "dev", s.Link)...)}
 	},
-	undoCmd:      func(s Step, v NSView) []string { return []string{v.IP("addr del %s dev %s", s.Address, s.Link)} },
+	undoCmd: func(s Step, v NSView) []string {
+		return []string{v.IP("addr", "del", s.Address.String(), "dev", s.Link)}
+	},
 	goesWithVeth: func(s, veth Step) bool { return s.Link == veth.Peer },
 }
 
@@ -145,8 +149,8 @@ var linkUpKind = kind{
 	undo: func(e *Env, s Step) error {
 		return undoOnLink(e.CtrNL, s.Link, func(l netlink.Link) error { return ignore(e.CtrNL.LinkSetDown(l), unix.ENODEV) })
 	},
-	cmd:          func(s Step, v, _ NSView) []string { return []string{v.IP("link set %s up", s.Link)} },
-	undoCmd:      func(s Step, v NSView) []string { return []string{v.IP("link set %s down", s.Link)} },
+	cmd:          func(s Step, v, _ NSView) []string { return []string{v.IP("link", "set", s.Link, "up")} },
+	undoCmd:      func(s Step, v NSView) []string { return []string{v.IP("link", "set", s.Link, "down")} },
 	goesWithVeth: func(s, veth Step) bool { return s.Link == veth.Peer },
 }
 
@@ -174,9 +178,9 @@ var hostPortKind = kind{
 		return undoOnLink(e.HostNL, s.Link, func(l netlink.Link) error { return ignore(e.HostNL.LinkSetNoMaster(l), unix.ENODEV) })
 	},
 	cmd: func(s Step, v, _ NSView) []string {
-		return []string{v.IP("link set %s master %s", s.Link, s.Bridge), v.IP("link set %s up", s.Link)}
+		return []string{v.IP("link", "set", s.Link, "master", s.Bridge), v.IP("link", "set", s.Link, "up")}
 	},
-	undoCmd:      func(s Step, v NSView) []string { return []string{v.IP("link set %s nomaster", s.Link)} },
+	undoCmd:      func(s Step, v NSView) []string { return []string{v.IP("link", "set", s.Link, "nomaster")} },
 	goesWithVeth: func(s, veth Step) bool { return s.Link == veth.Link },
 }
 
@@ -184,7 +188,7 @@ var hostPortKind = kind{
 var waitDADKind = kind{
 	do: func(e *Env, s Step) error { return e.waitDAD(s.Link, 5*time.Second) },
 	cmd: func(s Step, _, _ NSView) []string {
-		return []string{"# wait until " + s.Link + "'s IPv6 addresses leave the tentative state (DAD)"}
+		return []string{"# wait until " + Quote(s.Link) + "'s IPv6 addresses leave the tentative state (DAD)"}
 	},
 }
 

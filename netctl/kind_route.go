@@ -5,6 +5,7 @@ package netctl
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -38,8 +39,12 @@ var routeDelKind = kind{
 		}
 		return ignore(e.CtrNL.RouteAdd(r), unix.EEXIST)
 	},
-	cmd:     func(s Step, v, _ NSView) []string { return []string{v.IP("route del %s", s.Route)} },
-	undoCmd: func(s Step, v NSView) []string { return []string{v.IP("route add %s", s.Route)} },
+	cmd: func(s Step, v, _ NSView) []string {
+		return []string{v.IP(append([]string{"route", "del"}, s.Route.Args()...)...)}
+	},
+	undoCmd: func(s Step, v NSView) []string {
+		return []string{v.IP(append([]string{"route", "add"}, s.Route.Args()...)...)}
+	},
 }
 
 // routeAddKind adds a route; its undo deletes it.
@@ -64,8 +69,12 @@ var routeAddKind = kind{
 		}
 		return ignore(e.CtrNL.RouteDel(r), unix.ESRCH, unix.ENOENT)
 	},
-	cmd:     func(s Step, v, _ NSView) []string { return []string{v.IP("route add %s", s.Route)} },
-	undoCmd: func(s Step, v NSView) []string { return []string{v.IP("route del %s", s.Route)} },
+	cmd: func(s Step, v, _ NSView) []string {
+		return []string{v.IP(append([]string{"route", "add"}, s.Route.Args()...)...)}
+	},
+	undoCmd: func(s Step, v NSView) []string {
+		return []string{v.IP(append([]string{"route", "del"}, s.Route.Args()...)...)}
+	},
 }
 
 // ruleAddKind adds a policy rule; its undo deletes it.
@@ -79,12 +88,8 @@ var ruleAddKind = kind{
 	undo: func(e *Env, s Step) error {
 		return ignore(e.CtrNL.RuleDel(rule(*s.Rule)), unix.ENOENT, unix.ESRCH)
 	},
-	cmd: func(s Step, v, _ NSView) []string {
-		return []string{v.IP("%srule add %s", family(s.Rule.Src.Addr().Is6()), s.Rule)}
-	},
-	undoCmd: func(s Step, v NSView) []string {
-		return []string{v.IP("%srule del %s", family(s.Rule.Src.Addr().Is6()), s.Rule)}
-	},
+	cmd:     func(s Step, v, _ NSView) []string { return []string{v.IP(s.Rule.args("add")...)} },
+	undoCmd: func(s Step, v NSView) []string { return []string{v.IP(s.Rule.args("del")...)} },
 }
 
 var errNoDev = errors.New("no such device")
@@ -131,10 +136,11 @@ func rule(rs RuleSpec) *netlink.Rule {
 	return r
 }
 
-// family is the `ip` option of the address family, for commands that need it.
-func family(v6 bool) string {
-	if v6 {
-		return "-6 "
+// args are the arguments of `ip rule add|del` for r (`ip -6 rule` for IPv6).
+func (r RuleSpec) args(verb string) []string {
+	a := []string{"rule", verb, "from", r.Src.String(), "lookup", strconv.Itoa(r.Table), "priority", strconv.Itoa(r.Priority)}
+	if r.Src.Addr().Is6() {
+		a = append([]string{"-6"}, a...)
 	}
-	return ""
+	return a
 }

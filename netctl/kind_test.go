@@ -92,3 +92,38 @@ func TestKindsComplete(t *testing.T) {
 		t.Errorf("%d kinds, want the 9 step constants", len(kinds))
 	}
 }
+
+// --dry-run output pastes safely into a shell: every word that a shell would read
+// otherwise is quoted, in commands and undo commands alike.
+func TestStepCommandsQuoted(t *testing.T) {
+	host, ctr := NSView{Name: "h;x"}, NSView{Path: "/run/netns/a b"}
+	veth := Step{Kind: StepVeth, NS: InHost, Link: "nc$(id)", Peer: "e'1", MTU: 1500, Alias: "netctl:7:e'1"}
+	got := veth.Commands(host, ctr)
+	want := []string{
+		`ip -n 'h;x' link add name 'nc$(id)' mtu 1500 type veth peer name 'e'\''1' mtu 1500 netns '/run/netns/a b'`,
+		`ip -n 'h;x' link set 'nc$(id)' alias 'netctl:7:e'\''1'`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("veth commands:\n got %q\nwant %q", got, want)
+	}
+	route := Step{Kind: StepRouteAdd, NS: InContainer, Route: &nlutil.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"),
+		Gateway: netip.MustParseAddr("172.17.0.1"), Dev: "`reboot`"}}
+	if got, want := route.UndoCommands(host, ctr), []string{"nsenter '--net=/run/netns/a b' ip route del default via 172.17.0.1 dev '`reboot`'"}; !slices.Equal(got, want) {
+		t.Errorf("route undo:\n got %q\nwant %q", got, want)
+	}
+	sysctl := Step{Kind: StepSysctl, NS: InContainer, Key: "net.ipv4.conf.a&b.arp_ignore", Value: "1"}
+	if got, want := sysctl.Commands(host, ctr), []string{"nsenter '--net=/run/netns/a b' sysctl -w 'net.ipv4.conf.a&b.arp_ignore=1'"}; !slices.Equal(got, want) {
+		t.Errorf("sysctl:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"eth1": "eth1", "172.17.0.99/24": "172.17.0.99/24", "--net=/proc/1/ns/net": "--net=/proc/1/ns/net",
+		"": "''", "a b": "'a b'", "$(id)": "'$(id)'", "it's": `'it'\''s'`, "~x": "'~x'", "a*": "'a*'",
+	} {
+		if got := Quote(in); got != want {
+			t.Errorf("Quote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"slices"
 
 	"github.com/netctl/netctl/internal/nlutil"
 	"github.com/netctl/netctl/internal/nsutil"
@@ -27,6 +26,9 @@ type Interface struct {
 	ContainerID  string         `json:"container_id,omitempty"` // Docker's
 	Persisted    bool           `json:"persisted"`              // nic add --persist: put back after a restart
 	Present      bool           `json:"present"`                // false: persisted, not there now
+	// Incomplete: netctl's add (or del) of it was interrupted (killed); the next
+	// nic add rolls it back and redoes it, nic del finishes the rollback.
+	Incomplete bool `json:"incomplete,omitempty"`
 }
 
 // ListInterfaces describes the container's interfaces (loopback left out).
@@ -47,11 +49,14 @@ func (e *Env) ListInterfaces() ([]Interface, error) {
 			}
 		}
 	}
-	e.pruneStale()
-	var ours []string
+	if unlock, err := e.store.lock(e.Ctr.Cookie, 0); err == nil { // busy: another netctl prunes
+		e.pruneStale()
+		unlock()
+	}
+	ours := map[string]*Record{}
 	for _, name := range e.store.names(e.Ctr.Cookie) {
 		if r, err := e.store.read(e.Ctr.Cookie, name); err == nil && e.recordLive(r) {
-			ours = append(ours, name)
+			ours[name] = r
 		}
 	}
 	var out []Interface
@@ -59,10 +64,11 @@ func (e *Env) ListInterfaces() ([]Interface, error) {
 		if l.Name == "lo" {
 			continue
 		}
+		r := ours[l.Name]
 		out = append(out, Interface{
 			Container: e.Ctr.Label, Interface: l.Name, Addresses: l.Addrs,
 			HostPeer: l.HostPeer, Bridge: l.OnBridge, DefaultRoute: owners[l.Name],
-			ByNetctl: slices.Contains(ours, l.Name), ContainerID: e.Ctr.ID, Present: true,
+			ByNetctl: r != nil, Incomplete: r != nil && !r.Complete, ContainerID: e.Ctr.ID, Present: true,
 		})
 	}
 	return out, nil

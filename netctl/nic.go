@@ -5,6 +5,7 @@ package netctl
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -19,6 +20,18 @@ var LockTimeout = 10 * time.Second
 // IPv4 address. Bridge ports on a Docker host are local veths that answer within
 // microseconds; raise it for a bridge with a slow uplink.
 const DefaultARPProbeWait = 100 * time.Millisecond
+
+// MaxARPProbeWait bounds the ARP probe's wait: Add holds the container's lock while it
+// waits, and a bridge whose hosts take longer to answer is broken anyway.
+const MaxARPProbeWait = 5 * time.Second
+
+// CheckARPProbeWait checks a --arp-probe-wait value: 0 (no probe) up to MaxARPProbeWait.
+func CheckARPProbeWait(d time.Duration) error {
+	if d < 0 || d > MaxARPProbeWait {
+		return fmt.Errorf("invalid --arp-probe-wait %s: want 0 (no probe) to %s", d, MaxARPProbeWait)
+	}
+	return nil
+}
 
 // AddOptions tune Add.
 type AddOptions struct {
@@ -52,9 +65,14 @@ func (e *Env) Plan(spec Spec) (Plan, error) {
 }
 
 // Add gives the container a new NIC as spec says, atomically: it validates everything,
-// records the plan, applies it, and on any failure undoes what it did and removes the
-// record. With DryRun it returns the plan and changes nothing.
+// records the plan (incomplete), applies it, marks the record complete, and on any
+// failure undoes what it did and removes the record. A process killed midway leaves
+// an incomplete record: the next Add rolls it back first (finishInterrupted), and Del
+// finishes the rollback. With DryRun it returns the plan and changes nothing.
 func (e *Env) Add(spec Spec, opt AddOptions) (Plan, error) {
+	if opt.ARPProbeWait > MaxARPProbeWait {
+		return Plan{}, CheckARPProbeWait(opt.ARPProbeWait)
+	}
 	if opt.DryRun {
 		return e.Plan(spec)
 	}
@@ -65,6 +83,9 @@ func (e *Env) Add(spec Spec, opt AddOptions) (Plan, error) {
 	defer unlock()
 	e.pruneStale()
 
+	if err := e.finishInterrupted(); err != nil {
+		return Plan{}, err
+	}
 	if r, err := e.store.read(e.Ctr.Cookie, spec.Name); err == nil {
 		if err := e.sameHost(r); err != nil {
 			return Plan{}, err
@@ -107,6 +128,33 @@ func (e *Env) Add(spec Spec, opt AddOptions) (Plan, error) {
 	return p, nil
 }
 
+// finishInterrupted rolls back every NIC of the container whose add (or del) did not
+// finish, a process killed midway, so that the container is as it was before it:
+// what a plan does is undone in reverse (Undo is idempotent and leaves alone what was
+// never done), then its record is removed. It runs under the container's lock.
+func (e *Env) finishInterrupted() error {
+	for _, name := range e.store.names(e.Ctr.Cookie) {
+		r, err := e.store.read(e.Ctr.Cookie, name)
+		if err != nil || r.Complete || e.sameHost(r) != nil {
+			continue
+		}
+		if err := e.rollBack(r); err != nil {
+			return fmt.Errorf("roll back the interrupted nic add of %s in %s: %w (record kept; nic del %s retries)", name, e.Ctr.Label, err, name)
+		}
+	}
+	return nil
+}
+
+// rollBack undoes every step of an incomplete record and removes it.
+func (e *Env) rollBack(r *Record) error {
+	if err := e.Undo(r.Plan.Steps); err != nil {
+		return err
+	}
+	slog.Info("rolled back an interrupted nic change", "container", e.Ctr.Label, "name", r.Plan.Spec.Name,
+		"host_name", r.Plan.HostName, "started", r.CreatedAt)
+	return e.store.remove(e.Ctr.Cookie, r.Plan.Spec.Name)
+}
+
 // sameHost refuses to act on a record made with another host namespace (-n): the host
 // end of its veth lives there, and from here it would look gone.
 func (e *Env) sameHost(r *Record) error {
@@ -145,9 +193,11 @@ func (e *Env) isOurVeth(l netlink.Link, alias, name string) bool {
 	return err == nil && c.Attrs().Index == l.Attrs().ParentIndex && c.Attrs().ParentIndex == l.Attrs().Index
 }
 
-// pruneStale removes the records made with this host namespace whose host veth is gone:
-// their container stopped or was recreated, and the NIC went with its namespace.
+// pruneStale removes the records made with this host namespace whose host veth is gone
+// (their container stopped or was recreated, and the NIC went with its namespace), and
+// what writers killed midway left in the container's folder. It runs under the lock.
 func (e *Env) pruneStale() {
+	e.store.sweepTemp(e.Ctr.Cookie)
 	for _, cookie := range e.store.cookies() {
 		for _, name := range e.store.names(cookie) {
 			r, err := e.store.read(cookie, name)
@@ -213,6 +263,15 @@ func (e *Env) Del(name string) (DelResult, error) {
 		return res, err
 	}
 	res.Host = r.Plan.HostName
+	if !r.Complete {
+		// Its add (or an earlier del) was interrupted: undo all of it.
+		if err := e.rollBack(r); err != nil {
+			return res, fmt.Errorf("nic del %s: finish the rollback of an interrupted change: %w (record kept; run nic del again)", name, err)
+		}
+		res.Removed, res.Restored = true, len(UndoSteps(r.Plan.Steps))
+		res.Note = fmt.Sprintf("%s of %s was left half-made by an interrupted netctl; rolled back", name, e.Ctr.Label)
+		return res, nil
+	}
 	if !e.recordLive(r) {
 		// The veth is gone: someone deleted the link. Undoing routes and sysctls now
 		// could change what others set since.
@@ -224,6 +283,12 @@ func (e *Env) Del(name string) (DelResult, error) {
 	}
 	steps, err := e.handOver(r)
 	if err != nil {
+		return res, err
+	}
+	// From here the record says "incomplete" with what is left to undo, so that a del
+	// killed midway is finished by the next add or del.
+	r.Complete, r.Plan.Steps = false, steps
+	if err := e.store.write(*r); err != nil {
 		return res, err
 	}
 	if err := e.Undo(steps); err != nil {

@@ -163,6 +163,19 @@ func TestBuildPlanRefusals(t *testing.T) {
 			s.Addresses = []netip.Prefix{netip.MustParsePrefix("172.17.0.2/24")}
 		}, "already on eth0"},
 		{"gateway off-link", func(s *Spec, _ *Observed, _ *string) { s.Gateway = netip.MustParseAddr("10.0.0.1") }, "outside every subnet"},
+		{"gateway the network address", func(s *Spec, _ *Observed, _ *string) { s.Gateway = netip.MustParseAddr("172.17.0.0") }, "network or broadcast address of 172.17.0.0/24"},
+		{"gateway the broadcast address", func(s *Spec, _ *Observed, _ *string) { s.Gateway = netip.MustParseAddr("172.17.0.255") }, "network or broadcast"},
+		{"gateway multicast", func(s *Spec, _ *Observed, _ *string) { s.Gateway = netip.MustParseAddr("224.0.0.1") }, "not a unicast"},
+		{"address built past ParseAddresses", func(s *Spec, _ *Observed, _ *string) {
+			s.Addresses = []netip.Prefix{netip.MustParsePrefix("172.17.0.99/0")}
+		}, "prefix length /0"},
+		{"all-zero mac", func(s *Spec, _ *Observed, _ *string) { s.MAC = make([]byte, 6) }, "all-zero"},
+		{"mtu too small for IPv6", func(s *Spec, _ *Observed, _ *string) {
+			s.MTU, s.Gateway, s.DefaultRoute = 1000, netip.Addr{}, false
+			s.Addresses = append(s.Addresses, netip.MustParsePrefix("fd17::99/64"))
+		}, "IPv6 needs at least 1280"},
+		{"name an option", func(s *Spec, _ *Observed, _ *string) { s.Name = "-eth1" }, "must not start with '-'"},
+		{"bridge with ;", func(s *Spec, _ *Observed, _ *string) { s.Bridge = "br;id" }, "contain ';'"},
 		{"default route without gateway", func(s *Spec, _ *Observed, _ *string) { s.Gateway = netip.Addr{} }, "needs --gateway"},
 		{"no address", func(s *Spec, _ *Observed, _ *string) { s.Addresses = nil }, "missing --address"},
 		{"source routing alone", func(s *Spec, o *Observed, _ *string) {
@@ -182,9 +195,16 @@ func TestBuildPlanRefusals(t *testing.T) {
 }
 
 func TestParseAddresses(t *testing.T) {
-	for _, bad := range []string{"172.17.0.99/33", "172.17.0.99", "not-an-ip/24", "172.17.0.0/24", "172.17.0.255/24", "0.0.0.0/0", "224.0.0.1/4", "::ffff:1.2.3.4/120"} {
-		if _, err := ParseAddresses([]string{bad}); err == nil {
-			t.Errorf("ParseAddresses(%q) accepted", bad)
+	for bad, why := range map[string]string{
+		"172.17.0.99/33": "out of range 8-32", "172.17.0.99": "want an address with a prefix length",
+		"not-an-ip/24": "want an address", "172.17.0.0/24": "network or broadcast", "172.17.0.255/24": "network or broadcast",
+		"0.0.0.0/0": "not a unicast", "224.0.0.1/4": "not a unicast", "::ffff:1.2.3.4/120": "as IPv4",
+		"255.255.255.255/32": "limited broadcast", "0.1.2.3/8": "0.0.0.0/8", "240.0.0.1/24": "240.0.0.0/4",
+		"172.17.0.99/0": "all of the address space", "172.17.0.99/7": "want /8 to /32", "fd17::99/8": "want /16 to /128",
+	} {
+		_, err := ParseAddresses([]string{bad})
+		if err == nil || !strings.Contains(err.Error(), why) {
+			t.Errorf("ParseAddresses(%q): %v, want an error saying %q", bad, err, why)
 		}
 	}
 	if _, err := ParseAddresses([]string{"172.17.0.99/24", "172.17.0.99/16"}); err == nil {

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/netctl/netctl/internal/state"
 )
 
@@ -72,6 +70,20 @@ func (s records) names(cookie uint64) []string {
 	return out
 }
 
+// sweepTemp removes the temporary files that a writer killed midway left in the folder
+// of a namespace's records (state.WriteFile's ".NAME.*.tmp"). Only a holder of the
+// namespace's lock may call it: no other writer is busy there then.
+func (s records) sweepTemp(cookie uint64) {
+	dir := filepath.Join(s.dir, "nic", strconv.FormatUint(cookie, 10))
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") && strings.HasSuffix(e.Name(), ".tmp") {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+	_ = os.Remove(dir) // when nothing else is left
+}
+
 // cookies lists the namespaces that have records.
 func (s records) cookies() []uint64 {
 	dirs, _ := os.ReadDir(filepath.Join(s.dir, "nic"))
@@ -85,30 +97,14 @@ func (s records) cookies() []uint64 {
 }
 
 // lock takes the per-namespace lock that serialises NIC changes of one container,
-// waiting up to timeout. The returned function releases it.
+// waiting up to timeout. The returned function releases it and removes its file.
 func (s records) lock(cookie uint64, timeout time.Duration) (func(), error) {
-	dir := filepath.Join(s.dir, "lock")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("lock: %w", err)
+	l, err := state.Lock(filepath.Join(s.dir, "lock", strconv.FormatUint(cookie, 10)+".lock"), timeout)
+	if errors.Is(err, state.ErrLocked) {
+		return nil, fmt.Errorf("another netctl (%w) is changing this container's NICs (waited %s); try again", err, timeout)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, strconv.FormatUint(cookie, 10)+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("lock: %w", err)
+		return nil, err
 	}
-	deadline := time.Now().Add(timeout)
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("lock: %w", err)
-		}
-		if time.Now().After(deadline) {
-			f.Close()
-			return nil, fmt.Errorf("another netctl is changing this container's NICs (waited %s); try again", timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return l.Unlock, nil
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/netctl/netctl/internal/docker"
 
 	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/internal/nsutil"
 )
@@ -58,9 +57,9 @@ func Resolve(ctx context.Context, ref Ref) (*Container, error) {
 		}
 		return finish(ref, "pid:"+ref.Value, h, NSView{Path: p})
 	case RefPath:
-		h, err := netns.GetFromPath(ref.Value)
+		h, err := nsutil.OpenPath(ref.Value)
 		if err != nil {
-			return nil, fmt.Errorf("open namespace %s: %w", ref.Value, err)
+			return nil, err
 		}
 		return finish(ref, ref.Value, h, NSView{Path: ref.Value})
 	case RefDocker:
@@ -106,10 +105,9 @@ func errNoProc(err error) error {
 
 // finish checks that h is a network namespace and records its inode.
 func finish(ref Ref, label string, h netns.NsHandle, view NSView) (*Container, error) {
-	typ, err := unix.IoctlRetInt(int(h), unix.NS_GET_NSTYPE)
-	if err != nil || typ != unix.CLONE_NEWNET {
+	if err := nsutil.CheckNet(h, ref.String()); err != nil {
 		h.Close()
-		return nil, fmt.Errorf("%s is not a network namespace", ref)
+		return nil, err
 	}
 	ino, err := nsutil.Inode(h)
 	if err != nil {

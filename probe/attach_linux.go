@@ -45,28 +45,43 @@ func (d *Datapath) AttachHost(ifindex int) (mode Mode, adopted bool, err error) 
 }
 
 // AttachIn attaches both programs to an interface inside another namespace, with its
-// own map set.
-func (d *Datapath) AttachIn(ns netns.NsHandle, ifindex int) (mode Mode, adopted bool, nsIno uint64, err error) {
-	ino, err := nsutil.Inode(ns)
+// own map set; nsCookie is that namespace's cookie (0 when it is the host namespace).
+func (d *Datapath) AttachIn(ns netns.NsHandle, ifindex int) (mode Mode, adopted bool, nsCookie uint64, err error) {
+	cookie, err := nsutil.Cookie(ns)
 	if err != nil {
 		return "", false, 0, err
 	}
-	if ino == d.hostIno {
+	if cookie == d.hostCookie {
 		mode, adopted, err = d.AttachHost(ifindex)
 		return mode, adopted, 0, err
 	}
-	s, err := d.set(ino, ns)
+	s, err := d.set(cookie, ns)
 	if err != nil {
 		return "", false, 0, err
 	}
 	mode, adopted, err = d.attach(s, ifindex)
-	return mode, adopted, ino, err
+	return mode, adopted, cookie, err
 }
 
-// attach puts both programs on ifindex of s's namespace, unless they are there already.
+// attach puts both programs on ifindex of s's namespace, unless programs that count
+// into s's maps are there already (adopted). netctl's programs that count elsewhere
+// (maps since unpinned) are replaced.
 func (d *Datapath) attach(s *mapSet, ifindex int) (Mode, bool, error) {
+	m, adopted, err := d.attachOnce(s, ifindex)
+	if err == nil {
+		d.attached[setIfindex{s.cookie, ifindex}] = true
+	}
+	return m, adopted, err
+}
+
+func (d *Datapath) attachOnce(s *mapSet, ifindex int) (Mode, bool, error) {
 	if m, ok := d.attachedMode(s, ifindex); ok {
-		return m, true, nil
+		if d.counts(s, ifindex) {
+			return m, true, nil
+		}
+		if err := d.unattach(s, ifindex, m); err != nil {
+			return "", false, err
+		}
 	}
 	mode := d.opts.Mode
 	if mode == ModeAuto || mode == ModeTCX {
@@ -82,6 +97,31 @@ func (d *Datapath) attach(s *mapSet, ifindex int) (Mode, bool, error) {
 		return "", false, err
 	}
 	return ModeTC, false, nil
+}
+
+// unattach removes netctl's programs from ifindex, attached in mode m.
+func (d *Datapath) unattach(s *mapSet, ifindex int, m Mode) error {
+	if m == ModeTCX {
+		for _, dir := range []Direction{Ingress, Egress} {
+			if l, err := link.LoadPinnedLink(linkPin(s, ifindex, dir), nil); err == nil {
+				_ = l.Unpin() // the pin was its last holder: this detaches it
+				l.Close()
+			}
+		}
+		return nil
+	}
+	l, err := s.nl.LinkByIndex(ifindex)
+	if err != nil {
+		return fmt.Errorf("replace tc filters on ifindex %d: %w", ifindex, err)
+	}
+	for _, parent := range []uint32{netlink.HANDLE_MIN_INGRESS, netlink.HANDLE_MIN_EGRESS} {
+		for f := ourFilter(s.nl, l, parent); f != nil; f = ourFilter(s.nl, l, parent) {
+			if err := s.nl.FilterDel(f); err != nil {
+				return fmt.Errorf("replace tc filter on %s: %w", l.Attrs().Name, err)
+			}
+		}
+	}
+	return nil
 }
 
 func linkPin(s *mapSet, ifindex int, dir Direction) string {
@@ -255,7 +295,7 @@ func (d *Datapath) attachTC(s *mapSet, ifindex int) error {
 		added = append(added, f)
 	}
 	if created {
-		if err := d.reg.addQdisc(s.ino, ifindex); err != nil {
+		if err := d.reg.addQdisc(s.cookie, ifindex); err != nil {
 			return fail(err)
 		}
 	}

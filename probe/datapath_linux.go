@@ -54,10 +54,10 @@ type Options struct {
 	Mode        Mode   // default ModeAuto
 	FlowEntries uint32 // size of the flow table of a new map set (0: DefaultFlowEntries)
 	// BPFDir is the pin root: one folder per host namespace, named by the namespace's
-	// inode, mode 0700. "" means state.BPFDir().
+	// cookie (never reused, unlike its inode), mode 0700. "" means state.BPFDir().
 	BPFDir string
 	// StateDir is the state root: the attach registry of each host namespace is
-	// StateDir/attach/<inode>.json. "" means state.Dir().
+	// StateDir/attach/<cookie>.json. "" means state.Dir().
 	StateDir string
 	// Docker names the containers behind ports (nil: docker.DefaultView()).
 	Docker *docker.View
@@ -66,23 +66,41 @@ type Options struct {
 // bpfDir is the pin root.
 func (o Options) bpfDir() string { return cmp.Or(o.BPFDir, state.BPFDir()) }
 
-// pinDir is the folder of the host namespace whose inode is hostIno.
-func (o Options) pinDir(hostIno uint64) string {
-	return filepath.Join(o.bpfDir(), strconv.FormatUint(hostIno, 10))
+// pinDir is the folder of the host namespace whose cookie is hostCookie.
+func (o Options) pinDir(hostCookie uint64) string {
+	return filepath.Join(o.bpfDir(), strconv.FormatUint(hostCookie, 10))
 }
+
+// setDir is the folder, under a host namespace's, of the map set of another namespace
+// where an interface was attached inside.
+func setDir(hostDir string, cookie uint64) string {
+	return filepath.Join(hostDir, setPrefix+strconv.FormatUint(cookie, 10))
+}
+
+// setPrefix begins the name of a folder of setDir.
+const setPrefix = "ns-"
 
 // Datapath is netctl's programs and pinned maps for one host namespace: one map set for
 // the host namespace, and one per other namespace where an interface was attached inside
-// (interface indexes are only unique within a namespace).
+// (interface indexes are only unique within a namespace), each keyed by the namespace's
+// cookie (0: the host namespace).
 type Datapath struct {
-	host    netns.NsHandle
-	hostIno uint64
-	dir     string
-	opts    Options
-	sets    map[uint64]*mapSet // key 0: the host namespace
-	reg     *registry
-	mu      sync.Mutex // the watcher and snapshots run concurrently (serve)
-	ports   []Port     // who is behind each registered interface (valid while portsOK)
+	host       netns.NsHandle
+	hostCookie uint64
+	dir        string
+	opts       Options
+	sets       map[uint64]*mapSet // by cookie; key 0: the host namespace
+	// attached is every interface this datapath attached to or adopted, by its set's
+	// cookie and ifindex: what it must keep counting (Check), whatever the registry
+	// file says meanwhile.
+	attached map[setIfindex]bool
+	progMaps map[ebpf.ProgramID][]ebpf.MapID // the maps of programs seen attached
+	reg      *registry
+	mu       sync.Mutex // the watcher and snapshots run concurrently (serve)
+	// readMu is held (read) by the reads of the maps, which run outside mu: Reload closes
+	// the maps it replaced under it (write), after the reads that took them.
+	readMu  sync.RWMutex
+	ports   []Port // who is behind each registered interface (valid while portsOK)
 	portsOK bool
 	bridges []string // bridges whose ports this datapath attaches to
 	// pending are host ports attached before who is behind them was known (a veth whose
@@ -90,13 +108,19 @@ type Datapath struct {
 	pending map[int]time.Time
 }
 
+// setIfindex is an interface of a map set's namespace.
+type setIfindex struct {
+	cookie  uint64
+	ifindex int
+}
+
 // mapSet is the loaded programs and pinned maps of one namespace.
 type mapSet struct {
-	ns   netns.NsHandle
-	ino  uint64 // 0 for the host namespace
-	dir  string
-	objs productObjects
-	nl   *netlink.Handle
+	ns     netns.NsHandle
+	cookie uint64 // 0 for the host namespace
+	dir    string
+	objs   productObjects
+	nl     *netlink.Handle
 }
 
 // productObjects are the programs the product attaches and the maps; LoadAndAssign
@@ -119,12 +143,13 @@ func Open(host netns.NsHandle, opts Options) (*Datapath, error) {
 	if opts.Mode == "" {
 		opts.Mode = ModeAuto
 	}
-	ino, err := nsutil.Inode(host)
+	cookie, err := nsutil.Cookie(host)
 	if err != nil {
 		return nil, err
 	}
-	d := &Datapath{host: host, hostIno: ino, dir: opts.pinDir(ino), opts: opts, sets: map[uint64]*mapSet{}, pending: map[int]time.Time{}}
-	if d.reg, err = loadRegistry(opts.registryPath(ino)); err != nil {
+	d := &Datapath{host: host, hostCookie: cookie, dir: opts.pinDir(cookie), opts: opts, sets: map[uint64]*mapSet{},
+		attached: map[setIfindex]bool{}, progMaps: map[ebpf.ProgramID][]ebpf.MapID{}, pending: map[int]time.Time{}}
+	if d.reg, err = loadRegistry(opts.registryPath(cookie)); err != nil {
 		return nil, err
 	}
 	if _, err := d.set(0, host); err != nil {
@@ -141,34 +166,35 @@ func (d *Datapath) Options() Options { return d.opts }
 // the counters go on without netctl running.
 func (d *Datapath) Close() error {
 	var errs []error
-	for ino, s := range d.sets {
+	for cookie, s := range d.sets {
 		errs = append(errs, s.objs.Close())
 		s.nl.Close()
-		if ino != 0 {
+		if cookie != 0 {
 			s.ns.Close()
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// set returns the map set of a namespace, loading it (and adopting its pins) if needed.
-// ns is duplicated, so the caller keeps its handle.
-func (d *Datapath) set(ino uint64, ns netns.NsHandle) (*mapSet, error) {
-	if s, ok := d.sets[ino]; ok {
+// set returns the map set of the namespace whose cookie is cookie (0: the host
+// namespace), loading it (and adopting its pins) if needed. ns is duplicated, so the
+// caller keeps its handle.
+func (d *Datapath) set(cookie uint64, ns netns.NsHandle) (*mapSet, error) {
+	if s, ok := d.sets[cookie]; ok {
 		return s, nil
 	}
 	dir := d.dir
-	if ino != 0 {
-		dir = filepath.Join(d.dir, "ns-"+strconv.FormatUint(ino, 10))
+	if cookie != 0 {
+		dir = setDir(d.dir, cookie)
 		fd, err := unix.FcntlInt(uintptr(ns), unix.F_DUPFD_CLOEXEC, 0)
 		if err != nil {
 			return nil, fmt.Errorf("dup namespace handle: %w", err)
 		}
 		ns = netns.NsHandle(fd)
 	}
-	s := &mapSet{ns: ns, ino: ino, dir: dir}
+	s := &mapSet{ns: ns, cookie: cookie, dir: dir}
 	if err := loadSet(s, d.opts.FlowEntries); err != nil {
-		if ino != 0 {
+		if cookie != 0 {
 			ns.Close()
 		}
 		return nil, err
@@ -176,13 +202,13 @@ func (d *Datapath) set(ino uint64, ns netns.NsHandle) (*mapSet, error) {
 	nl, err := nsutil.Handle(ns)
 	if err != nil {
 		s.objs.Close()
-		if ino != 0 {
+		if cookie != 0 {
 			ns.Close()
 		}
 		return nil, fmt.Errorf("netlink handle: %w", err)
 	}
 	s.nl = nl
-	d.sets[ino] = s
+	d.sets[cookie] = s
 	return s, nil
 }
 
@@ -206,7 +232,14 @@ func loadSet(s *mapSet, flowEntries uint32) error {
 	}
 	var objs productObjects
 	opts := &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: filepath.Join(s.dir, mapsSubdir)}}
-	if err := spec.LoadAndAssign(&objs, opts); err != nil {
+	err = spec.LoadAndAssign(&objs, opts)
+	for try := 0; errors.Is(err, os.ErrExist) && try < 10; try++ {
+		// Another netctl pinned a map between the look and the pin (serve attaching
+		// again while `netctl attach` runs): adopt what is pinned now. Each try finds
+		// one more map pinned, so this ends.
+		err = spec.LoadAndAssign(&objs, opts)
+	}
+	if err != nil {
 		if errors.Is(err, ebpf.ErrMapIncompatible) {
 			return fmt.Errorf("load programs: the maps pinned in %s do not match this netctl (another version, or another --flow-entries); run 'netctl detach' first: %w", s.dir, err)
 		}

@@ -438,7 +438,7 @@ func TestAttachInsideContainer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !a.InContainer || a.NSInode == 0 || a.Interface != "eth1" {
+	if !a.InContainer || a.NSCookie == 0 || a.Interface != "eth1" {
 		t.Fatalf("attachment %+v", a)
 	}
 	snap := func() Snapshot {

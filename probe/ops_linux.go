@@ -77,11 +77,13 @@ func (d *Datapath) attachHostLink(namer *Namer, l netlink.Link) (Attachment, err
 // is then a host port) or a container's, where its own sense is kept. label names the
 // container, nsPath opens its namespace again later (status, detach).
 func (d *Datapath) AttachNamed(ctx context.Context, ns netns.NsHandle, nsPath, label, ifname string) (Attachment, error) {
-	ino, err := nsutil.Inode(ns)
+	d.mu.Lock() // serve attaches again (self-healing) while scrapes read the sets
+	defer d.mu.Unlock()
+	cookie, err := nsutil.Cookie(ns)
 	if err != nil {
 		return Attachment{}, err
 	}
-	if ino == d.hostIno {
+	if cookie == d.hostCookie {
 		l, err := d.sets[0].nl.LinkByName(ifname)
 		if err != nil {
 			return Attachment{}, fmt.Errorf("interface %s not found in the host namespace", ifname)
@@ -97,15 +99,15 @@ func (d *Datapath) AttachNamed(ctx context.Context, ns netns.NsHandle, nsPath, l
 	if err != nil {
 		return Attachment{}, fmt.Errorf("interface %s not found in %s", ifname, label)
 	}
-	mode, adopted, nsIno, err := d.AttachIn(ns, l.Attrs().Index)
+	mode, adopted, nsCookie, err := d.AttachIn(ns, l.Attrs().Index)
 	if err != nil {
 		return Attachment{}, fmt.Errorf("attach to %s@%s: %w", ifname, label, err)
 	}
-	if err := d.reg.addPort(regPort{NSInode: nsIno, NSPath: nsPath, Ifindex: l.Attrs().Index, Name: ifname, Mode: mode}); err != nil {
+	if err := d.reg.addPort(regPort{NSCookie: nsCookie, NSPath: nsPath, Ifindex: l.Attrs().Index, Name: ifname, Mode: mode}); err != nil {
 		return Attachment{}, err
 	}
 	d.portsOK = false
-	p := Port{Container: label, Interface: ifname, NSInode: nsIno, Ifindex: l.Attrs().Index, InContainer: true, Mode: string(mode), NetnsPath: nsPath}
+	p := Port{Container: label, Interface: ifname, NSCookie: nsCookie, Ifindex: l.Attrs().Index, InContainer: true, Mode: string(mode), NetnsPath: nsPath}
 	return Attachment{Port: p, Adopted: adopted}, nil
 }
 
@@ -153,6 +155,7 @@ func (d *Datapath) ForgetHostLink(ifindex int) error {
 		}
 	}
 	errs = append(errs, d.reg.removePort(0, ifindex))
+	delete(d.attached, setIfindex{0, ifindex})
 	delete(d.pending, ifindex)
 	d.portsOK = false
 	return errors.Join(errs...)
@@ -164,7 +167,7 @@ func (d *Datapath) sweep() error {
 	s := d.sets[0]
 	seen := map[int]bool{}
 	for _, rp := range d.reg.Ports {
-		if rp.NSInode == 0 {
+		if rp.NSCookie == 0 {
 			seen[rp.Ifindex] = true
 		}
 	}
@@ -198,7 +201,7 @@ func registeredPorts(ctx context.Context, hostNL *netlink.Handle, reg *registry,
 	namer := NewNamer(ctx, hostNL, view)
 	var out []Port
 	for _, rp := range reg.Ports {
-		if rp.NSInode == 0 {
+		if rp.NSCookie == 0 {
 			l, err := hostNL.LinkByIndex(rp.Ifindex)
 			if err != nil {
 				continue // gone
@@ -208,7 +211,11 @@ func registeredPorts(ctx context.Context, hostNL *netlink.Handle, reg *registry,
 			out = append(out, p)
 			continue
 		}
-		p := Port{Container: namer.Label(rp.NSInode), Interface: rp.Name, NSInode: rp.NSInode, Ifindex: rp.Ifindex,
+		label, ok := namer.LabelAt(rp.NSPath, rp.NSCookie)
+		if !ok {
+			continue // its namespace is gone
+		}
+		p := Port{Container: label, Interface: rp.Name, NSCookie: rp.NSCookie, Ifindex: rp.Ifindex,
 			InContainer: true, Mode: string(rp.Mode), NetnsPath: rp.NSPath}
 		out = append(out, p)
 	}
@@ -217,6 +224,8 @@ func registeredPorts(ctx context.Context, hostNL *netlink.Handle, reg *registry,
 
 // Snapshot reads the counters of this datapath's map sets.
 func (d *Datapath) Snapshot(ctx context.Context) (Snapshot, error) {
+	d.readMu.RLock() // Reload closes the maps it replaced only after the reads of them
+	defer d.readMu.RUnlock()
 	sets, ports := d.refs(ctx)
 	snap, err := snapshot(sets, ports)
 	if err != nil {
@@ -240,7 +249,7 @@ func bridgeStatus(nl *netlink.Handle, bridges []string, reg []regPort) []BridgeS
 		}
 		st := BridgeStatus{Name: br, Ports: len(ports)}
 		for _, l := range ports {
-			if !slices.ContainsFunc(reg, func(p regPort) bool { return p.NSInode == 0 && p.Ifindex == l.Attrs().Index }) {
+			if !slices.ContainsFunc(reg, func(p regPort) bool { return p.NSCookie == 0 && p.Ifindex == l.Attrs().Index }) {
 				st.Unobserved++
 			}
 		}

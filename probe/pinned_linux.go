@@ -22,11 +22,11 @@ import (
 // ReadPinned reads the counters that netctl pinned for host namespace host under
 // opts' roots, without loading or attaching anything (netctl status, netctl flows).
 func ReadPinned(ctx context.Context, host netns.NsHandle, opts Options) (Snapshot, error) {
-	ino, err := nsutil.Inode(host)
+	cookie, err := nsutil.Cookie(host)
 	if err != nil {
 		return Snapshot{}, err
 	}
-	sets, err := pinnedSets(opts.pinDir(ino))
+	sets, err := pinnedSets(opts.pinDir(cookie))
 	if err != nil {
 		return Snapshot{}, err
 	}
@@ -35,7 +35,7 @@ func ReadPinned(ctx context.Context, host netns.NsHandle, opts Options) (Snapsho
 			s.close()
 		}
 	}()
-	reg, err := loadRegistry(opts.registryPath(ino))
+	reg, err := loadRegistry(opts.registryPath(cookie))
 	if err != nil {
 		return Snapshot{}, err
 	}
@@ -58,11 +58,11 @@ type DetachReport struct {
 // HasPins reports whether netctl pinned anything for host namespace host under opts'
 // pin root: counters an earlier attach or serve left, which a new one adopts.
 func HasPins(host netns.NsHandle, opts Options) (bool, error) {
-	ino, err := nsutil.Inode(host)
+	cookie, err := nsutil.Cookie(host)
 	if err != nil {
 		return false, err
 	}
-	_, err = os.Stat(opts.pinDir(ino))
+	_, err = os.Stat(opts.pinDir(cookie))
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
@@ -77,16 +77,16 @@ func HasPins(host netns.NsHandle, opts Options) (bool, error) {
 // to remove is success.
 func Detach(host netns.NsHandle, opts Options) (DetachReport, error) {
 	var rep DetachReport
-	ino, err := nsutil.Inode(host)
+	cookie, err := nsutil.Cookie(host)
 	if err != nil {
 		return rep, err
 	}
-	reg, err := loadRegistry(opts.registryPath(ino))
+	reg, err := loadRegistry(opts.registryPath(cookie))
 	if err != nil {
 		return rep, err
 	}
 	var errs []error
-	root := opts.pinDir(ino)
+	root := opts.pinDir(cookie)
 	// TCX links: unpinning the last reference detaches.
 	_ = filepath.WalkDir(root, func(p string, e os.DirEntry, err error) error {
 		if err != nil || e.IsDir() || filepath.Base(filepath.Dir(p)) != linksSubdir {
@@ -110,7 +110,7 @@ func Detach(host netns.NsHandle, opts Options) (DetachReport, error) {
 		if rp.Mode != ModeTC {
 			continue
 		}
-		f, q, err := detachTC(host, rp, reg.createdQdisc(rp.NSInode, rp.Ifindex))
+		f, q, err := detachTC(host, rp, reg.createdQdisc(rp.NSCookie, rp.Ifindex))
 		rep.Filters += f
 		rep.Qdiscs += q
 		if err != nil {
@@ -136,14 +136,14 @@ func Detach(host netns.NsHandle, opts Options) (DetachReport, error) {
 
 func detachTC(host netns.NsHandle, rp regPort, createdQdisc bool) (filters, qdiscs int, err error) {
 	ns := host
-	if rp.NSInode != 0 {
-		h, err := netns.GetFromPath(rp.NSPath)
+	if rp.NSCookie != 0 {
+		h, err := nsutil.OpenPath(rp.NSPath)
 		if err != nil {
 			return 0, 0, nil // the namespace is gone, and its filters with it
 		}
 		defer h.Close()
-		if ino, _ := nsutil.Inode(h); ino != rp.NSInode {
-			return 0, 0, nil
+		if c, _ := nsutil.Cookie(h); c != rp.NSCookie {
+			return 0, 0, nil // another namespace at that path now
 		}
 		ns = h
 	}

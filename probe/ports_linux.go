@@ -96,6 +96,24 @@ func (n *Namer) Label(ino uint64) string {
 	return "netns:" + strconv.FormatUint(ino, 10)
 }
 
+// LabelAt names the namespace that path opens, when its cookie is cookie; ok is false
+// when path opens another namespace or none: the one with that cookie is gone.
+func (n *Namer) LabelAt(path string, cookie uint64) (label string, ok bool) {
+	h, err := nsutil.OpenPath(path)
+	if err != nil {
+		return "", false
+	}
+	defer h.Close()
+	if c, err := nsutil.Cookie(h); err != nil || c != cookie {
+		return "", false
+	}
+	ino, err := nsutil.Inode(h)
+	if err != nil {
+		return "", false
+	}
+	return n.Label(ino), true
+}
+
 // Path returns a path that opens the namespace with that inode, if one is known.
 func (n *Namer) Path(ino uint64) string { return n.byIno[ino].path }
 

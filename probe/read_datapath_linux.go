@@ -16,8 +16,8 @@ import (
 // setsLocked returns the datapath's map sets. d.mu is held.
 func (d *Datapath) setsLocked() []mapRefs {
 	sets := make([]mapRefs, 0, len(d.sets))
-	for ino, s := range d.sets {
-		sets = append(sets, mapRefs{ino: ino, totalsIdx: s.objs.TotalsByIndex, totals: s.objs.Totals, flows: s.objs.Flows, stats: s.objs.Stats})
+	for cookie, s := range d.sets {
+		sets = append(sets, mapRefs{cookie: cookie, totalsIdx: s.objs.TotalsByIndex, totals: s.objs.Totals, flows: s.objs.Flows, stats: s.objs.Stats})
 	}
 	return sets
 }
@@ -60,6 +60,8 @@ func describedPorts(ports []Port, pending map[int]time.Time) []Port {
 // Its cost follows the number of ports, not of flows; beyond the maps it looks up only
 // the ports of interfaces attached or gone since the last read (refs).
 func (d *Datapath) Counters(ctx context.Context) (Counters, error) {
+	d.readMu.RLock() // Reload closes the maps it replaced only after the reads of them
+	defer d.readMu.RUnlock()
 	sets, ports := d.refs(ctx)
 	totals, err := readPortTotals(sets, ports)
 	if err != nil {
@@ -79,6 +81,8 @@ func (d *Datapath) Counters(ctx context.Context) (Counters, error) {
 // attaches ports, Counters reads): its lock is held only to take the map sets and ports.
 // The Datapath must not be closed before ReadFlows returns.
 func (d *Datapath) ReadFlows(ctx context.Context, fn func(*Entry)) (FlowRead, error) {
+	d.readMu.RLock() // Reload closes the maps it replaced only after the reads of them
+	defer d.readMu.RUnlock()
 	sets, ports := d.refs(ctx)
 	d.mu.Lock()
 	bridges, reg, nl := slices.Clone(d.bridges), slices.Clone(d.reg.Ports), d.sets[0].nl

@@ -20,7 +20,7 @@ import (
 
 // mapRefs are the three maps of one namespace's map set.
 type mapRefs struct {
-	ino                             uint64 // 0: host namespace
+	cookie                          uint64 // the namespace's cookie; 0: host namespace
 	totalsIdx, totals, flows, stats *ebpf.Map
 	owned                           bool // loaded from pins by this reader: close them
 }
@@ -40,8 +40,8 @@ func (m mapRefs) close() {
 // per namespace.
 func pinnedSets(root string) ([]mapRefs, error) {
 	dirs := []struct {
-		ino uint64
-		dir string
+		cookie uint64
+		dir    string
 	}{{0, root}}
 	ents, err := os.ReadDir(root)
 	if errors.Is(err, os.ErrNotExist) {
@@ -52,18 +52,18 @@ func pinnedSets(root string) ([]mapRefs, error) {
 	}
 	for _, e := range ents {
 		if s, ok := strings.CutPrefix(e.Name(), "ns-"); ok && e.IsDir() {
-			if ino, err := strconv.ParseUint(s, 10, 64); err == nil {
+			if cookie, err := strconv.ParseUint(s, 10, 64); err == nil {
 				dirs = append(dirs, struct {
-					ino uint64
-					dir string
-				}{ino, filepath.Join(root, e.Name())})
+					cookie uint64
+					dir    string
+				}{cookie, filepath.Join(root, e.Name())})
 			}
 		}
 	}
 	var sets []mapRefs
 	for _, d := range dirs {
 		var m mapRefs
-		m.ino, m.owned = d.ino, true
+		m.cookie, m.owned = d.cookie, true
 		var firstErr error
 		for _, x := range []struct {
 			name string
@@ -145,7 +145,7 @@ func readPortTotals(sets []mapRefs, ports []Port) ([]RawTotals, error) {
 	vals := make([]netctlNcTotalsValue, ncpu)
 	out := make([]RawTotals, 0, 2*len(ports))
 	for _, p := range ports {
-		i := slices.IndexFunc(sets, func(s mapRefs) bool { return s.ino == p.NSInode })
+		i := slices.IndexFunc(sets, func(s mapRefs) bool { return s.cookie == p.NSCookie })
 		if i < 0 {
 			continue
 		}
@@ -166,7 +166,7 @@ func readPortTotals(sets []mapRefs, ports []Port) ([]RawTotals, error) {
 				t.Packets += v.Packets
 				t.Bytes += v.Bytes
 			}
-			out = append(out, RawTotals{NSInode: p.NSInode, Ifindex: p.Ifindex, Dir: dir, Totals: t})
+			out = append(out, RawTotals{NSCookie: p.NSCookie, Ifindex: p.Ifindex, Dir: dir, Totals: t})
 		}
 	}
 	return out, nil
@@ -209,7 +209,7 @@ func readTotalsArray(s mapRefs, out []RawTotals) ([]RawTotals, error) {
 		if t.Packets == 0 {
 			continue
 		}
-		out = append(out, RawTotals{NSInode: s.ino, Ifindex: int(keys[i] / 2), Dir: Direction(keys[i] % 2), Totals: t})
+		out = append(out, RawTotals{NSCookie: s.cookie, Ifindex: int(keys[i] / 2), Dir: Direction(keys[i] % 2), Totals: t})
 	}
 	return out, nil
 }
@@ -231,7 +231,7 @@ func eachEntry(ctx context.Context, sets []mapRefs, fn func(*Entry)) (int, error
 	var e Entry
 	total := 0
 	for _, s := range sets {
-		e.NSInode = s.ino
+		e.NSCookie = s.cookie
 		var cursor ebpf.MapBatchCursor
 		for {
 			if err := ctx.Err(); err != nil {
@@ -303,8 +303,8 @@ func fill(e *Entry, k *netctlNcFlowKey, per []netctlNcFlowValue) {
 }
 
 // rawFlow merges a flow's per-CPU copies into a RawFlow, as the reader does (fill).
-func rawFlow(ino uint64, k *netctlNcFlowKey, per []netctlNcFlowValue) RawFlow {
-	e := Entry{NSInode: ino}
+func rawFlow(cookie uint64, k *netctlNcFlowKey, per []netctlNcFlowValue) RawFlow {
+	e := Entry{NSCookie: cookie}
 	fill(&e, k, per)
 	return rawFlowOf(&e)
 }
@@ -312,7 +312,7 @@ func rawFlow(ino uint64, k *netctlNcFlowKey, per []netctlNcFlowValue) RawFlow {
 // rawFlowOf turns an entry into a RawFlow.
 func rawFlowOf(e *Entry) RawFlow {
 	src, dst := e.Addrs()
-	return RawFlow{NSInode: e.NSInode, Ifindex: int(e.Key.Ifindex), Dir: Direction(e.Key.Dir), Proto: e.Key.Proto,
+	return RawFlow{NSCookie: e.NSCookie, Ifindex: int(e.Key.Ifindex), Dir: Direction(e.Key.Dir), Proto: e.Key.Proto,
 		Src: src, Dst: dst, Sport: e.Key.Sport, Dport: e.Key.Dport, Packets: e.Packets, Bytes: e.Bytes,
 		FirstNs: e.FirstNs, LastNs: e.LastNs, TCPFlags: e.TCPFlags, SynNoAck: e.Flags&FlowSynNoAck != 0}
 }

@@ -25,22 +25,28 @@ type registry struct {
 
 // regPort is one attached interface.
 type regPort struct {
-	NSInode uint64 `json:"netns_inode"` // 0: the host namespace
-	NSPath  string `json:"netns_path,omitempty"`
-	Ifindex int    `json:"ifindex"`
-	Name    string `json:"name"`
-	Mode    Mode   `json:"mode"`
+	NSCookie uint64 `json:"netns_cookie"` // 0: the host namespace
+	NSPath   string `json:"netns_path,omitempty"`
+	Ifindex  int    `json:"ifindex"`
+	Name     string `json:"name"`
+	Mode     Mode   `json:"mode"`
 }
 
 // regQdisc is a clsact qdisc netctl created.
 type regQdisc struct {
-	NSInode uint64 `json:"netns_inode"`
-	Ifindex int    `json:"ifindex"`
+	NSCookie uint64 `json:"netns_cookie"`
+	Ifindex  int    `json:"ifindex"`
 }
 
-// registryPath is where the registry of the host namespace whose inode is hostIno lives.
-func (o Options) registryPath(hostIno uint64) string {
-	return filepath.Join(cmp.Or(o.StateDir, state.Dir()), "attach", strconv.FormatUint(hostIno, 10)+".json")
+// registryDir is the folder of the attach registries, one per host namespace.
+func (o Options) registryDir() string {
+	return filepath.Join(cmp.Or(o.StateDir, state.Dir()), "attach")
+}
+
+// registryPath is where the registry of the host namespace whose cookie is hostCookie
+// lives.
+func (o Options) registryPath(hostCookie uint64) string {
+	return filepath.Join(o.registryDir(), strconv.FormatUint(hostCookie, 10)+".json")
 }
 
 // loadRegistry reads the registry at path; a missing file is an empty registry.
@@ -78,30 +84,30 @@ func (r *registry) addPort(p regPort) error {
 	if err := r.reload(); err != nil {
 		return err
 	}
-	r.Ports = slices.DeleteFunc(r.Ports, func(o regPort) bool { return o.NSInode == p.NSInode && o.Ifindex == p.Ifindex })
+	r.Ports = slices.DeleteFunc(r.Ports, func(o regPort) bool { return o.NSCookie == p.NSCookie && o.Ifindex == p.Ifindex })
 	r.Ports = append(r.Ports, p)
 	return r.save()
 }
 
-func (r *registry) removePort(nsIno uint64, ifindex int) error {
+func (r *registry) removePort(nsCookie uint64, ifindex int) error {
 	if err := r.reload(); err != nil {
 		return err
 	}
-	r.Ports = slices.DeleteFunc(r.Ports, func(o regPort) bool { return o.NSInode == nsIno && o.Ifindex == ifindex })
-	r.Qdiscs = slices.DeleteFunc(r.Qdiscs, func(o regQdisc) bool { return o.NSInode == nsIno && o.Ifindex == ifindex })
+	r.Ports = slices.DeleteFunc(r.Ports, func(o regPort) bool { return o.NSCookie == nsCookie && o.Ifindex == ifindex })
+	r.Qdiscs = slices.DeleteFunc(r.Qdiscs, func(o regQdisc) bool { return o.NSCookie == nsCookie && o.Ifindex == ifindex })
 	return r.save()
 }
 
-func (r *registry) addQdisc(nsIno uint64, ifindex int) error {
+func (r *registry) addQdisc(nsCookie uint64, ifindex int) error {
 	if err := r.reload(); err != nil {
 		return err
 	}
-	r.Qdiscs = append(r.Qdiscs, regQdisc{nsIno, ifindex})
+	r.Qdiscs = append(r.Qdiscs, regQdisc{nsCookie, ifindex})
 	return r.save()
 }
 
-func (r *registry) createdQdisc(nsIno uint64, ifindex int) bool {
-	return slices.Contains(r.Qdiscs, regQdisc{nsIno, ifindex})
+func (r *registry) createdQdisc(nsCookie uint64, ifindex int) bool {
+	return slices.Contains(r.Qdiscs, regQdisc{nsCookie, ifindex})
 }
 
 func (r *registry) remove() error {

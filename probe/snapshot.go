@@ -17,7 +17,7 @@ type Port struct {
 	Interface     string `json:"interface"`      // name inside the container (eth0, eth1)
 	HostInterface string `json:"host_interface"` // host-side veth; "" when attached inside the container
 	Bridge        string `json:"bridge"`         // bridge of the host-side veth, if any
-	NSInode       uint64 `json:"netns_inode"`    // namespace of the attached interface's map set (0: the host namespace)
+	NSCookie      uint64 `json:"netns_cookie"`   // cookie of the namespace of the attached interface's map set (0: the host namespace)
 	Ifindex       int    `json:"ifindex"`        // ifindex of the attached interface, in its namespace
 	InContainer   bool   `json:"in_container"`   // attached to the container's interface itself
 	Mode          string `json:"mode,omitempty"` // tcx or tc
@@ -97,7 +97,7 @@ type Counters struct {
 // reused buffers takes. Key is in the kernel's terms: the tc direction on the attached
 // interface, addresses and ports as on the wire (see FlowKey).
 type Entry struct {
-	NSInode  uint64 // the namespace of the entry's map set (0: the host namespace)
+	NSCookie uint64 // the namespace of the entry's map set (0: the host namespace)
 	Key      FlowKey
 	Packets  uint64
 	Bytes    uint64
@@ -137,15 +137,15 @@ type BridgeStatus struct {
 // RawTotals is one totals entry as the kernel keeps it: per (namespace map set, ifindex,
 // tc direction), per-CPU copies already summed.
 type RawTotals struct {
-	NSInode uint64
-	Ifindex int
-	Dir     Direction
-	Totals  Totals
+	NSCookie uint64
+	Ifindex  int
+	Dir      Direction
+	Totals   Totals
 }
 
 // RawFlow is one flow entry as the kernel keeps it, per-CPU copies merged.
 type RawFlow struct {
-	NSInode   uint64
+	NSCookie  uint64
 	Ifindex   int
 	Dir       Direction
 	Proto     uint8
@@ -187,7 +187,7 @@ func NewPortMap(ports []Port) PortMap {
 		if p.InContainer && hostSide[[2]string{p.Container, p.Interface}] {
 			continue
 		}
-		m.byKey[portKey{p.NSInode, p.Ifindex}] = i
+		m.byKey[portKey{p.NSCookie, p.Ifindex}] = i
 	}
 	return m
 }
@@ -208,7 +208,7 @@ func BuildSnapshot(ports []Port, totals []RawTotals, flows []RawFlow, monoNow ui
 	pm := NewPortMap(ports)
 	snap := Snapshot{Time: now, Interfaces: Interfaces(pm, totals), Flows: make([]Flow, 0, len(flows))}
 	for _, f := range flows {
-		i, ok := pm.Find(f.NSInode, f.Ifindex)
+		i, ok := pm.Find(f.NSCookie, f.Ifindex)
 		if !ok {
 			continue
 		}
@@ -231,13 +231,13 @@ func Interfaces(pm PortMap, totals []RawTotals) []InterfaceCounters {
 	out := make([]InterfaceCounters, 0, len(pm.byKey))
 	at := make(map[int]int, len(pm.byKey)) // port index → index in out
 	for i, p := range pm.Ports {
-		if j, ok := pm.Find(p.NSInode, p.Ifindex); ok && j == i {
+		if j, ok := pm.Find(p.NSCookie, p.Ifindex); ok && j == i {
 			at[i] = len(out)
 			out = append(out, InterfaceCounters{Port: p})
 		}
 	}
 	for _, t := range totals {
-		i, ok := pm.Find(t.NSInode, t.Ifindex)
+		i, ok := pm.Find(t.NSCookie, t.Ifindex)
 		if !ok {
 			continue
 		}

@@ -11,17 +11,17 @@ func TestBuildSnapshotDirectionsAndDedup(t *testing.T) {
 		{Container: "c1", Interface: "eth0", HostInterface: "veth-c1", Bridge: "docker0", Ifindex: 3},
 		{Container: "c1", Interface: "eth1", HostInterface: "nc1", Bridge: "docker0", Ifindex: 6},
 		// eth1 also attached inside c1: reported once, from the host side.
-		{Container: "c1", Interface: "eth1", NSInode: 99, Ifindex: 3, InContainer: true},
+		{Container: "c1", Interface: "eth1", NSCookie: 99, Ifindex: 3, InContainer: true},
 		// An interface only attached inside: its own sense.
-		{Container: "c2", Interface: "eth5", NSInode: 77, Ifindex: 9, InContainer: true},
+		{Container: "c2", Interface: "eth5", NSCookie: 77, Ifindex: 9, InContainer: true},
 	}
 	totals := []RawTotals{
 		{Ifindex: 3, Dir: Egress, Totals: Totals{10, 1000}},  // into c1 eth0
 		{Ifindex: 3, Dir: Ingress, Totals: Totals{1, 60}},    // out of c1 eth0
 		{Ifindex: 6, Dir: Ingress, Totals: Totals{10, 1100}}, // out of c1 eth1
-		{NSInode: 99, Ifindex: 3, Dir: Ingress, Totals: Totals{5, 500}},
-		{NSInode: 77, Ifindex: 9, Dir: Ingress, Totals: Totals{7, 700}}, // into c2 eth5
-		{Ifindex: 42, Dir: Ingress, Totals: Totals{1, 1}},               // unknown port
+		{NSCookie: 99, Ifindex: 3, Dir: Ingress, Totals: Totals{5, 500}},
+		{NSCookie: 77, Ifindex: 9, Dir: Ingress, Totals: Totals{7, 700}}, // into c2 eth5
+		{Ifindex: 42, Dir: Ingress, Totals: Totals{1, 1}},                // unknown port
 	}
 	mono := uint64(100 * time.Second)
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)

@@ -50,6 +50,22 @@ const (
 // used when Options.FlowEntries is 0.
 const DefaultFlowEntries = 65536
 
+// Bounds of Options.FlowEntries. The table is a per-CPU LRU hash, so its memory grows
+// with the number of CPUs: 4Mi entries already take gigabytes on a large host. A tiny
+// table is allowed (tests make the kernel evict with one) but evicts all the time.
+const (
+	MinFlowEntries = 16
+	MaxFlowEntries = 1 << 22
+)
+
+// CheckFlowEntries checks a --flow-entries value; 0 (the object's size) is valid.
+func CheckFlowEntries(n uint32) error {
+	if n != 0 && (n < MinFlowEntries || n > MaxFlowEntries) {
+		return fmt.Errorf("invalid --flow-entries %d: want %d to %d", n, MinFlowEntries, MaxFlowEntries)
+	}
+	return nil
+}
+
 // String returns the stat's name, e.g. "flow_insert_failed".
 func (s Stat) String() string {
 	switch s {

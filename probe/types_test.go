@@ -38,3 +38,16 @@ func TestStatString(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckFlowEntries(t *testing.T) {
+	for _, ok := range []uint32{0, MinFlowEntries, DefaultFlowEntries, MaxFlowEntries} {
+		if err := CheckFlowEntries(ok); err != nil {
+			t.Errorf("CheckFlowEntries(%d): %v", ok, err)
+		}
+	}
+	for _, bad := range []uint32{1, MinFlowEntries - 1, MaxFlowEntries + 1, 4294967295} {
+		if err := CheckFlowEntries(bad); err == nil {
+			t.Errorf("CheckFlowEntries(%d) accepted", bad)
+		}
+	}
+}

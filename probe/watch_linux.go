@@ -97,7 +97,7 @@ func (d *Datapath) handle(ctx context.Context, u netlink.LinkUpdate) (Event, boo
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	a := u.Attrs()
-	registered := slices.ContainsFunc(d.reg.Ports, func(p regPort) bool { return p.NSInode == 0 && p.Ifindex == a.Index })
+	registered := slices.ContainsFunc(d.reg.Ports, func(p regPort) bool { return p.NSCookie == 0 && p.Ifindex == a.Index })
 	if u.Header.Type == unix.RTM_DELLINK {
 		if !registered {
 			return Event{}, false

@@ -30,7 +30,7 @@ func newAttachCmd(g *globalOptions) *cobra.Command {
 		Short: "Attach the tc eBPF counters to a bridge's ports and named interfaces, pin them, exit",
 		Long: `attach puts netctl's tc programs on every port of each --bridge in the host namespace and on
 each --iface (NAME in the host namespace, or NAME@CONTAINER inside a container, e.g.
-eth1@docker:web), pins their maps and links under /sys/fs/bpf/netctl/<netns inode>/ and
+eth1@docker:web), pins their maps and links under /sys/fs/bpf/netctl/<netns cookie>/ and
 exits: the counters keep counting without netctl running. Interfaces that already carry
 netctl's programs are adopted, never attached twice. 'netctl status' and 'netctl flows'
 read the pinned maps; 'netctl detach' removes everything.
@@ -46,6 +46,9 @@ direct-action bpf filter where the kernel has no TCX; tcx or tc force one.`,
 			given := cmd.Flags().Changed("bridge")
 			if given && noBridge(bridges) && len(ifaces) == 0 {
 				return fmt.Errorf("nothing to attach: give --bridge or --iface")
+			}
+			if err := probe.CheckFlowEntries(flowEntries); err != nil {
+				return err
 			}
 			sess, err := openSession(cmd.Context(), g, mode, flowEntries, bridgeFlag{bridges, given}, ifaces)
 			if err != nil {
@@ -192,6 +195,8 @@ func (s *session) validate(ctx context.Context, bridges bridgeFlag, specs []stri
 
 // attach attaches the bridges' ports and the --iface targets; on failure it undoes
 // what this session made (when nothing was pinned before it) and returns the error.
+// Once it succeeded it never undoes anything: serve calls it again to attach again
+// (self-healing), and a failure then is retried, not rolled back.
 func (s *session) attach(ctx context.Context) ([]probe.Attachment, error) {
 	var out []probe.Attachment
 	for _, bridge := range s.bridges {
@@ -210,6 +215,7 @@ func (s *session) attach(ctx context.Context) ([]probe.Attachment, error) {
 		}
 		out = append(out, a)
 	}
+	s.fresh = false
 	return out, nil
 }
 
@@ -255,7 +261,8 @@ func newDetachCmd(g *globalOptions) *cobra.Command {
 		Long: `detach removes, in the host namespace (-n) and the containers where netctl attached: its
 TCX links, its tc filters, the clsact qdiscs it created (only those, and only when no
 other filter is left on them), and its pinned maps. Other programs, filters and qdiscs
-are left alone. Nothing to remove is success.`,
+are left alone. Nothing to remove is success. A running 'netctl serve' of the namespace
+attaches again within seconds (it owns its attachment): stop it first to detach for good.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			host, _, err := openHost(g)
@@ -263,13 +270,13 @@ are left alone. Nothing to remove is success.`,
 				return err
 			}
 			defer host.Close()
-			ino, err := nsutil.Inode(host)
+			cookie, err := nsutil.Cookie(host)
 			if err != nil {
 				return err
 			}
 			rep, err := probe.Detach(host, g.probeOptions())
 			// serve's memory of the exported counters goes with the counters.
-			if err := errors.Join(err, daemon.RemoveState(g.stateDir, ino)); err != nil {
+			if err := errors.Join(err, daemon.RemoveState(g.stateDir, cookie)); err != nil {
 				return err
 			}
 			if g.json() {

@@ -108,6 +108,8 @@ func TestAttachBadInputChangesNothing(t *testing.T) {
 		{[]string{"--bridge", "br-nope"}, "bridge br-nope not found"},
 		{[]string{"--bridge", "veth-c1"}, "not a bridge"},
 		{[]string{"--attach-mode", "xdp"}, "invalid attach mode"},
+		{[]string{"--flow-entries", "4294967295"}, "invalid --flow-entries"},
+		{[]string{"--iface", "-x"}, "must not start with '-'"},
 	} {
 		_, err := run(t, append([]string{"-n", h, "attach"}, tc.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {

@@ -23,12 +23,14 @@ import (
 )
 
 // openHost opens the host namespace chosen by -n (default: the current one) and says
-// how a shell reaches it.
+// how a shell reaches it. Every command that touches netctl's state comes here once
+// its flags are valid, so this is where what gone namespaces left is pruned.
 func openHost(g *globalOptions) (netns.NsHandle, netctl.NSView, error) {
 	h, err := nsutil.Open(g.netns)
 	if err != nil {
 		return h, netctl.NSView{}, fmt.Errorf("--netns: %w", err)
 	}
+	pruneOnce(g, h)
 	switch {
 	case g.netns == "":
 		return h, netctl.NSView{}, nil
@@ -151,6 +153,9 @@ named netns if /var/run/netns/WORD exists, else a Docker container).`,
 				return err
 			}
 			if err := spec.Validate(); err != nil {
+				return err
+			}
+			if err := netctl.CheckARPProbeWait(arpWait); err != nil {
 				return err
 			}
 			if persist && g.netns != "" {
@@ -281,7 +286,8 @@ Nothing to remove is success (exit 0). An interface netctl did not make is left 
 			}
 			if res.Removed {
 				fmt.Fprintf(cmd.OutOrStdout(), "removed %s from %s (host side %s); undid %d changes\n", name, env.Ctr.Label, res.Host, res.Restored)
-			} else {
+			}
+			if res.Note != "" {
 				fmt.Fprintln(cmd.OutOrStdout(), res.Note)
 			}
 			if res.Unpersisted {
@@ -301,8 +307,10 @@ func newNicListCmd(g *globalOptions) *cobra.Command {
 		Long: `list shows each interface of one container, or of every container netctl can see
 (running Docker containers, /var/run/netns, /var/run/docker/netns): its addresses, the
 host-side veth peer and the bridge it is plugged into, whether it owns the default
-route, whether netctl made it, and whether it is persisted (nic add --persist; "yes,
-absent" while its container is stopped, or restarted with no serve to put it back).`,
+route, whether netctl made it ("incomplete" when netctl was interrupted while adding or
+removing it: the next 'nic add' rolls it back and adds it again, 'nic del' removes it),
+and whether it is persisted (nic add --persist; "yes, absent" while its container is
+stopped, or restarted with no serve to put it back).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := requireNetAdmin("nic list"); err != nil {
@@ -364,7 +372,7 @@ absent" while its container is stopped, or restarted with no serve to put it bac
 					persisted = "yes, absent"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Container, r.Interface, orDash(joinPrefixes(r.Addresses)),
-					orDash(r.HostPeer), orDash(r.Bridge), yesNo(r.DefaultRoute), yesNo(r.ByNetctl), persisted)
+					orDash(r.HostPeer), orDash(r.Bridge), yesNo(r.DefaultRoute), byNetctl(r), persisted)
 			}
 			return tw.Flush()
 		},
@@ -376,6 +384,14 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// byNetctl is the BY NETCTL cell of an interface.
+func byNetctl(r netctl.Interface) string {
+	if r.Incomplete {
+		return "incomplete (interrupted: nic add redoes it, nic del removes it)"
+	}
+	return yesNo(r.ByNetctl)
 }
 
 func yesNo(b bool) string {

@@ -50,6 +50,20 @@ func TestNicAddBadInput(t *testing.T) {
 	base := []string{"-n", l.Host.Name, "nic", "add"}
 	ok := []string{"--bridge", "docker0", "--address", "172.17.0.99/24"}
 	before := cliState(t, l)
+	hostArgs := map[string][]string{
+		"-n empty":             {"-n", "", "nic", "add"},
+		"-n a regular file":    {"-n", "/etc/passwd", "nic", "add"},
+		"-n a mount namespace": {"-n", "/proc/self/ns/mnt", "nic", "add"},
+	}
+	for name, args := range hostArgs {
+		t.Run(name, func(t *testing.T) {
+			_, err := run(t, append(args, append([]string{c1}, ok...)...)...)
+			if err == nil || !strings.Contains(err.Error(), "netns") || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err %v, want one line about --netns", err)
+			}
+			nstest.RequireSame(t, name, before, cliState(t, l))
+		})
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -76,6 +90,20 @@ func TestNicAddBadInput(t *testing.T) {
 		{"default route without gateway", append([]string{c1, "--default-route"}, ok...), "needs --gateway"},
 		{"bad mtu", append([]string{c1, "--mtu", "20"}, ok...), "invalid --mtu"},
 		{"multicast mac", append([]string{c1, "--mac", "01:00:5e:00:00:01"}, ok...), "invalid --mac"},
+		// The inputs of issue 11, refused before any change.
+		{"limited broadcast", append([]string{c1, "--address", "255.255.255.255/32"}, ok[:2]...), "limited broadcast"},
+		{"this network", append([]string{c1, "--address", "0.1.2.3/8"}, ok[:2]...), "0.0.0.0/8"},
+		{"reserved", append([]string{c1, "--address", "240.0.0.1/24"}, ok[:2]...), "240.0.0.0/4"},
+		{"prefix /0", append([]string{c1, "--address", "172.17.0.99/0"}, ok[:2]...), "prefix length /0"},
+		{"gateway the network address", append([]string{c1, "--gateway", "172.17.0.0"}, ok...), "network or broadcast address"},
+		{"gateway the broadcast address", append([]string{c1, "--gateway", "172.17.0.255"}, ok...), "network or broadcast address"},
+		{"all-zero mac", append([]string{c1, "--mac", "00:00:00:00:00:00"}, ok...), "all-zero"},
+		{"arp probe wait too long", append([]string{c1, "--arp-probe-wait", "9999h"}, ok...), "invalid --arp-probe-wait"},
+		{"arp probe wait negative", append([]string{c1, "--arp-probe-wait", "-1s"}, ok...), "invalid --arp-probe-wait"},
+		{"name an option", append([]string{c1, "--name", "-eth1"}, ok...), "must not start with '-'"},
+		{"name with ;", append([]string{c1, "--name", "e;reboot"}, ok...), "contain ';'"},
+		{"host name an option", append([]string{c1, "--host-name", "-v"}, ok...), "must not start with '-'"},
+		{"netns an option", append([]string{"netns:-x"}, ok...), "must not start with '-'"},
 		{"IPv6 disabled in the container (fails mid-plan, rolled back)", []string{c1, "--bridge", "docker0", "--address", "172.17.0.99/24", "--address", "fd17::99/64"}, "IPv6 is disabled"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -148,4 +176,19 @@ func TestNicAddDelCLI(t *testing.T) {
 	if out, err = run(t, "-n", l.Host.Name, "nic", "del", "netns:"+l.Container1.Name); err != nil || !strings.Contains(out, "nothing to remove") {
 		t.Fatalf("second nic del: %v\n%s", err, out)
 	}
+}
+
+// --dry-run quotes what a shell would read otherwise, so its output pastes safely.
+func TestNicAddDryRunQuoted(t *testing.T) {
+	l := cliLab(t)
+	before := cliState(t, l)
+	out, err := run(t, "-n", l.Host.Name, "nic", "add", "netns:"+l.Container1.Name, "--bridge", "docker0",
+		"--address", "172.17.0.99/24", "--name", "$(id)", "--dry-run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "peer name '$(id)' mtu") || strings.Contains(out, "peer name $(id)") {
+		t.Errorf("dry run does not quote the name:\n%s", out)
+	}
+	nstest.RequireSame(t, "dry run", before, cliState(t, l))
 }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,6 +28,7 @@ type globalOptions struct {
 	logLevel string
 	stateDir string // records: state.Dir() ($NETCTL_STATE_DIR)
 	bpfDir   string // pinned maps and links: state.BPFDir() ($NETCTL_BPF_DIR)
+	pruned   bool   // pruneOnce ran
 	// persistDir keeps what outlives a reboot (nic add --persist): state.PersistDir()
 	// ($NETCTL_PERSIST_DIR).
 	persistDir string
@@ -50,6 +52,9 @@ and exports per-interface traffic and flows to Prometheus, flagging asymmetric r
 			case "table", "json":
 			default:
 				return fmt.Errorf("invalid --output %q: want table or json", g.output)
+			}
+			if f := cmd.Flags().Lookup("netns"); f != nil && f.Changed && g.netns == "" {
+				return errors.New("invalid --netns '': give a namespace name or path, or leave -n out for the current namespace")
 			}
 			var lvl slog.Level
 			if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
@@ -79,7 +84,7 @@ and exports per-interface traffic and flows to Prometheus, flagging asymmetric r
 	add("nic", newNicCmd(g))
 	add("observe", newAttachCmd(g), newDetachCmd(g), newStatusCmd(g), newFlowsCmd(g), newServeCmd(g))
 	add("observe", newTopCmd(g))
-	add("other", newLabCmd(g), newDoctorCmd(g), newVersionCmd(g))
+	add("other", newLabCmd(g), newDoctorCmd(g), newGCCmd(g), newVersionCmd(g))
 	root.SetHelpCommandGroupID("other")
 	root.SetCompletionCommandGroupID("other")
 	return root

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -65,6 +66,14 @@ them), and the next serve adopts them, so the exported counters continue.`,
 			if trackLimit != 0 && trackLimit < seriesLimit {
 				return fmt.Errorf("invalid --flow-tracking-limit %d: want 0 or at least --flow-series-limit (%d)", trackLimit, seriesLimit)
 			}
+			if err := cmp.Or(probe.CheckFlowEntries(flowEntries), daemon.CheckFlowIdleTimeout(idle)); err != nil {
+				return err
+			}
+			claim, err := claimServe(g, listen, systemdSocket)
+			if err != nil {
+				return err
+			}
+			defer claim.release()
 			if os.Getenv("GOGC") == "" {
 				// serve's large buffers (the flow table's mirror) are allocated once and hold no
 				// pointers: collecting at 10 % growth costs little and keeps the resident memory
@@ -88,7 +97,7 @@ them), and the next serve adopts them, so the exported counters continue.`,
 				Collector: exporter.CollectorOptions{
 					FlowSeriesLimit: seriesLimit, FlowTrackingLimit: trackLimit, FlowIdleTimeout: idle, Logger: slog.Default(),
 				},
-				ListenAddresses: listen, WebConfigFile: webConfig, SystemdSocket: systemdSocket,
+				ListenAddresses: listen, Listeners: claim.listeners, WebConfigFile: webConfig, SystemdSocket: systemdSocket,
 				StateDir:     g.stateDir,
 				DetachOnExit: detach,
 				Version:      version, Revision: revision,

@@ -42,8 +42,8 @@ NO_COLOR=1 turns colors off.
 frame as JSON, for scripts (-o json implies --once).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if interval < 10*time.Millisecond {
-				return fmt.Errorf("invalid --interval %s: want 10ms or more", interval)
+			if interval < 10*time.Millisecond || interval > time.Hour {
+				return fmt.Errorf("invalid --interval %s: want 10ms to 1h", interval)
 			}
 			if idle < 0 {
 				return fmt.Errorf("invalid --idle %s: want 0 or more", idle)

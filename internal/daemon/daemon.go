@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -36,7 +37,7 @@ type Options struct {
 	// Datapath is the open datapath of the host namespace; the daemon reads it and keeps
 	// Bridge's ports attached. The caller closes it after Run.
 	Datapath *probe.Datapath
-	// Host is the host namespace (where the bridge lives). Its inode names the state
+	// Host is the host namespace (where the bridge lives). Its cookie names the state
 	// file; DetachOnExit detaches there.
 	Host netns.NsHandle
 	// Attach, if set, attaches the counters when Run starts (the bridge's ports and any
@@ -62,11 +63,17 @@ type Options struct {
 	WebConfigFile   string
 	SystemdSocket   bool
 	// StateDir is the state root; the collector's memory is at StatePath(StateDir, the
-	// host's inode) ("": state.Dir()).
+	// host's cookie) ("": state.Dir()).
 	StateDir string
 	// SaveInterval is how often the collector's memory is saved while running, besides
 	// on the way out (0: DefaultSaveInterval).
 	SaveInterval time.Duration
+	// CheckInterval is how often serve checks that it still counts, and attaches again
+	// when not (0: DefaultCheckInterval; see selfHeal).
+	CheckInterval time.Duration
+	// Listeners, if set, are where to serve, opened (and so validated) before anything
+	// was attached (Listen); ListenAddresses is then unused.
+	Listeners []net.Listener
 	// DetachOnExit removes the programs, links, pins and the collector's memory when
 	// Run stops cleanly (ctx ended), instead of saving the memory for the next run.
 	DetachOnExit bool
@@ -79,11 +86,15 @@ type Options struct {
 // Daemon attaches, watches and serves /metrics, /flows and /healthz until its context
 // ends.
 type Daemon struct {
-	opts      Options
-	log       *slog.Logger
-	hostIno   uint64
-	collector *exporter.Collector
-	watchErr  atomic.Pointer[error] // why the link watch stopped, while it is retried
+	opts       Options
+	log        *slog.Logger
+	hostCookie uint64
+	collector  *exporter.Collector
+	watchErr   atomic.Pointer[error] // why the link watch stopped, while it is retried
+	// notCounting is why serve does not count (its programs detached, its pins gone),
+	// until it has attached again; reattaches counts those repairs.
+	notCounting atomic.Pointer[error]
+	reattaches  atomic.Uint64
 	// reapplyCount counts the persisted NICs put back, and the failures.
 	reapplyCount *exporter.NICReapply
 }
@@ -95,15 +106,17 @@ func New(opts Options) (*Daemon, error) {
 	}
 	opts.StateDir = cmp.Or(opts.StateDir, state.Dir())
 	opts.SaveInterval = cmp.Or(opts.SaveInterval, DefaultSaveInterval)
+	opts.CheckInterval = cmp.Or(opts.CheckInterval, DefaultCheckInterval)
 	opts.Collector.FlowIdleTimeout = cmp.Or(opts.Collector.FlowIdleTimeout, exporter.DefaultFlowIdleTimeout)
 	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	opts.Collector.Logger = cmp.Or(opts.Collector.Logger, opts.Logger)
-	ino, err := nsutil.Inode(opts.Host)
+	cookie, err := nsutil.Cookie(opts.Host)
 	if err != nil {
 		return nil, err
 	}
-	return &Daemon{opts: opts, log: opts.Logger, hostIno: ino,
-		collector: exporter.NewCollector(opts.Datapath, opts.Collector), reapplyCount: exporter.NewNICReapply()}, nil
+	d := &Daemon{opts: opts, log: opts.Logger, hostCookie: cookie, reapplyCount: exporter.NewNICReapply()}
+	d.collector = exporter.NewCollector(countingSource{d}, opts.Collector)
+	return d, nil
 }
 
 // Run attaches (Options.Attach), watches the bridge, restores the collector's memory
@@ -120,11 +133,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.logAttach(a)
 		}
 	}
-	statePath := StatePath(d.opts.StateDir, d.hostIno)
+	statePath := StatePath(d.opts.StateDir, d.hostCookie)
 	if err := d.collector.LoadState(statePath); err != nil {
 		d.log.Warn("exporter state not restored; counters restart from the kernel's values", "err", err)
 	}
-	if old := oldStatePath(d.opts.StateDir, d.hostIno); fileExists(old) {
+	if old := oldStatePath(d.opts.StateDir, d.hostCookie); fileExists(old) {
 		// Its size grew with every flow seen; what it held is not read (it would cost what
 		// the bounded state saves): the flow series continue from the kernel's values.
 		d.log.Info("the exporter state of an older serve is not read; flow counters continue from the kernel's values", "path", old)
@@ -143,6 +156,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wg.Go(func() { d.followDocker(ctx) })
 	}
 	wg.Go(func() { d.saveEvery(ctx, statePath) })
+	wg.Go(func() { d.selfHeal(ctx) })
 
 	err := d.serve(ctx)
 	cancel()
@@ -160,21 +174,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	d.log.Info("detached", "links", rep.Links, "filters", rep.Filters, "qdiscs", rep.Qdiscs, "pins", rep.Pins)
-	return RemoveState(d.opts.StateDir, d.hostIno)
+	return RemoveState(d.opts.StateDir, d.hostCookie)
 }
 
 // serve serves HTTP until ctx ends (nil) or the listener fails (its error).
 func (d *Daemon) serve(ctx context.Context) error {
 	handler, err := exporter.NewHandler(exporter.HandlerOptions{
-		Gatherer: exporter.NewGatherer(d.collector, d.opts.Version, d.opts.Revision, d.reapplyCount),
+		Gatherer: exporter.NewGatherer(d.collector, d.opts.Version, d.opts.Revision, d.reapplyCount, exporter.NewReattachCounter(d.reattaches.Load)),
 		Version:  d.opts.Version,
 		Flows:    d.flows,
-		Healthy: func() error {
-			if p := d.watchErr.Load(); p != nil {
-				return *p
-			}
-			return nil
-		},
+		Healthy:  d.health,
 	})
 	if err != nil {
 		return err
@@ -182,10 +191,13 @@ func (d *Daemon) serve(ctx context.Context) error {
 	srv := exporter.NewHTTPServer(handler)
 	listen, webConfig, systemdSocket := d.opts.ListenAddresses, d.opts.WebConfigFile, d.opts.SystemdSocket
 	errc := make(chan error, 1)
+	flags := &web.FlagConfig{WebListenAddresses: &listen, WebSystemdSocket: &systemdSocket, WebConfigFile: &webConfig}
 	go func() {
-		errc <- web.ListenAndServe(srv, &web.FlagConfig{
-			WebListenAddresses: &listen, WebSystemdSocket: &systemdSocket, WebConfigFile: &webConfig,
-		}, d.log)
+		if len(d.opts.Listeners) > 0 {
+			errc <- web.ServeMultiple(d.opts.Listeners, srv, flags, d.log)
+			return
+		}
+		errc <- web.ListenAndServe(srv, flags, d.log)
 	}()
 	select {
 	case err := <-errc:

@@ -92,7 +92,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = dp.Close() })
-	ino, err := nsutil.Inode(host.Handle)
+	cookie, err := nsutil.Cookie(host.Handle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := filepath.Join(stateDir, "serve", strconv.FormatUint(ino, 10)+".json") // an older serve's, unbounded
+	old := filepath.Join(stateDir, "serve", strconv.FormatUint(cookie, 10)+".json") // an older serve's, unbounded
 	if err := os.MkdirAll(filepath.Dir(old), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -142,10 +142,10 @@ func TestRun(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if fi, err := os.Stat(StatePath(stateDir, ino)); err != nil || fi.Size() == 0 {
+	if fi, err := os.Stat(StatePath(stateDir, cookie)); err != nil || fi.Size() == 0 {
 		t.Fatalf("the collector's memory was not saved: %v", err)
 	}
-	if err := exporter.NewCollector(dp, exporter.CollectorOptions{}).LoadState(StatePath(stateDir, ino)); err != nil {
+	if err := exporter.NewCollector(dp, exporter.CollectorOptions{}).LoadState(StatePath(stateDir, cookie)); err != nil {
 		t.Fatalf("the saved memory does not load: %v", err)
 	}
 	if has, err := probe.HasPins(host.Handle, paths); !has || err != nil {
@@ -162,7 +162,7 @@ func TestRun(t *testing.T) {
 	if err := start(t, d, addr)(); err != nil {
 		t.Fatalf("Run with DetachOnExit: %v", err)
 	}
-	if _, err := os.Stat(StatePath(stateDir, ino)); !os.IsNotExist(err) {
+	if _, err := os.Stat(StatePath(stateDir, cookie)); !os.IsNotExist(err) {
 		t.Errorf("the collector's memory is still there after detaching: %v", err)
 	}
 	if has, err := probe.HasPins(host.Handle, paths); has || err != nil {

@@ -38,3 +38,27 @@ func TestStatePathAndRemove(t *testing.T) {
 		t.Errorf("another namespace's state went too: %v", err)
 	}
 }
+
+// PruneState removes the memories of gone namespaces only, and says so.
+func TestPruneState(t *testing.T) {
+	dir := t.TempDir()
+	live, dead := StatePath(dir, 3), StatePath(dir, 9)
+	if err := os.MkdirAll(filepath.Dir(live), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{live, dead, filepath.Join(dir, "serve", ".9.json.1.tmp")} {
+		if err := os.WriteFile(f, []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, err := PruneState(dir, func(cookie uint64, _ string) bool { return cookie == 9 })
+	if err != nil || len(removed) != 1 || removed[0] != "exporter state "+dead {
+		t.Fatalf("PruneState: %q, %v", removed, err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a live namespace's state went: %v", err)
+	}
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Errorf("a gone namespace's state stayed: %v", err)
+	}
+}

@@ -3,8 +3,8 @@
 package nlutil
 
 import (
-	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -38,32 +38,37 @@ func (r Route) InMain() bool { return r.Table == 0 || r.Table == MainTable }
 
 // String renders r as `ip route` prints it: the table only when not main, the scope
 // only when it tells something.
-func (r Route) String() string {
-	var b strings.Builder
+func (r Route) String() string { return strings.Join(r.Args(), " ") }
+
+// Args is String as the separate arguments of an `ip route` command, so that a caller
+// can quote each for a shell (a device name may hold any character but '/', ':' and
+// white space).
+func (r Route) Args() []string {
+	var a []string
 	if r.IsDefault() {
-		b.WriteString("default")
+		a = append(a, "default")
 	} else {
-		b.WriteString(r.Dst.String())
+		a = append(a, r.Dst.String())
 	}
 	if r.Gateway.IsValid() {
-		fmt.Fprintf(&b, " via %s", r.Gateway)
+		a = append(a, "via", r.Gateway.String())
 	}
 	if r.Dev != "" {
-		fmt.Fprintf(&b, " dev %s", r.Dev)
+		a = append(a, "dev", r.Dev)
 	}
 	if !r.InMain() {
-		fmt.Fprintf(&b, " table %d", r.Table)
+		a = append(a, "table", strconv.Itoa(r.Table))
 	}
 	if r.Scope == ScopeLink && !r.Gateway.IsValid() && !r.IsDefault() {
-		b.WriteString(" scope link")
+		a = append(a, "scope", "link")
 	}
 	if r.Src.IsValid() {
-		fmt.Fprintf(&b, " src %s", r.Src)
+		a = append(a, "src", r.Src.String())
 	}
 	if r.Metric != 0 {
-		fmt.Fprintf(&b, " metric %d", r.Metric)
+		a = append(a, "metric", strconv.Itoa(r.Metric))
 	}
-	return b.String()
+	return a
 }
 
 // RouteOf converts a netlink route, naming its device from names (ifindex → name). The

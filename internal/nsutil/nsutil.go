@@ -63,6 +63,8 @@ func ValidName(name string) error {
 		return fmt.Errorf("invalid netns name %q", name)
 	case strings.ContainsAny(name, "/\x00"):
 		return fmt.Errorf("invalid netns name %q: must not contain '/'", name)
+	case strings.HasPrefix(name, "-") || strings.Contains(name, ";"):
+		return fmt.Errorf("invalid netns name %q: must not start with '-' or contain ';'", name)
 	case len(name) > 200:
 		return fmt.Errorf("invalid netns name %q: too long", name)
 	}
@@ -165,15 +167,58 @@ func OpenNamed(name string) (netns.NsHandle, error) {
 	if err := ValidName(name); err != nil {
 		return netns.None(), err
 	}
-	h, err := netns.GetFromPath(NamedPath(name))
+	return OpenPath(NamedPath(name))
+}
+
+// OpenPath opens the network namespace file at path (/proc/PID/ns/net, a bind mount),
+// refusing anything else before it could block on it (a FIFO) or after (CheckNet).
+func OpenPath(path string) (netns.NsHandle, error) {
+	st, err := os.Stat(path)
 	if err != nil {
-		return netns.None(), fmt.Errorf("open netns %s: %w", name, err)
+		return netns.None(), fmt.Errorf("open netns %s: %w", path, unwrapPath(err))
+	}
+	if !st.Mode().IsRegular() {
+		return netns.None(), fmt.Errorf("%s is not a network namespace (a %s)", path, fileKind(st.Mode()))
+	}
+	h, err := netns.GetFromPath(path)
+	if err != nil {
+		return netns.None(), fmt.Errorf("open netns %s: %w", path, unwrapPath(err))
+	}
+	if err := CheckNet(h, path); err != nil {
+		h.Close()
+		return netns.None(), err
 	}
 	return h, nil
 }
 
-// Open opens the namespace given as a name under NamedDir or as a path to a namespace file,
-// as `ip -n` and the global --netns flag accept. An empty ref opens the caller's namespace.
+// unwrapPath drops the *os.PathError around err, whose message would name the path
+// a second time.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// fileKind names the type of a file that is not a namespace, for error messages.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&os.ModeNamedPipe != 0:
+		return "FIFO"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
+}
+
+// Open opens the network namespace given as a name under NamedDir or as a path to a
+// namespace file, as `ip -n` and the global --netns flag accept, refusing any other
+// file (CheckNet). An empty ref opens the caller's namespace.
 func Open(ref string) (netns.NsHandle, error) {
 	switch {
 	case ref == "":
@@ -183,11 +228,7 @@ func Open(ref string) (netns.NsHandle, error) {
 		}
 		return h, nil
 	case strings.Contains(ref, "/"):
-		h, err := netns.GetFromPath(ref)
-		if err != nil {
-			return netns.None(), fmt.Errorf("open netns %s: %w", ref, err)
-		}
-		return h, nil
+		return OpenPath(ref)
 	default:
 		return OpenNamed(ref)
 	}

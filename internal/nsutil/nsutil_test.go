@@ -5,16 +5,18 @@ package nsutil_test
 import (
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/internal/nsutil"
 )
 
 func TestValidName(t *testing.T) {
-	for _, n := range []string{"", ".", "..", "a/b", "x\x00"} {
+	for _, n := range []string{"", ".", "..", "a/b", "x\x00", "-n", "a;b"} {
 		if nsutil.ValidName(n) == nil {
 			t.Errorf("ValidName(%q) accepted", n)
 		}
@@ -118,4 +120,36 @@ func TestCreateDoDelete(t *testing.T) {
 	if _, err := nsutil.Open("no-such-netns-" + name); err == nil {
 		t.Fatal("Open of a missing namespace: no error")
 	}
+}
+
+// Open takes network namespaces only: a regular file, a directory, a FIFO (without
+// blocking on it) and another type of namespace are refused with one line.
+func TestOpenRefusesWhatIsNoNetworkNamespace(t *testing.T) {
+	fifo := t.TempDir() + "/fifo"
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"/etc/passwd":       "not a network namespace (not a namespace file)",
+		t.TempDir():         "not a network namespace (a directory)",
+		fifo:                "not a network namespace (a FIFO)",
+		"/proc/self/ns/mnt": "is a mount namespace",
+		"/proc/self/ns/pid": "is a PID namespace",
+		"/nonexistent":      "no such file",
+	} {
+		h, err := nsutil.Open(path)
+		if err == nil {
+			h.Close()
+			t.Errorf("Open(%s) accepted", path)
+			continue
+		}
+		if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("Open(%s): %v, want one line containing %q", path, err, want)
+		}
+	}
+	h, err := nsutil.Open("/proc/self/ns/net")
+	if err != nil {
+		t.Fatalf("Open(/proc/self/ns/net): %v", err)
+	}
+	h.Close()
 }

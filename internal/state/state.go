@@ -1,6 +1,6 @@
 // Package state is the one home for where netctl keeps what outlives a process: the
-// roots of its state, pin and persistent folders, and the atomic file write every
-// record uses.
+// roots of its state, pin and persistent folders, the atomic file write every record
+// uses, and the lock files that serialise changes (removed when released).
 //
 // Nothing here knows what a record means; the packages that own a record (the NIC
 // records, the attach registry, the exporter's memory, the lab's record) choose its path
@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
 // DefaultDir is where netctl keeps its records unless NETCTL_STATE_DIR says otherwise. It
@@ -70,6 +72,27 @@ func WriteFile(path string, b []byte, perm os.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, werr)
 	}
 	return nil
+}
+
+// StaleTemp is how old a temporary file of WriteFile must be for RemoveStaleTemp to
+// take it for one a killed writer left: no write takes this long.
+const StaleTemp = time.Minute
+
+// RemoveStaleTemp removes the temporary files of WriteFile in dir (".NAME.*.tmp") that
+// are older than StaleTemp, which writers killed midway left, and returns their paths.
+func RemoveStaleTemp(dir string) []string {
+	ents, _ := os.ReadDir(dir)
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() || !strings.HasPrefix(e.Name(), ".") || !strings.HasSuffix(e.Name(), ".tmp") {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if st, err := os.Lstat(p); err == nil && time.Since(st.ModTime()) > StaleTemp && os.Remove(p) == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // ReadJSON loads the JSON file at path into v. A missing file returns an error that

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestWriteJSONRoundTripAndAtomic(t *testing.T) {
@@ -52,5 +53,31 @@ func TestRoots(t *testing.T) {
 	t.Setenv("NETCTL_PERSIST_DIR", "/z")
 	if Dir() != "/x" || BPFDir() != "/y" || PersistDir() != "/z" {
 		t.Fatalf("env: %s %s %s", Dir(), BPFDir(), PersistDir())
+	}
+}
+
+func TestRemoveStaleTemp(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	old, fresh, rec := filepath.Join(dir, ".a.json.1.tmp"), filepath.Join(dir, ".b.json.2.tmp"), filepath.Join(dir, "a.json")
+	for _, p := range []string{old, fresh, rec} {
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long := time.Now().Add(-2 * StaleTemp)
+	if err := os.Chtimes(old, long, long); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(rec, long, long); err != nil {
+		t.Fatal(err)
+	}
+	if got := RemoveStaleTemp(dir); len(got) != 1 || got[0] != old {
+		t.Errorf("RemoveStaleTemp = %v, want [%s]", got, old)
+	}
+	for _, p := range []string{fresh, rec} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s removed: %v", p, err)
+		}
 	}
 }
