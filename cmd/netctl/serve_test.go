@@ -141,8 +141,13 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatalf("traffic: %v %v", err, rep.Err())
 	}
 	pingFrom(t, h, "172.17.0.2", 10) // from the host too, as the issue asks
-	m := get(t, "http://"+addr+"/metrics")
 	asym := fmt.Sprintf(`netctl_asymmetric_flows{container=%q,in_interface="eth0",out_interface="eth1"}`, c1)
+	// The collector's view may lag the traffic on a slow machine (a TCG VM): wait for it.
+	m := get(t, "http://"+addr+"/metrics")
+	for deadline := time.Now().Add(10 * time.Second); sample(m, asym) < 1 && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		m = get(t, "http://"+addr+"/metrics")
+	}
 	if v := sample(m, asym); v < 1 {
 		t.Errorf("%s = %v, want ≥ 1\n%s", asym, v, grepLines(m, "asymmetric"))
 	}
