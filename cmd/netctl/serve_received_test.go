@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/netctl/netctl/internal/lab"
 	"github.com/netctl/netctl/internal/lab/labtest"
@@ -34,14 +35,24 @@ func TestServeFloodingAndWrongSource(t *testing.T) {
 	}
 	addr, _ := startServe(t, "-n", h, "--log-level", "warn")
 	metrics := func() string { return get(t, "http://"+addr+"/metrics") }
+	// until scrapes /metrics until ok says the flow tables' pass has caught up (a scrape
+	// serves the last finished pass; the next one is on its way), at most 10 s.
+	until := func(ok func(string) bool) string {
+		t.Helper()
+		m := metrics()
+		for deadline := time.Now().Add(10 * time.Second); !ok(m) && time.Now().Before(deadline); m = metrics() {
+			time.Sleep(100 * time.Millisecond)
+		}
+		return m
+	}
 
 	c3Flooded := fmt.Sprintf(`netctl_interface_receive_flooded_packets_total{bridge="docker0",container=%q,host_interface="veth-c3",interface="eth0"}`, c3)
 	before := sample(metrics(), c3Flooded)
 	pingFrom(t, l.Container2.Name, "172.17.0.2", 50)
-	m := metrics()
+	asym := fmt.Sprintf(`netctl_asymmetric_flows{container=%q,in_interface="eth0",out_interface="eth1"}`, c1)
+	m := until(func(m string) bool { return sample(m, asym) >= 1 })
 	t.Logf("/metrics after 50 pings of 172.17.0.2 from container2, docker0 ageing_time 0:\n%s\n%s\n%s",
 		grepLines(m, "netctl_asymmetric_flows{"), grepLines(m, "flooded"), grepLines(m, "netctl_flow_receive_packets_total{container=\""+c3))
-	asym := fmt.Sprintf(`netctl_asymmetric_flows{container=%q,in_interface="eth0",out_interface="eth1"}`, c1)
 	if v := sample(m, asym); v < 1 {
 		t.Errorf("%s = %v, want ≥ 1 (the asymmetry flagged through flooding)", asym, v)
 	}
@@ -72,16 +83,20 @@ func TestServeFloodingAndWrongSource(t *testing.T) {
 	if r := echo(a("172.17.0.2"), 7001); r.WrongSource() != 0 || r.Replies["172.17.0.2"] != 10 {
 		t.Errorf("server bound to 172.17.0.2: %+v", r)
 	}
-	if m := metrics(); strings.Contains(m, "netctl_wrong_source_flows{") {
+	// The pass that has the bound server's flows says nothing of wrong sources.
+	bound := `port="7001",proto="udp"`
+	if m := until(func(m string) bool { return strings.Contains(m, bound) }); !strings.Contains(m, bound) {
+		t.Errorf("the bound server's flows never showed:\n%s", grepLines(m, "7001"))
+	} else if strings.Contains(m, "netctl_wrong_source_flows{") {
 		t.Errorf("a server bound to 172.17.0.2 flagged:\n%s", grepLines(m, "wrong_source"))
 	}
 	// Bound to 0.0.0.0: the seed's third symptom.
 	if r := echo(netip.Addr{}, 7002); r.Replies["172.17.0.99"] != 10 {
 		t.Errorf("server bound to 0.0.0.0: %+v, want 10 replies from 172.17.0.99", r)
 	}
-	m = metrics()
-	t.Logf("/metrics after the UDP echo bound to 0.0.0.0:\n%s", grepLines(m, "wrong_source"))
 	ws := fmt.Sprintf(`netctl_wrong_source_flows{container=%q,replied_from="172.17.0.99",requested="172.17.0.2"}`, c1)
+	m = until(func(m string) bool { return sample(m, ws) >= 1 })
+	t.Logf("/metrics after the UDP echo bound to 0.0.0.0:\n%s", grepLines(m, "wrong_source"))
 	if v := sample(m, ws); v < 1 {
 		t.Errorf("%s = %v, want ≥ 1", ws, v)
 	}
