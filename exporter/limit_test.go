@@ -54,16 +54,20 @@ func TestLimiterPriority(t *testing.T) {
 func TestLimiterLowMax(t *testing.T) {
 	l := newLimiter(4, 2, 1000, 1000)
 	bg := context.Background()
-	if !l.acquire(bg, false) || !l.acquire(bg, false) {
-		t.Fatal("two low-priority acquires failed")
+	for i := range 2 {
+		if !l.acquire(bg, false) {
+			t.Fatalf("low-priority acquire %d failed", i+1)
+		}
 	}
 	ctx, cancel := context.WithTimeout(bg, 50*time.Millisecond)
 	defer cancel()
 	if l.acquire(ctx, false) {
 		t.Error("a third low-priority request got a slot")
 	}
-	if !l.acquire(bg, true) || !l.acquire(bg, true) {
-		t.Error("high-priority requests did not get the two other slots")
+	for i := range 2 {
+		if !l.acquire(bg, true) {
+			t.Errorf("high-priority request %d did not get one of the two other slots", i+1)
+		}
 	}
 	l.release(false) // the waiting-nobody case: the slot goes back
 	if !l.acquire(bg, false) {

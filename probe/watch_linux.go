@@ -34,7 +34,7 @@ func (d *Datapath) Watch(ctx context.Context, bridge string, onEvent func(Event)
 	ctx, cancel := context.WithCancel(ctx)
 	followErr := make(chan error, 1)
 	go func() { followErr <- d.FollowMACs(ctx, onEvent) }()
-	defer func() { cancel(); <-followErr }()
+	defer func() { cancel(); <-followErr }() //nolint:errcheck // only waits for the follower: its error ended the watch below, or ctx did
 	updates := make(chan netlink.LinkUpdate, 256)
 	done := make(chan struct{})
 	defer close(done)

@@ -210,7 +210,9 @@ func (d *Daemon) serve(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(context.Background(), DefaultShutdownTimeout)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
-		<-errc
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Warn("http server at shutdown", "err", err)
+		}
 		return nil
 	}
 }
