@@ -13,6 +13,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "netctl.h"
+#include "parse.h"
 
 #ifndef EEXIST
 #define EEXIST 17
@@ -151,6 +152,113 @@ static __always_inline void nc_count_flow_percpu(void *map, struct nc_flow_key *
 	v->bytes += len;
 	v->last_seen_ns = now;
 	v->tcp_flags |= tcp_flags;
+}
+
+/*
+ * The flow cache in front of a per-CPU flow hash: a per-CPU array of slots, each one
+ * flow's full key and this CPU's cumulative counts (struct nc_flow_slot, netctl.h). A
+ * packet whose flow is in its slot (the common case: a flow sends many packets) costs a
+ * multiply, an array lookup the kernel inlines, a compare of six words and the adds:
+ * no hashing of the key, no bucket walk. Otherwise:
+ *
+ *   - the slot holds another flow that sent within nc_flow_cache_idle_ns: the packet
+ *     goes to the hash as without a cache (nc_count_flow_percpu), so two busy flows
+ *     that share a slot never take it from each other, and a flood of new flows (a
+ *     port scan) pays what it paid without the cache;
+ *   - else the slot's flow, if any, is written back to the hash (this CPU's value),
+ *     and the slot takes the packet's flow, with the counts the hash holds for it on
+ *     this CPU, if any.
+ *
+ * Nothing is lost: a flow's counts on a CPU are in its slot (cumulative, never less than
+ * the hash's copy) or in the hash. A reader reads every slot first, then the hash, and
+ * takes per flow and CPU the value with more packets; a write-back between the two
+ * reads only makes the hash's copy newer.
+ */
+
+/* How long a flow must have been quiet on this CPU before another flow may take its
+ * slot. A load-time constant (the tests set 0 to make every collision an eviction). */
+volatile const __u64 nc_flow_cache_idle_ns = 100 * 1000 * 1000;
+
+union nc_slot {
+	struct nc_flow_slot s;
+	__u64 w[11];
+};
+
+_Static_assert(sizeof(struct nc_flow_slot) == 88, "nc_flow_slot layout");
+_Static_assert(__builtin_offsetof(struct nc_flow_slot, value) == 48, "nc_flow_slot layout");
+
+/* The slot of key k (NC_FLOW_CACHE_MULT in netctl.h). */
+static __always_inline __u32 nc_flow_slot_of(const union nc_key *k)
+{
+	__u64 h = k->w[0] ^ k->w[1] ^ k->w[2] ^ k->w[3] ^ k->w[4] ^ k->w[5];
+
+	return (h * NC_FLOW_CACHE_MULT) >> (64 - NC_FLOW_CACHE_BITS);
+}
+
+/* Writes a slot's flow back to the hash: this CPU's value becomes the slot's. */
+static __always_inline void nc_flow_write_back(void *map, struct nc_flow_slot *s)
+{
+	struct nc_flow_value *v = bpf_map_lookup_elem(map, &s->key);
+
+	if (!v) {
+		long err = bpf_map_update_elem(map, &s->key, &s->value, BPF_NOEXIST);
+
+		if (err == 0)
+			return;
+		if (err == -EEXIST) /* another CPU inserted it first */
+			v = bpf_map_lookup_elem(map, &s->key);
+		if (!v) {
+			nc_stat_inc(NC_STAT_FLOW_INSERT_FAILED);
+			return;
+		}
+	}
+	*v = s->value;
+}
+
+static __always_inline void nc_count_flow_cached(void *cache, void *map, union nc_key *k, __u32 len,
+						 __u8 tcp_flags, __u64 now)
+{
+	__u32 idx = nc_flow_slot_of(k);
+	union nc_slot *c = bpf_map_lookup_elem(cache, &idx);
+	struct nc_flow_value *v;
+
+	if (!c) { /* never: idx is in range */
+		nc_count_flow_percpu(map, &k->key, len, tcp_flags, now);
+		return;
+	}
+	if (((c->w[0] ^ k->w[0]) | (c->w[1] ^ k->w[1]) | (c->w[2] ^ k->w[2]) | (c->w[3] ^ k->w[3]) |
+	     (c->w[4] ^ k->w[4]) | (c->w[5] ^ k->w[5])) == 0)
+		goto count;
+
+	if (c->s.value.packets) {
+		if (now - c->s.value.last_seen_ns < nc_flow_cache_idle_ns) {
+			nc_count_flow_percpu(map, &k->key, len, tcp_flags, now);
+			return;
+		}
+		nc_flow_write_back(map, &c->s);
+	}
+	v = bpf_map_lookup_elem(map, &k->key);
+	if (v) {
+		c->s.value = *v; /* zero if this CPU has not met the flow yet */
+	} else {
+		struct nc_flow_value first = {
+			.flags = (tcp_flags & 0x12) == 0x02 ? NC_FLOW_SYN_NOACK : 0, /* SYN, no ACK */
+		};
+		c->s.value = first;
+	}
+	if (!c->s.value.first_seen_ns)
+		c->s.value.first_seen_ns = now;
+	c->w[0] = k->w[0];
+	c->w[1] = k->w[1];
+	c->w[2] = k->w[2];
+	c->w[3] = k->w[3];
+	c->w[4] = k->w[4];
+	c->w[5] = k->w[5];
+count:
+	c->s.value.packets++;
+	c->s.value.bytes += len;
+	c->s.value.last_seen_ns = now;
+	c->s.value.tcp_flags |= tcp_flags;
 }
 
 /*

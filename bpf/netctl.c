@@ -54,6 +54,14 @@ struct {
 	__type(value, struct nc_flow_value);
 } flows SEC(".maps");
 
+/* The flow cache in front of flows (bpf/count.h, nc_count_flow_cached). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NC_FLOW_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct nc_flow_slot);
+} flow_cache SEC(".maps");
+
 static __always_inline int nc_run(struct __sk_buff *skb, enum nc_direction dir)
 {
 	union nc_key key;
@@ -68,7 +76,7 @@ static __always_inline int nc_run(struct __sk_buff *skb, enum nc_direction dir)
 
 	res = nc_parse(skb, ifindex, dir, &key, &tcp_flags);
 	if (res == NC_PARSE_FLOW)
-		nc_count_flow_percpu(&flows, &key.key, len, tcp_flags, nc_now());
+		nc_count_flow_cached(&flow_cache, &flows, &key, len, tcp_flags, nc_now());
 	else if (res == NC_PARSE_FAILED)
 		nc_stat_inc(NC_STAT_NOT_PARSED);
 	return TCX_NEXT;

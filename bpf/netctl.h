@@ -70,6 +70,29 @@ struct nc_flow_value {
 };
 
 /*
+ * One slot of the flow cache (bpf/count.h, map flow_cache): a per-CPU array in front of
+ * the flows hash. The slot holds one flow's full key and this CPU's cumulative counts of
+ * it; the hash holds the same flow's counts as of the last time the slot was written
+ * back (or none, for a flow only ever seen in the cache). A reader takes, per flow and
+ * CPU, the value with more packets of the two; reading the cache before the hash, what
+ * it reports never goes down. An all-zero slot is empty (no key has ifindex 0).
+ */
+struct nc_flow_slot {
+	struct nc_flow_key key;
+	__u32 pad;
+	struct nc_flow_value value;
+};
+
+/* The cache's size: a power of two, 4096 slots x 88 bytes = 352 KiB per CPU. */
+#define NC_FLOW_CACHE_BITS 12
+#define NC_FLOW_CACHE_SLOTS (1 << NC_FLOW_CACHE_BITS)
+
+/* The slot of a flow: the key's six 64-bit words (the last one's upper half zero)
+ * folded by XOR, times the 64-bit golden ratio, top NC_FLOW_CACHE_BITS bits.
+ * probe/cache.go mirrors it. */
+#define NC_FLOW_CACHE_MULT 0x9E3779B97F4A7C15ULL
+
+/*
  * What the programs know of the interface a packet is delivered to, written by user
  * space when it attaches (and, for a bridge port, whenever the container's interface
  * changes its MAC): rx_ports_by_index[ifindex] below NC_TOTALS_ARRAY_IFINDEXES, the

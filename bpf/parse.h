@@ -103,18 +103,19 @@ enum nc_parse_result {
 };
 
 /*
- * The flow key as the 32-bit words it is stored with. The key is built with whole
- * 32-bit stores only: the hash map reads it back at once in 32-bit words (jhash2), and
- * a load that is not exactly one earlier store (a word assembled from byte or
- * half-word stores, or one half of a 64-bit store) cannot be forwarded from the store
- * buffer and stalls. Measured: byte/half-word stores cost 3-4 ns per packet, 64-bit
- * stores 1-2 ns, against 32-bit ones. The values are composed as 64-bit words
- * (little-endian layout; only bpfel is built) and stored in halves:
+ * The flow key as the 64-bit words it is built with (little-endian layout; only bpfel is
+ * built):
  *
  *   w[0] = ifindex | direction << 32 | proto << 40 | family << 48   (pad = 0)
  *   w[1] = sport | dport << 16 | saddr[0..3] << 32
  *   w[2] = saddr[4..11], w[3] = saddr[12..15] | daddr[0..3] << 32, w[4] = daddr[4..11]
- *   w[5] = daddr[12..15] (the upper half is past the 44-byte key and never written)
+ *   w[5] = daddr[12..15], upper half 0 (past the 44-byte key: the flow cache's pad)
+ *
+ * Whole 64-bit stores, because the common path reads the key back as these six words
+ * (the flow cache's slot and compare, count.h), and a load that is exactly one earlier
+ * store is forwarded from the store buffer where one assembled from several stores
+ * stalls. The flows hash reads the key as 32-bit words (jhash2); halves of a 64-bit
+ * store cost it 1-2 ns, on the cache's miss path only.
  */
 union nc_key {
 	struct nc_flow_key key;
@@ -125,15 +126,12 @@ _Static_assert(sizeof(struct nc_flow_key) == 44, "nc_flow_key layout");
 _Static_assert(__builtin_offsetof(struct nc_flow_key, sport) == 8, "nc_flow_key layout");
 _Static_assert(__builtin_offsetof(struct nc_flow_key, saddr) == 12, "nc_flow_key layout");
 
-/* Word i of the key, as two 32-bit stores (see union nc_key); volatile, or the
- * compiler merges them back into one 64-bit store. */
+/* Word i of the key; volatile, so the compiler keeps it one 64-bit store. */
 static __always_inline void nc_key_set(union nc_key *k, int i, __u64 v)
 {
-	volatile __u32 *w32 = (volatile __u32 *)k->w;
+	volatile __u64 *w = k->w;
 
-	w32[2 * i] = (__u32)v;
-	if (i < 5)
-		w32[2 * i + 1] = v >> 32;
+	w[i] = v;
 }
 
 static __always_inline int nc_ipv6_is_ext(__u8 nexthdr)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -226,8 +227,10 @@ func loadSet(s *mapSet, flowEntries uint32) error {
 	if err != nil {
 		return fmt.Errorf("load program spec: %w", err)
 	}
-	for _, m := range spec.Maps {
-		m.Pinning = ebpf.PinByName
+	for name, m := range spec.Maps {
+		if !strings.HasPrefix(name, ".") { // .rodata holds constants: each load its own
+			m.Pinning = ebpf.PinByName
+		}
 	}
 	if flowEntries > 0 {
 		spec.Maps[netctlMapFlows].MaxEntries = flowEntries

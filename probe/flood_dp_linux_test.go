@@ -117,7 +117,7 @@ func TestFloodedCopiesKeptApart(t *testing.T) {
 	// No flow of container1's on container3's port, nor the requests on eth1's.
 	c1 := netip.MustParseAddr("172.17.0.2")
 	var raw []Entry
-	if _, err := eachEntry(context.Background(), []mapRefs{{flows: s.objs.Flows}}, func(e *Entry) { raw = append(raw, *e) }); err != nil {
+	if _, err := eachEntry(context.Background(), []mapRefs{{flows: s.objs.Flows, cache: s.objs.FlowCache}}, func(e *Entry) { raw = append(raw, *e) }); err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range raw {

@@ -30,7 +30,7 @@ func FuzzPrograms(f *testing.F) {
 		if len(frame)%2 == 1 {
 			dir, prog = Egress, objs.NetctlEgress
 		}
-		clearFlows(t, objs.Flows)
+		clearFlows(t, objs)
 
 		before := readState(t, objs)
 		ret, err := prog.Run(&ebpf.RunOptions{Data: frame, Repeat: 1})
@@ -82,9 +82,12 @@ func FuzzPrograms(f *testing.F) {
 	})
 }
 
-// clearFlows deletes every flow, so each fuzz input starts from an empty flows map.
-func clearFlows(t *testing.T, m *ebpf.Map) {
+// clearFlows deletes every flow, from the flows hash and the flow cache, so each fuzz
+// input starts with none.
+func clearFlows(t *testing.T, objs *netctlObjects) {
 	t.Helper()
+	clearFlowCache(t, objs.FlowCache)
+	m := objs.Flows
 	var (
 		k    FlowKey
 		v    []FlowValue
@@ -100,6 +103,22 @@ func clearFlows(t *testing.T, m *ebpf.Map) {
 	for i := range keys {
 		if err := m.Delete(&keys[i]); err != nil {
 			t.Fatalf("delete flow %+v: %v", keys[i], err)
+		}
+	}
+}
+
+// clearFlowCache empties every slot of the flow cache on every CPU (nothing else may
+// run the programs meanwhile).
+func clearFlowCache(t testing.TB, m *ebpf.Map) {
+	t.Helper()
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := make([]FlowSlot, ncpu)
+	for i := range m.MaxEntries() {
+		if err := m.Put(i, empty); err != nil {
+			t.Fatalf("clear flow cache slot %d: %v", i, err)
 		}
 	}
 }

@@ -35,7 +35,7 @@ func mapsOf(s *mapSet) map[string]*ebpf.Map { return mapsOfObjs(s.objs) }
 func mapsOfObjs(o productObjects) map[string]*ebpf.Map {
 	return map[string]*ebpf.Map{
 		netctlMapTotalsByIndex: o.TotalsByIndex, netctlMapTotals: o.Totals,
-		netctlMapFlows: o.Flows, netctlMapStats: o.Stats,
+		netctlMapFlows: o.Flows, netctlMapFlowCache: o.FlowCache, netctlMapStats: o.Stats,
 	}
 }
 

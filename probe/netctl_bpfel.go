@@ -47,6 +47,13 @@ type netctlNcFlowKey struct {
 	Daddr     [16]uint8
 }
 
+type netctlNcFlowSlot struct {
+	_     structs.HostLayout
+	Key   netctlNcFlowKey
+	Pad   uint32
+	Value netctlNcFlowValue
+}
+
 type netctlNcFlowValue struct {
 	_           structs.HostLayout
 	Packets     uint64
@@ -90,17 +97,19 @@ type netctlNcTotalsValue struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	netctlMapFlooded        = "flooded"
-	netctlMapFloodedByIndex = "flooded_by_index"
-	netctlMapFloodedMacs    = "flooded_macs"
-	netctlMapFlows          = "flows"
-	netctlMapRxPorts        = "rx_ports"
-	netctlMapRxPortsByIndex = "rx_ports_by_index"
-	netctlMapStats          = "stats"
-	netctlMapTotals         = "totals"
-	netctlMapTotalsByIndex  = "totals_by_index"
-	netctlProgNetctlEgress  = "netctl_egress"
-	netctlProgNetctlIngress = "netctl_ingress"
+	netctlMapFlooded           = "flooded"
+	netctlMapFloodedByIndex    = "flooded_by_index"
+	netctlMapFloodedMacs       = "flooded_macs"
+	netctlMapFlowCache         = "flow_cache"
+	netctlMapFlows             = "flows"
+	netctlMapRxPorts           = "rx_ports"
+	netctlMapRxPortsByIndex    = "rx_ports_by_index"
+	netctlMapStats             = "stats"
+	netctlMapTotals            = "totals"
+	netctlMapTotalsByIndex     = "totals_by_index"
+	netctlProgNetctlEgress     = "netctl_egress"
+	netctlProgNetctlIngress    = "netctl_ingress"
+	netctlVarNcFlowCacheIdleNs = "nc_flow_cache_idle_ns"
 )
 
 // loadNetctl returns the embedded CollectionSpec for netctl.
@@ -156,6 +165,7 @@ type netctlMapSpecs struct {
 	Flooded        *ebpf.MapSpec `ebpf:"flooded"`
 	FloodedByIndex *ebpf.MapSpec `ebpf:"flooded_by_index"`
 	FloodedMacs    *ebpf.MapSpec `ebpf:"flooded_macs"`
+	FlowCache      *ebpf.MapSpec `ebpf:"flow_cache"`
 	Flows          *ebpf.MapSpec `ebpf:"flows"`
 	RxPorts        *ebpf.MapSpec `ebpf:"rx_ports"`
 	RxPortsByIndex *ebpf.MapSpec `ebpf:"rx_ports_by_index"`
@@ -168,6 +178,7 @@ type netctlMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type netctlVariableSpecs struct {
+	NcFlowCacheIdleNs *ebpf.VariableSpec `ebpf:"nc_flow_cache_idle_ns"`
 }
 
 // netctlObjects contains all objects after they have been loaded into the kernel.
@@ -193,6 +204,7 @@ type netctlMaps struct {
 	Flooded        *ebpf.Map `ebpf:"flooded"`
 	FloodedByIndex *ebpf.Map `ebpf:"flooded_by_index"`
 	FloodedMacs    *ebpf.Map `ebpf:"flooded_macs"`
+	FlowCache      *ebpf.Map `ebpf:"flow_cache"`
 	Flows          *ebpf.Map `ebpf:"flows"`
 	RxPorts        *ebpf.Map `ebpf:"rx_ports"`
 	RxPortsByIndex *ebpf.Map `ebpf:"rx_ports_by_index"`
@@ -206,6 +218,7 @@ func (m *netctlMaps) Close() error {
 		m.Flooded,
 		m.FloodedByIndex,
 		m.FloodedMacs,
+		m.FlowCache,
 		m.Flows,
 		m.RxPorts,
 		m.RxPortsByIndex,
@@ -219,6 +232,7 @@ func (m *netctlMaps) Close() error {
 //
 // It can be passed to loadNetctlObjects or ebpf.CollectionSpec.LoadAndAssign.
 type netctlVariables struct {
+	NcFlowCacheIdleNs *ebpf.Variable `ebpf:"nc_flow_cache_idle_ns"`
 }
 
 // netctlPrograms contains all programs after they have been loaded into the kernel.

@@ -40,7 +40,7 @@ func benchTable(b *testing.B, n int, capacity uint32) ([]mapRefs, []Port) {
 	if _, err := dp.sets[0].objs.Flows.BatchUpdate(keys, vals, nil); err != nil {
 		b.Fatalf("fill flows: %v", err)
 	}
-	sets := []mapRefs{{totalsIdx: dp.sets[0].objs.TotalsByIndex, totals: dp.sets[0].objs.Totals, flows: dp.sets[0].objs.Flows, stats: dp.sets[0].objs.Stats}}
+	sets := []mapRefs{{totalsIdx: dp.sets[0].objs.TotalsByIndex, totals: dp.sets[0].objs.Totals, flows: dp.sets[0].objs.Flows, stats: dp.sets[0].objs.Stats, cache: dp.sets[0].objs.FlowCache}}
 	return sets, []Port{{Container: "c1", Interface: "eth0", HostInterface: "veth-c1", Ifindex: 3}}
 }
 

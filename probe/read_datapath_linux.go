@@ -17,7 +17,7 @@ import (
 func (d *Datapath) setsLocked() []mapRefs {
 	sets := make([]mapRefs, 0, len(d.sets))
 	for cookie, s := range d.sets {
-		sets = append(sets, mapRefs{cookie: cookie, totalsIdx: s.objs.TotalsByIndex, totals: s.objs.Totals, flows: s.objs.Flows, stats: s.objs.Stats,
+		sets = append(sets, mapRefs{cookie: cookie, totalsIdx: s.objs.TotalsByIndex, totals: s.objs.Totals, flows: s.objs.Flows, stats: s.objs.Stats, cache: s.objs.FlowCache,
 			flood: floodRefsOf(&s.objs.netctlMaps)})
 	}
 	return sets

@@ -18,10 +18,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mapRefs are the three maps of one namespace's map set.
+// mapRefs are the maps of one namespace's map set that readers read.
 type mapRefs struct {
 	cookie                          uint64 // the namespace's cookie; 0: host namespace
 	totalsIdx, totals, flows, stats *ebpf.Map
+	cache                           *ebpf.Map // the flow cache; nil in sets pinned before it
 	flood                           floodRefs
 	owned                           bool // loaded from pins by this reader: close them
 }
@@ -30,7 +31,7 @@ func (m mapRefs) close() {
 	if !m.owned {
 		return
 	}
-	for _, mp := range []*ebpf.Map{m.totalsIdx, m.totals, m.flows, m.stats, m.flood.byIndex, m.flood.hash, m.flood.macs} {
+	for _, mp := range []*ebpf.Map{m.totalsIdx, m.totals, m.flows, m.stats, m.cache, m.flood.byIndex, m.flood.hash, m.flood.macs} {
 		if mp != nil {
 			mp.Close()
 		}
@@ -80,6 +81,9 @@ func pinnedSets(root string) ([]mapRefs, error) {
 			*x.dst = mp
 		}
 		m.flood = pinnedFloodRefs(filepath.Join(d.dir, mapsSubdir))
+		if mp, err := ebpf.LoadPinnedMap(filepath.Join(d.dir, mapsSubdir, netctlMapFlowCache), &ebpf.LoadPinOptions{ReadOnly: true}); err == nil {
+			m.cache = mp // absent where an older netctl pinned the set: its programs have no cache
+		}
 		if err := firstErr; err != nil {
 			for _, s := range sets {
 				s.close()
@@ -176,8 +180,9 @@ func readPortTotals(sets []mapRefs, ports []Port) ([]RawTotals, error) {
 
 // batchBuf is the reusable buffer of one batch lookup: keys and their per-CPU values.
 type batchBuf struct {
-	keys []netctlNcFlowKey
-	vals []netctlNcFlowValue
+	keys   []netctlNcFlowKey
+	vals   []netctlNcFlowValue
+	cached cachedFlows
 }
 
 var batchBufs sync.Pool
@@ -216,10 +221,12 @@ func readTotalsArray(s mapRefs, out []RawTotals) ([]RawTotals, error) {
 	return out, nil
 }
 
-// eachEntry calls fn with every flow entry of every set, per-CPU copies merged, and
-// returns how many there were. It reads with batch lookups into pooled buffers where the
-// kernel has them (an iterator otherwise) and allocates nothing per entry: the *Entry fn
-// gets is reused, fn copies what it keeps. It stops early when ctx ends.
+// eachEntry calls fn with every flow of every set, per-CPU copies merged, and returns
+// how many there were. A set's flow cache is read first, then its flows hash; a flow in
+// both is merged per CPU (mergeCached) and reported once. It reads with batch lookups
+// into pooled buffers where the kernel has them (an iterator otherwise) and allocates
+// nothing per entry: the *Entry fn gets is reused, fn copies what it keeps. It stops
+// early when ctx ends.
 func eachEntry(ctx context.Context, sets []mapRefs, fn func(*Entry)) (int, error) {
 	ncpu, err := ebpf.PossibleCPU()
 	if err != nil {
@@ -234,58 +241,168 @@ func eachEntry(ctx context.Context, sets []mapRefs, fn func(*Entry)) (int, error
 	total := 0
 	for _, s := range sets {
 		e.NSCookie = s.cookie
-		var cursor ebpf.MapBatchCursor
-		for {
-			if err := ctx.Err(); err != nil {
-				return total, fmt.Errorf("read flows: %w", err)
-			}
-			n, err := s.flows.BatchLookup(&cursor, buf.keys, buf.vals, nil)
-			for i := range n {
-				fill(&e, &buf.keys[i], buf.vals[i*ncpu:(i+1)*ncpu])
-				fn(&e)
-			}
-			total += n
-			if errors.Is(err, ebpf.ErrKeyNotExist) {
-				break
-			}
-			if errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, unix.EINVAL) {
-				n, err := iterEntries(s, &e, fn)
-				total += n
-				if err != nil {
-					return total, err
-				}
-				break
-			}
-			if err != nil {
-				return total, fmt.Errorf("read flows: %w", err)
-			}
+		if err := buf.cached.read(s.cache, ncpu); err != nil {
+			return total, err
 		}
+		emit := func(k *netctlNcFlowKey, per []netctlNcFlowValue) {
+			if c, ok := buf.cached.take(k); ok {
+				mergeCached(per, c)
+			}
+			fill(&e, k, per)
+			fn(&e)
+			total++
+		}
+		if err := eachHashEntry(ctx, s, buf, ncpu, emit); err != nil {
+			return total, err
+		}
+		buf.cached.rest(emit)
 	}
 	return total, nil
 }
 
+// eachHashEntry calls emit with every entry of a set's flows hash, read with batch
+// lookups into buf, or with the map iterator on kernels without them.
+func eachHashEntry(ctx context.Context, s mapRefs, buf *batchBuf, ncpu int, emit func(*netctlNcFlowKey, []netctlNcFlowValue)) error {
+	var cursor ebpf.MapBatchCursor
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("read flows: %w", err)
+		}
+		n, err := s.flows.BatchLookup(&cursor, buf.keys, buf.vals, nil)
+		for i := range n {
+			emit(&buf.keys[i], buf.vals[i*ncpu:(i+1)*ncpu])
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return nil
+		}
+		if errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, unix.EINVAL) {
+			if n > 0 {
+				return fmt.Errorf("read flows: batch lookup failed midway: %w", err)
+			}
+			return iterEntries(s, emit)
+		}
+		if err != nil {
+			return fmt.Errorf("read flows: %w", err)
+		}
+	}
+}
+
 // iterEntries reads a set's flows with the map iterator (kernels without batch lookups).
-func iterEntries(s mapRefs, e *Entry, fn func(*Entry)) (int, error) {
+func iterEntries(s mapRefs, emit func(*netctlNcFlowKey, []netctlNcFlowValue)) error {
 	var key netctlNcFlowKey
 	var vals []netctlNcFlowValue
-	n := 0
 	it := s.flows.Iterate()
 	for it.Next(&key, &vals) {
-		fill(e, &key, vals)
-		fn(e)
-		n++
+		emit(&key, vals)
 	}
 	if err := it.Err(); err != nil {
-		return n, fmt.Errorf("read flows: %w", err)
+		return fmt.Errorf("read flows: %w", err)
 	}
-	return n, nil
+	return nil
+}
+
+// cachedFlows is one set's flow cache as read: every flow in a slot of some CPU, with its
+// per-CPU copies (zero for the CPUs whose slot holds another flow). Its storage is reused
+// from one read to the next.
+type cachedFlows struct {
+	ncpu  int
+	index map[netctlNcFlowKey]int // flow → its number: keys[i], vals[i*ncpu:(i+1)*ncpu]
+	keys  []netctlNcFlowKey
+	vals  []netctlNcFlowValue
+	taken []bool // reported with the hash's entry
+	slots []netctlNcFlowSlot
+	idx   []uint32
+}
+
+// read replaces c's contents with the flows in cache's slots (none for a nil cache).
+func (c *cachedFlows) read(cache *ebpf.Map, ncpu int) error {
+	clear(c.index)
+	c.keys, c.vals, c.taken, c.ncpu = c.keys[:0], c.vals[:0], c.taken[:0], ncpu
+	if cache == nil {
+		return nil
+	}
+	if c.index == nil {
+		c.index = make(map[netctlNcFlowKey]int)
+	}
+	const batch = 256
+	if len(c.idx) != batch || len(c.slots) != batch*ncpu {
+		c.idx, c.slots = make([]uint32, batch), make([]netctlNcFlowSlot, batch*ncpu)
+	}
+	var cursor ebpf.MapBatchCursor
+	for {
+		n, err := cache.BatchLookup(&cursor, c.idx, c.slots, nil)
+		if errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, unix.EINVAL) {
+			return c.readEach(cache)
+		}
+		c.add(c.slots[:n*ncpu])
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read flow cache: %w", err)
+		}
+	}
+}
+
+// readEach reads the cache one slot at a time (kernels without batch lookups).
+func (c *cachedFlows) readEach(cache *ebpf.Map) error {
+	c.keys, c.vals, c.taken = c.keys[:0], c.vals[:0], c.taken[:0]
+	clear(c.index)
+	for i := range cache.MaxEntries() {
+		if err := cache.Lookup(i, c.slots[:c.ncpu]); err != nil {
+			return fmt.Errorf("read flow cache: %w", err)
+		}
+		c.add(c.slots[:c.ncpu])
+	}
+	return nil
+}
+
+// add takes in the per-CPU copies of slots (ncpu per slot, in slot order).
+func (c *cachedFlows) add(slots []netctlNcFlowSlot) {
+	for j := range slots {
+		sl := &slots[j]
+		if sl.Value.Packets == 0 {
+			continue
+		}
+		i, ok := c.index[sl.Key]
+		if !ok {
+			i = len(c.keys)
+			c.index[sl.Key] = i
+			c.keys = append(c.keys, sl.Key)
+			c.taken = append(c.taken, false)
+			c.vals = append(c.vals, make([]netctlNcFlowValue, c.ncpu)...)
+		}
+		c.vals[i*c.ncpu+j%c.ncpu] = sl.Value
+	}
+}
+
+// take returns k's cached per-CPU copies and marks them reported, or false.
+func (c *cachedFlows) take(k *netctlNcFlowKey) ([]netctlNcFlowValue, bool) {
+	if len(c.keys) == 0 {
+		return nil, false
+	}
+	i, ok := c.index[*k]
+	if !ok {
+		return nil, false
+	}
+	c.taken[i] = true
+	return c.vals[i*c.ncpu : (i+1)*c.ncpu], true
+}
+
+// rest calls emit with every flow found only in the cache.
+func (c *cachedFlows) rest(emit func(*netctlNcFlowKey, []netctlNcFlowValue)) {
+	for i := range c.keys {
+		if !c.taken[i] {
+			emit(&c.keys[i], c.vals[i*c.ncpu:(i+1)*c.ncpu])
+		}
+	}
 }
 
 // fill sets e from a flow's key and per-CPU values: counts add up, first seen is the
 // earliest, last seen the latest, flags are OR'd (a CPU that never saw the flow has an
 // all-zero value).
 func fill(e *Entry, k *netctlNcFlowKey, per []netctlNcFlowValue) {
-	e.Key = FlowKey{Ifindex: k.Ifindex, Dir: k.Direction, Proto: k.Proto, Family: k.Family,
+	e.Key = FlowKey{Ifindex: k.Ifindex, Dir: k.Direction, Proto: k.Proto, Family: k.Family, Pad: k.Pad,
 		Sport: k.Sport, Dport: k.Dport, Saddr: k.Saddr, Daddr: k.Daddr}
 	e.Packets, e.Bytes, e.FirstNs, e.LastNs, e.TCPFlags, e.Flags = 0, 0, 0, 0, 0, 0
 	for i := range per {
@@ -302,13 +419,6 @@ func fill(e *Entry, k *netctlNcFlowKey, per []netctlNcFlowValue) {
 		e.TCPFlags |= v.TcpFlags
 		e.Flags |= v.Flags
 	}
-}
-
-// rawFlow merges a flow's per-CPU copies into a RawFlow, as the reader does (fill).
-func rawFlow(cookie uint64, k *netctlNcFlowKey, per []netctlNcFlowValue) RawFlow {
-	e := Entry{NSCookie: cookie}
-	fill(&e, k, per)
-	return rawFlowOf(&e)
 }
 
 // rawFlowOf turns an entry into a RawFlow.

@@ -129,6 +129,18 @@ type FlowValue struct {
 	Pad         [6]uint8
 }
 
+// FlowSlot is one CPU's copy of one slot of the flow cache, the per-CPU array in front of
+// the flows hash (bpf/count.h). Its layout matches struct nc_flow_slot. A slot whose
+// Value.Packets is 0 is empty.
+type FlowSlot struct {
+	Key   FlowKey
+	Pad   uint32
+	Value FlowValue
+}
+
+// FlowCacheSlots mirrors NC_FLOW_CACHE_SLOTS, the flow cache's size.
+const FlowCacheSlots = 1 << flowCacheBits
+
 // RxCheck says how the programs tell a frame flooded to an interface (one delivered to
 // it whose destination MAC is unicast and not the interface's own) from one it
 // receives. Values match NC_RX_* in bpf/netctl.h.

@@ -26,6 +26,13 @@ type BenchNcFlowKey struct {
 	Daddr     [16]uint8
 }
 
+type BenchNcFlowSlot struct {
+	_     structs.HostLayout
+	Key   BenchNcFlowKey
+	Pad   uint32
+	Value BenchNcFlowValue
+}
+
 type BenchNcFlowValue struct {
 	_           structs.HostLayout
 	Packets     uint64
@@ -53,6 +60,8 @@ type BenchNcTotalsValue struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	BenchMapBenchCache          = "bench_cache"
+	BenchMapBenchFlowsCached    = "bench_flows_cached"
 	BenchMapBenchFlowsHash      = "bench_flows_hash"
 	BenchMapBenchFlowsLru       = "bench_flows_lru"
 	BenchMapBenchFlowsLruPercpu = "bench_flows_lru_percpu"
@@ -60,6 +69,8 @@ const (
 	BenchMapStats               = "stats"
 	BenchMapTotals              = "totals"
 	BenchMapTotalsByIndex       = "totals_by_index"
+	BenchProgBenchCached        = "bench_cached"
+	BenchProgBenchCachedNew     = "bench_cached_new"
 	BenchProgBenchHash          = "bench_hash"
 	BenchProgBenchHashNew       = "bench_hash_new"
 	BenchProgBenchLru           = "bench_lru"
@@ -73,6 +84,7 @@ const (
 	BenchProgBenchPrandom       = "bench_prandom"
 	BenchProgBenchTotalsOnly    = "bench_totals_only"
 	BenchProgEmpty              = "empty"
+	BenchVarNcFlowCacheIdleNs   = "nc_flow_cache_idle_ns"
 )
 
 // LoadBench returns the embedded CollectionSpec for Bench.
@@ -117,6 +129,8 @@ type BenchSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type BenchProgramSpecs struct {
+	BenchCached       *ebpf.ProgramSpec `ebpf:"bench_cached"`
+	BenchCachedNew    *ebpf.ProgramSpec `ebpf:"bench_cached_new"`
 	BenchHash         *ebpf.ProgramSpec `ebpf:"bench_hash"`
 	BenchHashNew      *ebpf.ProgramSpec `ebpf:"bench_hash_new"`
 	BenchLru          *ebpf.ProgramSpec `ebpf:"bench_lru"`
@@ -136,6 +150,8 @@ type BenchProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type BenchMapSpecs struct {
+	BenchCache          *ebpf.MapSpec `ebpf:"bench_cache"`
+	BenchFlowsCached    *ebpf.MapSpec `ebpf:"bench_flows_cached"`
 	BenchFlowsHash      *ebpf.MapSpec `ebpf:"bench_flows_hash"`
 	BenchFlowsLru       *ebpf.MapSpec `ebpf:"bench_flows_lru"`
 	BenchFlowsLruPercpu *ebpf.MapSpec `ebpf:"bench_flows_lru_percpu"`
@@ -149,6 +165,7 @@ type BenchMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type BenchVariableSpecs struct {
+	NcFlowCacheIdleNs *ebpf.VariableSpec `ebpf:"nc_flow_cache_idle_ns"`
 }
 
 // BenchObjects contains all objects after they have been loaded into the kernel.
@@ -171,6 +188,8 @@ func (o *BenchObjects) Close() error {
 //
 // It can be passed to LoadBenchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type BenchMaps struct {
+	BenchCache          *ebpf.Map `ebpf:"bench_cache"`
+	BenchFlowsCached    *ebpf.Map `ebpf:"bench_flows_cached"`
 	BenchFlowsHash      *ebpf.Map `ebpf:"bench_flows_hash"`
 	BenchFlowsLru       *ebpf.Map `ebpf:"bench_flows_lru"`
 	BenchFlowsLruPercpu *ebpf.Map `ebpf:"bench_flows_lru_percpu"`
@@ -182,6 +201,8 @@ type BenchMaps struct {
 
 func (m *BenchMaps) Close() error {
 	return _BenchClose(
+		m.BenchCache,
+		m.BenchFlowsCached,
 		m.BenchFlowsHash,
 		m.BenchFlowsLru,
 		m.BenchFlowsLruPercpu,
@@ -196,12 +217,15 @@ func (m *BenchMaps) Close() error {
 //
 // It can be passed to LoadBenchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type BenchVariables struct {
+	NcFlowCacheIdleNs *ebpf.Variable `ebpf:"nc_flow_cache_idle_ns"`
 }
 
 // BenchPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to LoadBenchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type BenchPrograms struct {
+	BenchCached       *ebpf.Program `ebpf:"bench_cached"`
+	BenchCachedNew    *ebpf.Program `ebpf:"bench_cached_new"`
 	BenchHash         *ebpf.Program `ebpf:"bench_hash"`
 	BenchHashNew      *ebpf.Program `ebpf:"bench_hash_new"`
 	BenchLru          *ebpf.Program `ebpf:"bench_lru"`
@@ -219,6 +243,8 @@ type BenchPrograms struct {
 
 func (p *BenchPrograms) Close() error {
 	return _BenchClose(
+		p.BenchCached,
+		p.BenchCachedNew,
 		p.BenchHash,
 		p.BenchHashNew,
 		p.BenchLru,

@@ -1,0 +1,43 @@
+package probe
+
+import "encoding/binary"
+
+// The flow cache's pure parts: where a flow's slot is, and how a reader merges a flow's
+// per-CPU copies in the cache and in the hash (bpf/count.h, nc_count_flow_cached).
+
+// flowCacheBits and flowCacheMult mirror NC_FLOW_CACHE_BITS and NC_FLOW_CACHE_MULT
+// (bpf/netctl.h).
+const (
+	flowCacheBits = 12
+	flowCacheMult = 0x9E3779B97F4A7C15
+)
+
+// flowCacheSlot is the slot of k in the flow cache, as the programs compute it
+// (nc_flow_slot_of): the key's six little-endian 64-bit words (the last one is its final
+// 4 bytes, zero-extended) folded by XOR, times flowCacheMult, the top flowCacheBits bits.
+func flowCacheSlot(k FlowKey) uint32 {
+	var b [48]byte
+	binary.LittleEndian.PutUint32(b[0:], k.Ifindex)
+	b[4], b[5], b[6], b[7] = k.Dir, k.Proto, k.Family, k.Pad
+	binary.LittleEndian.PutUint16(b[8:], k.Sport)
+	binary.LittleEndian.PutUint16(b[10:], k.Dport)
+	copy(b[12:28], k.Saddr[:])
+	copy(b[28:44], k.Daddr[:])
+	var h uint64
+	for i := 0; i < len(b); i += 8 {
+		h ^= binary.LittleEndian.Uint64(b[i:])
+	}
+	return uint32((h * flowCacheMult) >> (64 - flowCacheBits))
+}
+
+// mergeCached folds a flow's cached per-CPU copies into its hash copies, in place: per
+// CPU the copy with more packets wins. A slot's counts are cumulative (it took the
+// hash's copy when it took the flow), so the one with more packets is the newer; a copy
+// written back from the slot between the reads of the two can only have more.
+func mergeCached(hash, cached []netctlNcFlowValue) {
+	for i := range min(len(hash), len(cached)) {
+		if cached[i].Packets > hash[i].Packets {
+			hash[i] = cached[i]
+		}
+	}
+}

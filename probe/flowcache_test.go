@@ -1,0 +1,54 @@
+package probe
+
+import "testing"
+
+func TestMergeCachedTakesTheCopyWithMorePackets(t *testing.T) {
+	hash := []netctlNcFlowValue{
+		{Packets: 5, Bytes: 500, LastSeenNs: 50}, // cached copy older: kept
+		{Packets: 2, Bytes: 200, LastSeenNs: 20}, // cached copy newer: taken
+		{},                                       // only in the cache on this CPU
+		{Packets: 7, Bytes: 700, LastSeenNs: 70}, // not cached on this CPU
+	}
+	cached := []netctlNcFlowValue{
+		{Packets: 4, Bytes: 400, LastSeenNs: 40},
+		{Packets: 3, Bytes: 300, LastSeenNs: 30, TcpFlags: 0x10},
+		{Packets: 1, Bytes: 100, FirstSeenNs: 9, LastSeenNs: 9},
+		{},
+	}
+	mergeCached(hash, cached)
+	want := []netctlNcFlowValue{
+		{Packets: 5, Bytes: 500, LastSeenNs: 50},
+		{Packets: 3, Bytes: 300, LastSeenNs: 30, TcpFlags: 0x10},
+		{Packets: 1, Bytes: 100, FirstSeenNs: 9, LastSeenNs: 9},
+		{Packets: 7, Bytes: 700, LastSeenNs: 70},
+	}
+	for i := range want {
+		if hash[i] != want[i] {
+			t.Errorf("CPU %d: merged %+v, want %+v", i, hash[i], want[i])
+		}
+	}
+}
+
+// Flows that differ only in a port (a client's connections) must spread over the cache,
+// or they would share slots and go to the hash: 4096 of them take at least as many
+// slots as 4096 random keys would (1 - 1/e of them, 2589, less a margin).
+func TestFlowCacheSlotSpreads(t *testing.T) {
+	for _, fam := range []uint8{4, 6} {
+		used := map[uint32]bool{}
+		for p := range FlowCacheSlots {
+			k := v4Key(protoTCP, uint16(32768+p), 443)
+			if fam == 6 {
+				k = v6Key(protoTCP, uint16(32768+p), 443)
+			}
+			k.Ifindex = 7
+			s := flowCacheSlot(k)
+			if s >= FlowCacheSlots {
+				t.Fatalf("slot %d of %+v out of range", s, k)
+			}
+			used[s] = true
+		}
+		if len(used) < 2400 {
+			t.Errorf("IPv%d: %d flows differing in the source port took %d slots, want ≥ 2400", fam, FlowCacheSlots, len(used))
+		}
+	}
+}
