@@ -59,7 +59,8 @@ lint: ## gofmt, go vet and golangci-lint (installed from the Go module proxy on 
 	scripts/golangci-lint.sh run ./...
 
 bench: setup ## Run the benchmarks (tc program cost vs an empty one; nic add+del vs the seed's script; serve under load); see BENCHMARKS.md
-	$(GO) test $(BENCHFLAGS) -bench 'Program|FlowMap' -benchtime 2000000x ./probe/
+	$(GO) test -run '^$$' -count 1 -bench 'Ratio$$' -benchtime 1x ./probe/
+	$(GO) test $(BENCHFLAGS) -bench '^Benchmark(Program|FlowMap|FlowMapTwoCPUs)$$' -benchtime 2000000x ./probe/
 	$(GO) test $(BENCHFLAGS) -bench ReadFlows -benchtime 10x ./probe/
 	$(GO) test $(BENCHFLAGS) -bench NicAddDel -benchtime 20x ./netctl/
 	$(GO) test -run '^$$' -count 1 -bench Collect -benchtime 20x -benchmem ./exporter/

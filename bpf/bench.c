@@ -2,9 +2,9 @@
 /*
  * Benchmark-only programs (object bench, in probe/internal/benchprog: loaded by probe's
  * tests and benchmarks, never by the product): `empty`, the baseline, and
- * netctl_ingress with the flow map swapped for another map type, each of them also in
- * a variant that makes every packet a new flow, to measure inserts and, once the map
- * is full, eviction or failure. Parsing and counting are the very code of netctl.c
+ * netctl_ingress with the flow map swapped for another map type (or with no flow cache in
+ * front of it), each of them also in a variant that makes every packet a new flow, to
+ * measure inserts and, once the map is full, eviction or failure. Parsing and counting are the very code of netctl.c
  * (parse.h, count.h).
  */
 
@@ -29,14 +29,6 @@ FLOW_MAP(bench_flows_lru_percpu, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 FLOW_MAP(bench_flows_percpu, BPF_MAP_TYPE_PERCPU_HASH);
 FLOW_MAP(bench_flows_lru, BPF_MAP_TYPE_LRU_HASH);
 FLOW_MAP(bench_flows_hash, BPF_MAP_TYPE_HASH);
-FLOW_MAP(bench_flows_cached, BPF_MAP_TYPE_LRU_PERCPU_HASH); /* behind bench_cache */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NC_FLOW_CACHE_SLOTS);
-	__type(key, __u32);
-	__type(value, struct nc_flow_slot);
-} bench_cache SEC(".maps");
 
 enum { PERCPU, SHARED, CACHED };
 
@@ -72,7 +64,7 @@ static __always_inline int bench_run(struct __sk_buff *skb, void *map, int kind,
 		if (variant & NEWFLOW) /* new ports (one 64-bit store, as the parse's) */
 			key.w[1] = (key.w[1] & ~0xffffffffULL) | bpf_get_prandom_u32();
 		if (kind == CACHED)
-			nc_count_flow_cached(&bench_cache, map, &key, len, tcp_flags, now);
+			nc_count_flow_cached(&key, len, tcp_flags); /* flow_cache and flows, count.h */
 		else if (kind == PERCPU)
 			nc_count_flow_percpu(map, &key.key, len, tcp_flags, now);
 		else
@@ -98,14 +90,12 @@ BENCH_PROG(bench_lru_percpu_new, bench_flows_lru_percpu, PERCPU, NEWFLOW)
 BENCH_PROG(bench_percpu_new, bench_flows_percpu, PERCPU, NEWFLOW)
 BENCH_PROG(bench_lru_new, bench_flows_lru, SHARED, NEWFLOW)
 BENCH_PROG(bench_hash_new, bench_flows_hash, SHARED, NEWFLOW)
-BENCH_PROG(bench_cached, bench_flows_cached, CACHED, 0)
-BENCH_PROG(bench_cached_new, bench_flows_cached, CACHED, NEWFLOW)
+BENCH_PROG(bench_cached, flows, CACHED, 0)
+BENCH_PROG(bench_cached_new, flows, CACHED, NEWFLOW)
 
-/* The product's program taken apart: totals only; totals and parse; all but the
- * clock. */
+/* The product's program taken apart: totals only; totals and parse. */
 BENCH_PROG(bench_totals_only, bench_flows_lru_percpu, PERCPU, NOPARSE)
 BENCH_PROG(bench_parse_only, bench_flows_lru_percpu, PERCPU, NOFLOW | NOCLOCK)
-BENCH_PROG(bench_no_clock, bench_flows_lru_percpu, PERCPU, NOCLOCK)
 
 /* The baseline: the cost of running any tc program at all. */
 SEC("tc")

@@ -117,11 +117,10 @@ static __always_inline __u64 nc_now(void)
  * User space sums packets and bytes, takes the min first_seen_ns and max last_seen_ns
  * over the slots whose packets are not 0, and ORs the tcp flags.
  */
-static __always_inline void nc_count_flow_percpu(void *map, struct nc_flow_key *key, __u32 len,
-						 __u8 tcp_flags, __u64 now)
+static __always_inline void nc_count_flow_percpu_at(void *map, struct nc_flow_key *key,
+						    struct nc_flow_value *v, __u32 len, __u8 tcp_flags,
+						    __u64 now)
 {
-	struct nc_flow_value *v = bpf_map_lookup_elem(map, key);
-
 	if (!v) {
 		struct nc_flow_value first = {
 			.packets = 1,
@@ -154,20 +153,71 @@ static __always_inline void nc_count_flow_percpu(void *map, struct nc_flow_key *
 	v->tcp_flags |= tcp_flags;
 }
 
+/* nc_count_flow_percpu_at, looking the key up itself. */
+static __always_inline void nc_count_flow_percpu(void *map, struct nc_flow_key *key, __u32 len,
+						 __u8 tcp_flags, __u64 now)
+{
+	nc_count_flow_percpu_at(map, key, bpf_map_lookup_elem(map, key), len, tcp_flags, now);
+}
+
+/*
+ * Flows: an LRU per-CPU hash, chosen by measurement. ns per packet under
+ * BPF_PROG_TEST_RUN, median of 5 rounds of 2M packets, one run (BENCHMARKS.md;
+ * BenchmarkFlowMap and BenchmarkFlowMapTwoCPUs, the same program with only the flow map
+ * swapped, bpf/bench.c; `empty` = 15):
+ *
+ *   flow map                        hit, one CPU      hit, same flow     new flow every packet,
+ *                                   ipv4 udp / ipv6   on 2 CPUs at once  map full (ipv4 udp)
+ *   LRU_PERCPU_HASH (this one)        43 / 45             46              449 (evicts the LRU one)
+ *   PERCPU_HASH                       43 / 44             44              205 (insert fails: flow lost)
+ *   LRU_HASH, atomic adds             43 / 45            178              355 (evicts)
+ *   HASH, atomic adds                 44 / 44            171              240 (insert fails: flow lost)
+ *
+ * On a hit every type costs the same: the time goes to hashing and comparing the
+ * 44-byte key (perf: jhash, bucket walk, memcmp), not to the map type. Per-CPU wins
+ * as soon as two CPUs update the same flow (a veth packet is handled on the CPU its
+ * sender runs on, and senders move between CPUs; a NIC spreads by RSS/RPS): a shared
+ * value's cache line bounces and the atomic adds wait for it, 3-4x slower. LRU because a full
+ * map must make room by itself (flows come and go with containers and nothing else
+ * garbage-collects them); an eviction costs more than a failed insert, but only when
+ * the map is full of flows that are all alive.
+ *
+ * The price of per-CPU is memory: values are preallocated for every CPU, 65536 x 40
+ * bytes = 2.5 MiB per CPU (5 MiB here, 160 MiB on a 64-CPU host).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct nc_flow_key);
+	__type(value, struct nc_flow_value);
+} flows SEC(".maps");
+
+/* The flow cache in front of flows (bpf/count.h, nc_count_flow_cached). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NC_FLOW_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct nc_flow_slot);
+} flow_cache SEC(".maps");
+
 /*
  * The flow cache in front of a per-CPU flow hash: a per-CPU array of slots, each one
  * flow's full key and this CPU's cumulative counts (struct nc_flow_slot, netctl.h). A
  * packet whose flow is in its slot (the common case: a flow sends many packets) costs a
- * multiply, an array lookup the kernel inlines, a compare of six words and the adds:
- * no hashing of the key, no bucket walk. Otherwise:
+ * multiply, an array lookup the kernel inlines, a compare of three words (six for IPv6),
+ * the adds, and a load of the jiffies: no hashing of the key, no bucket walk, no clock
+ * read but once a tick. Otherwise (nc_flow_miss) the packet's flow looks itself up in
+ * the hash, and:
  *
- *   - the slot holds another flow that sent within nc_flow_cache_idle_ns: the packet
- *     goes to the hash as without a cache (nc_count_flow_percpu), so two busy flows
- *     that share a slot never take it from each other, and a flood of new flows (a
- *     port scan) pays what it paid without the cache;
- *   - else the slot's flow, if any, is written back to the hash (this CPU's value),
- *     and the slot takes the packet's flow, with the counts the hash holds for it on
- *     this CPU, if any.
+ *   - the slot is empty: the flow takes it, with the counts the hash holds for it on
+ *     this CPU, if any;
+ *   - the slot's flow sent within nc_flow_cache_idle_ns, or the packet's flow is not in
+ *     the hash (its first packet): the packet is counted in the hash as without a cache.
+ *     Two busy flows that share a slot never take it from each other, and a flood of
+ *     one-packet flows (a port scan) never evicts: it costs a lookup and an insert, as
+ *     before, plus the slot's check;
+ *   - else (a flow seen before, a quiet slot) the slot's flow is written back to the
+ *     hash (this CPU's value becomes the slot's) and the slot takes the packet's flow.
  *
  * Nothing is lost: a flow's counts on a CPU are in its slot (cumulative, never less than
  * the hash's copy) or in the hash. A reader reads every slot first, then the hash, and
@@ -187,12 +237,33 @@ union nc_slot {
 _Static_assert(sizeof(struct nc_flow_slot) == 88, "nc_flow_slot layout");
 _Static_assert(__builtin_offsetof(struct nc_flow_slot, value) == 48, "nc_flow_slot layout");
 
-/* The slot of key k (NC_FLOW_CACHE_MULT in netctl.h). */
+/* Whether key k is IPv6. An IPv4 key's words 2, 4 and 5 are 0 (parse.h), in the packet's
+ * key as in a slot's (a slot holds a key the parse built, or zeros). */
+static __always_inline int nc_key_v6(const union nc_key *k)
+{
+	return (k->w[0] >> 48) != 4; /* family */
+}
+
+/* The slot of key k (NC_FLOW_CACHE_MULT in netctl.h): the XOR of its words, skipping an
+ * IPv4 key's zero words. */
 static __always_inline __u32 nc_flow_slot_of(const union nc_key *k)
 {
-	__u64 h = k->w[0] ^ k->w[1] ^ k->w[2] ^ k->w[3] ^ k->w[4] ^ k->w[5];
+	__u64 h = k->w[0] ^ k->w[1] ^ k->w[3];
 
+	if (nc_key_v6(k))
+		h ^= k->w[2] ^ k->w[4] ^ k->w[5];
 	return (h * NC_FLOW_CACHE_MULT) >> (64 - NC_FLOW_CACHE_BITS);
+}
+
+/* Whether slot c holds key k: words 0, 1 and 3 (ifindex, direction, protocol, family,
+ * ports, the IPv4 addresses), and for IPv6 the rest (the last word's upper half is the
+ * slot's tick, not the key's). */
+static __always_inline int nc_slot_holds(const union nc_slot *c, const union nc_key *k)
+{
+	if (c->w[0] != k->w[0] || c->w[1] != k->w[1] || c->w[3] != k->w[3])
+		return 0;
+	return !nc_key_v6(k) ||
+	       ((c->w[2] ^ k->w[2]) | (c->w[4] ^ k->w[4]) | (__u32)(c->w[5] ^ k->w[5])) == 0;
 }
 
 /* Writes a slot's flow back to the hash: this CPU's value becomes the slot's. */
@@ -215,29 +286,25 @@ static __always_inline void nc_flow_write_back(void *map, struct nc_flow_slot *s
 	*v = s->value;
 }
 
-static __always_inline void nc_count_flow_cached(void *cache, void *map, union nc_key *k, __u32 len,
-						 __u8 tcp_flags, __u64 now)
+/* The cache's miss: the slot holds another flow, or none. The flow takes the slot when
+ * the slot is empty, or when its flow has been quiet for nc_flow_cache_idle_ns and this
+ * one is in the hash already (it has been seen before): a flow of one packet, as in a
+ * port scan, never evicts another, and such a flood costs what it cost without the
+ * cache (a lookup and an insert). Otherwise the packet is counted in the hash. Not
+ * inlined: it is off the common path, and apart it leaves the hit path fewer values to
+ * keep in registers. */
+static __noinline void nc_flow_miss(union nc_slot *c, union nc_key *k, __u32 len, __u32 tcp_flags)
 {
-	__u32 idx = nc_flow_slot_of(k);
-	union nc_slot *c = bpf_map_lookup_elem(cache, &idx);
-	struct nc_flow_value *v;
-
-	if (!c) { /* never: idx is in range */
-		nc_count_flow_percpu(map, &k->key, len, tcp_flags, now);
-		return;
-	}
-	if (((c->w[0] ^ k->w[0]) | (c->w[1] ^ k->w[1]) | (c->w[2] ^ k->w[2]) | (c->w[3] ^ k->w[3]) |
-	     (c->w[4] ^ k->w[4]) | (c->w[5] ^ k->w[5])) == 0)
-		goto count;
+	__u64 now = nc_now();
+	struct nc_flow_value *v = bpf_map_lookup_elem(&flows, &k->key);
 
 	if (c->s.value.packets) {
-		if (now - c->s.value.last_seen_ns < nc_flow_cache_idle_ns) {
-			nc_count_flow_percpu(map, &k->key, len, tcp_flags, now);
+		if (!v || now - c->s.value.last_seen_ns < nc_flow_cache_idle_ns) {
+			nc_count_flow_percpu_at(&flows, &k->key, v, len, tcp_flags, now);
 			return;
 		}
-		nc_flow_write_back(map, &c->s);
+		nc_flow_write_back(&flows, &c->s);
 	}
-	v = bpf_map_lookup_elem(map, &k->key);
 	if (v) {
 		c->s.value = *v; /* zero if this CPU has not met the flow yet */
 	} else {
@@ -254,11 +321,41 @@ static __always_inline void nc_count_flow_cached(void *cache, void *map, union n
 	c->w[3] = k->w[3];
 	c->w[4] = k->w[4];
 	c->w[5] = k->w[5];
-count:
+	c->s.tick = bpf_jiffies64();
 	c->s.value.packets++;
 	c->s.value.bytes += len;
 	c->s.value.last_seen_ns = now;
 	c->s.value.tcp_flags |= tcp_flags;
+}
+
+/* Counts one packet of len bytes in flow k: in its slot of flow_cache, or (nc_flow_miss)
+ * in flows. */
+static __always_inline void nc_count_flow_cached(union nc_key *k, __u32 len, __u8 tcp_flags)
+{
+	__u32 idx = nc_flow_slot_of(k);
+	union nc_slot *c = bpf_map_lookup_elem(&flow_cache, &idx);
+
+	if (!c) { /* never: idx is in range */
+		nc_count_flow_percpu(&flows, &k->key, len, tcp_flags, nc_now());
+		return;
+	}
+	if (__builtin_expect(nc_slot_holds(c, k), 1)) {
+		/* The coarse clock moves once a tick, as the jiffies do, and the kernel inlines
+		 * bpf_jiffies64 into a load: read the clock once a tick per slot, not once a
+		 * packet. (Between a tick's jiffies update and its clock update, the time read
+		 * can be the last tick's: last_seen_ns stays within a tick, its resolution.) */
+		__u32 tick = bpf_jiffies64();
+
+		c->s.value.packets++;
+		c->s.value.bytes += len;
+		c->s.value.tcp_flags |= tcp_flags;
+		if (__builtin_expect(c->s.tick != tick, 0)) {
+			c->s.tick = tick;
+			c->s.value.last_seen_ns = nc_now();
+		}
+		return;
+	}
+	nc_flow_miss(c, k, len, tcp_flags);
 }
 
 /*

@@ -133,9 +133,10 @@ static __always_inline int nc_flooded(struct __sk_buff *skb, __u32 ifindex, enum
 	}
 	if ((void *)(eth + 1) > data_end)
 		return 0;
-	dst = *(__u32 *)eth->dst | (__u64)(*(__u16 *)&eth->dst[4]) << 32;
-	if (dir == NC_DIR_EGRESS && ((dst & 1) || dst == (port & NC_MAC_MASK)))
-		return 0; /* broadcast, multicast, or the peer's own MAC */
+	dst = *(__u64 *)eth->dst & NC_MAC_MASK; /* one load: the header is 14 bytes */
+	if (dir == NC_DIR_EGRESS && (dst == (port & NC_MAC_MASK) || (dst & 1)))
+		return 0; /* the peer's own MAC (the common case, tested first), or broadcast,
+			   * multicast */
 
 	if (ifindex < NC_TOTALS_ARRAY_IFINDEXES) {
 		struct nc_totals_value *t = bpf_map_lookup_elem(&flooded_by_index, &ifindex);

@@ -79,7 +79,7 @@ struct nc_flow_value {
  */
 struct nc_flow_slot {
 	struct nc_flow_key key;
-	__u32 pad;
+	__u32 tick; /* low 32 bits of the jiffies when value.last_seen_ns was last read */
 	struct nc_flow_value value;
 };
 

@@ -126,12 +126,10 @@ _Static_assert(sizeof(struct nc_flow_key) == 44, "nc_flow_key layout");
 _Static_assert(__builtin_offsetof(struct nc_flow_key, sport) == 8, "nc_flow_key layout");
 _Static_assert(__builtin_offsetof(struct nc_flow_key, saddr) == 12, "nc_flow_key layout");
 
-/* Word i of the key; volatile, so the compiler keeps it one 64-bit store. */
+/* Word i of the key. */
 static __always_inline void nc_key_set(union nc_key *k, int i, __u64 v)
 {
-	volatile __u64 *w = k->w;
-
-	w[i] = v;
+	k->w[i] = v;
 }
 
 static __always_inline int nc_ipv6_is_ext(__u8 nexthdr)

@@ -3,7 +3,9 @@
 package probe
 
 import (
+	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -22,15 +24,15 @@ import (
 //	go test -run '^$' -bench . -benchtime 2000000x -count 5 ./probe/
 
 // BenchmarkProgram compares the product's programs with the empty baseline (bpf/bench.c)
-// on every packet shape. The frame repeats, so after the first packet every flow lookup
-// hits. The programs run as on a bridge port whose container interface has the frame's
-// destination MAC (an RxPeer entry): netctl_ingress is what the container transmits,
-// netctl_egress what it receives (the flood check, then the flow); netctl_egress_flooded
-// is a copy for another MAC (totals and the flooded counters, no parse, no flow).
-// no_flood_check is the product's code before the flood check (bpf/bench.c, the same
-// parse and flow update). The product's program taken apart (from bpf/bench.c, same
-// code) shows what each part costs: totals only; totals and the parse; everything but
-// the clock.
+// on every packet shape. The frame repeats, so after the first packet every flow is in
+// its slot of the flow cache. The programs run as on a bridge port whose container
+// interface has the frame's destination MAC (an RxPeer entry): netctl_ingress is what the
+// container transmits, netctl_egress what it receives (the flood check, then the flow);
+// netctl_egress_flooded is a copy for another MAC (totals and the flooded counters, no
+// parse, no flow). From bpf/bench.c, the same code: no_flood_check is the product's code
+// without the flood check; no_flow_cache is that without the flow cache, every packet
+// looked up in the LRU hash (the design before the cache); the parts show what each
+// part costs: totals only; totals and the parse.
 func BenchmarkProgram(b *testing.B) {
 	objs := mustLoadObjs(b)
 	setRxPort(b, objs, testRunIfindex, RxPort{Check: RxPeer, MAC: [6]byte(macB), Bridge: 7})
@@ -46,7 +48,6 @@ func BenchmarkProgram(b *testing.B) {
 		{"no_flow_cache", bo.BenchLruPercpu},
 		{"part_totals", bo.BenchTotalsOnly},
 		{"part_totals_parse", bo.BenchParseOnly},
-		{"part_no_clock", bo.BenchNoClock},
 	}, benchShapes())
 }
 
@@ -66,10 +67,12 @@ func BenchmarkFlowMap(b *testing.B) {
 		{"percpu_hash", bo.BenchPercpu},
 		{"lru_hash_atomic", bo.BenchLru},
 		{"hash_atomic", bo.BenchHash},
+		{"cached_lru_percpu_hash", bo.BenchCached},
 	}, benchShapes())
 	shape := benchShapes()[:2]
 	benchPrograms(b, []namedProg{
 		{"prandom_only", bo.BenchPrandom},
+		{"cached_lru_percpu_hash_new", bo.BenchCachedNew},
 		{"lru_percpu_hash_new", bo.BenchLruPercpuNew},
 		{"percpu_hash_new", bo.BenchPercpuNew},
 		{"lru_hash_atomic_new", bo.BenchLruNew},
@@ -85,9 +88,12 @@ func BenchmarkFlowMapTwoCPUs(b *testing.B) {
 		b.Skip("needs 2 CPUs")
 	}
 	bo := mustLoadBench(b)
+	objs := mustLoadObjs(b)
 	frame := benchShapes()[0].frame
 	for _, p := range []namedProg{
 		{"empty", bo.Empty},
+		{"netctl", objs.NetctlIngress},
+		{"cached_lru_percpu_hash", bo.BenchCached},
 		{"lru_percpu_hash", bo.BenchLruPercpu},
 		{"percpu_hash", bo.BenchPercpu},
 		{"lru_hash_atomic", bo.BenchLru},
@@ -176,4 +182,104 @@ func TestEmptyProgramReturnsNext(t *testing.T) {
 			t.Errorf("%s: verdict %d, want %d", shape.name, int32(ret), tcxNext)
 		}
 	}
+}
+
+// BenchmarkProgramRatio measures the product's programs against the empty one as ratios
+// taken close together in time: in each of 41 rounds, every program on every shape runs
+// 200,000 packets right after the empty program does on the same shape, and the ratio of
+// the pair is kept. A program's figure is the median of its 41 ratios, taken over the
+// whole run, so a slow phase of the machine (they last milliseconds to seconds, and move
+// programs that touch memory more than the empty one) spoils a few rounds of each, not
+// all of one. It runs once whatever b.N is (use -benchtime 1x). The kernel reports whole
+// nanoseconds per packet, so one ratio moves in steps of 5 %: x-empty is the mean of the
+// middle half of the 41 ratios (robust as a median, finer than one); ns/op and empty-ns
+// are the medians of the rounds.
+func BenchmarkProgramRatio(b *testing.B) {
+	objs := mustLoadObjs(b)
+	setRxPort(b, objs, testRunIfindex, RxPort{Check: RxPeer, MAC: [6]byte(macB), Bridge: 7})
+	bo := mustLoadBench(b)
+	progs := []namedProg{{"netctl", objs.NetctlIngress}, {"netctl_egress", objs.NetctlEgress}}
+	if os.Getenv("NETCTL_BENCH_PARTS") != "" {
+		progs = append(progs, namedProg{"part_totals", bo.BenchTotalsOnly}, namedProg{"part_totals_parse", bo.BenchParseOnly},
+			namedProg{"no_flood_check", bo.BenchCached})
+	}
+	type pair struct{ ratio, prog, empty []float64 }
+	const rounds, n = 41, 200000
+	shapes := benchShapes()
+	got := make([][]pair, len(progs))
+	for i := range got {
+		got[i] = make([]pair, len(shapes))
+	}
+	for range rounds {
+		for i, p := range progs {
+			for j, shape := range shapes {
+				_, e, err := bo.Empty.Benchmark(shape.frame, n, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, d, err := p.prog.Benchmark(shape.frame, n, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r := &got[i][j]
+				r.ratio, r.prog, r.empty = append(r.ratio, float64(d)/float64(e)), append(r.prog, float64(d)), append(r.empty, float64(e))
+			}
+		}
+	}
+	for i, p := range progs {
+		for j, shape := range shapes {
+			r := got[i][j]
+			b.Run(p.name+"/"+shape.name, func(b *testing.B) {
+				b.ReportMetric(midMean(r.ratio), "x-empty")
+				b.ReportMetric(median(r.prog), "ns/op")
+				b.ReportMetric(median(r.empty), "empty-ns")
+			})
+		}
+	}
+}
+
+// BenchmarkFlowMapNewRatio compares, as BenchmarkProgramRatio does (41 alternating
+// rounds, the mean of the middle half of the ratios), the flow update with the cache and
+// without it (the flows hash alone, as before the cache) when every packet is a new flow
+// and the table is full: the case of a port scan. x-no-cache is that ratio.
+func BenchmarkFlowMapNewRatio(b *testing.B) {
+	bo := mustLoadBench(b)
+	const rounds, n = 41, 100000
+	for _, shape := range benchShapes()[:2] {
+		var ratio, with, without []float64
+		for range rounds {
+			_, base, err := bo.BenchLruPercpuNew.Benchmark(shape.frame, n, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, d, err := bo.BenchCachedNew.Benchmark(shape.frame, n, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ratio, with, without = append(ratio, float64(d)/float64(base)), append(with, float64(d)), append(without, float64(base))
+		}
+		b.Run("cached_new/"+shape.name, func(b *testing.B) {
+			b.ReportMetric(midMean(ratio), "x-no-cache")
+			b.ReportMetric(median(with), "ns/op")
+			b.ReportMetric(median(without), "no-cache-ns")
+		})
+	}
+}
+
+// median returns the middle value of v (v is sorted in place).
+func median(v []float64) float64 {
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
+// midMean returns the mean of the middle half of v, the interquartile mean (v is sorted
+// in place).
+func midMean(v []float64) float64 {
+	slices.Sort(v)
+	mid := v[len(v)/4 : len(v)-len(v)/4]
+	sum := 0.0
+	for _, x := range mid {
+		sum += x
+	}
+	return sum / float64(len(mid))
 }

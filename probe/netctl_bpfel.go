@@ -50,7 +50,7 @@ type netctlNcFlowKey struct {
 type netctlNcFlowSlot struct {
 	_     structs.HostLayout
 	Key   netctlNcFlowKey
-	Pad   uint32
+	Tick  uint32
 	Value netctlNcFlowValue
 }
 

@@ -121,7 +121,10 @@ func (d *Datapath) AttachNamed(ctx context.Context, ns netns.NsHandle, nsPath, l
 }
 
 // ForgetHostLink cleans up after a host interface that went away: its pinned links, its
-// totals and flow entries, its registry entry.
+// totals and flow entries, its registry entry. Its flows in the flow cache stay until
+// other flows take their slots (the programs own the slots; a write from here could race
+// with them): readers leave out flows of unknown interfaces, and the kernel hands out
+// ifindexes increasing, so a new interface rarely gets a gone one's.
 func (d *Datapath) ForgetHostLink(ifindex int) error {
 	s := d.sets[0]
 	for _, dir := range []Direction{Ingress, Egress} {

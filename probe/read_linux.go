@@ -222,8 +222,9 @@ func readTotalsArray(s mapRefs, out []RawTotals) ([]RawTotals, error) {
 }
 
 // eachEntry calls fn with every flow of every set, per-CPU copies merged, and returns
-// how many there were. A set's flow cache is read first, then its flows hash; a flow in
-// both is merged per CPU (mergeCached) and reported once. It reads with batch lookups
+// how many entries the flows hashes held (what their capacity bounds; flows found only
+// in a flow cache are reported but not counted). A set's flow cache is read first, then
+// its flows hash; a flow in both is merged per CPU (mergeCached) and reported once. It reads with batch lookups
 // into pooled buffers where the kernel has them (an iterator otherwise) and allocates
 // nothing per entry: the *Entry fn gets is reused, fn copies what it keeps. It stops
 // early when ctx ends.
@@ -244,18 +245,21 @@ func eachEntry(ctx context.Context, sets []mapRefs, fn func(*Entry)) (int, error
 		if err := buf.cached.read(s.cache, ncpu); err != nil {
 			return total, err
 		}
-		emit := func(k *netctlNcFlowKey, per []netctlNcFlowValue) {
+		report := func(k *netctlNcFlowKey, per []netctlNcFlowValue) {
+			fill(&e, k, per)
+			fn(&e)
+		}
+		err := eachHashEntry(ctx, s, buf, ncpu, func(k *netctlNcFlowKey, per []netctlNcFlowValue) {
 			if c, ok := buf.cached.take(k); ok {
 				mergeCached(per, c)
 			}
-			fill(&e, k, per)
-			fn(&e)
+			report(k, per)
 			total++
-		}
-		if err := eachHashEntry(ctx, s, buf, ncpu, emit); err != nil {
+		})
+		if err != nil {
 			return total, err
 		}
-		buf.cached.rest(emit)
+		buf.cached.rest(report)
 	}
 	return total, nil
 }

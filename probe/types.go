@@ -134,7 +134,7 @@ type FlowValue struct {
 // Value.Packets is 0 is empty.
 type FlowSlot struct {
 	Key   FlowKey
-	Pad   uint32
+	Tick  uint32 // low 32 bits of the jiffies when Value.LastSeenNs was last read
 	Value FlowValue
 }
 

@@ -29,7 +29,7 @@ type BenchNcFlowKey struct {
 type BenchNcFlowSlot struct {
 	_     structs.HostLayout
 	Key   BenchNcFlowKey
-	Pad   uint32
+	Tick  uint32
 	Value BenchNcFlowValue
 }
 
@@ -60,12 +60,12 @@ type BenchNcTotalsValue struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	BenchMapBenchCache          = "bench_cache"
-	BenchMapBenchFlowsCached    = "bench_flows_cached"
 	BenchMapBenchFlowsHash      = "bench_flows_hash"
 	BenchMapBenchFlowsLru       = "bench_flows_lru"
 	BenchMapBenchFlowsLruPercpu = "bench_flows_lru_percpu"
 	BenchMapBenchFlowsPercpu    = "bench_flows_percpu"
+	BenchMapFlowCache           = "flow_cache"
+	BenchMapFlows               = "flows"
 	BenchMapStats               = "stats"
 	BenchMapTotals              = "totals"
 	BenchMapTotalsByIndex       = "totals_by_index"
@@ -77,7 +77,6 @@ const (
 	BenchProgBenchLruNew        = "bench_lru_new"
 	BenchProgBenchLruPercpu     = "bench_lru_percpu"
 	BenchProgBenchLruPercpuNew  = "bench_lru_percpu_new"
-	BenchProgBenchNoClock       = "bench_no_clock"
 	BenchProgBenchParseOnly     = "bench_parse_only"
 	BenchProgBenchPercpu        = "bench_percpu"
 	BenchProgBenchPercpuNew     = "bench_percpu_new"
@@ -137,7 +136,6 @@ type BenchProgramSpecs struct {
 	BenchLruNew       *ebpf.ProgramSpec `ebpf:"bench_lru_new"`
 	BenchLruPercpu    *ebpf.ProgramSpec `ebpf:"bench_lru_percpu"`
 	BenchLruPercpuNew *ebpf.ProgramSpec `ebpf:"bench_lru_percpu_new"`
-	BenchNoClock      *ebpf.ProgramSpec `ebpf:"bench_no_clock"`
 	BenchParseOnly    *ebpf.ProgramSpec `ebpf:"bench_parse_only"`
 	BenchPercpu       *ebpf.ProgramSpec `ebpf:"bench_percpu"`
 	BenchPercpuNew    *ebpf.ProgramSpec `ebpf:"bench_percpu_new"`
@@ -150,12 +148,12 @@ type BenchProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type BenchMapSpecs struct {
-	BenchCache          *ebpf.MapSpec `ebpf:"bench_cache"`
-	BenchFlowsCached    *ebpf.MapSpec `ebpf:"bench_flows_cached"`
 	BenchFlowsHash      *ebpf.MapSpec `ebpf:"bench_flows_hash"`
 	BenchFlowsLru       *ebpf.MapSpec `ebpf:"bench_flows_lru"`
 	BenchFlowsLruPercpu *ebpf.MapSpec `ebpf:"bench_flows_lru_percpu"`
 	BenchFlowsPercpu    *ebpf.MapSpec `ebpf:"bench_flows_percpu"`
+	FlowCache           *ebpf.MapSpec `ebpf:"flow_cache"`
+	Flows               *ebpf.MapSpec `ebpf:"flows"`
 	Stats               *ebpf.MapSpec `ebpf:"stats"`
 	Totals              *ebpf.MapSpec `ebpf:"totals"`
 	TotalsByIndex       *ebpf.MapSpec `ebpf:"totals_by_index"`
@@ -188,12 +186,12 @@ func (o *BenchObjects) Close() error {
 //
 // It can be passed to LoadBenchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type BenchMaps struct {
-	BenchCache          *ebpf.Map `ebpf:"bench_cache"`
-	BenchFlowsCached    *ebpf.Map `ebpf:"bench_flows_cached"`
 	BenchFlowsHash      *ebpf.Map `ebpf:"bench_flows_hash"`
 	BenchFlowsLru       *ebpf.Map `ebpf:"bench_flows_lru"`
 	BenchFlowsLruPercpu *ebpf.Map `ebpf:"bench_flows_lru_percpu"`
 	BenchFlowsPercpu    *ebpf.Map `ebpf:"bench_flows_percpu"`
+	FlowCache           *ebpf.Map `ebpf:"flow_cache"`
+	Flows               *ebpf.Map `ebpf:"flows"`
 	Stats               *ebpf.Map `ebpf:"stats"`
 	Totals              *ebpf.Map `ebpf:"totals"`
 	TotalsByIndex       *ebpf.Map `ebpf:"totals_by_index"`
@@ -201,12 +199,12 @@ type BenchMaps struct {
 
 func (m *BenchMaps) Close() error {
 	return _BenchClose(
-		m.BenchCache,
-		m.BenchFlowsCached,
 		m.BenchFlowsHash,
 		m.BenchFlowsLru,
 		m.BenchFlowsLruPercpu,
 		m.BenchFlowsPercpu,
+		m.FlowCache,
+		m.Flows,
 		m.Stats,
 		m.Totals,
 		m.TotalsByIndex,
@@ -232,7 +230,6 @@ type BenchPrograms struct {
 	BenchLruNew       *ebpf.Program `ebpf:"bench_lru_new"`
 	BenchLruPercpu    *ebpf.Program `ebpf:"bench_lru_percpu"`
 	BenchLruPercpuNew *ebpf.Program `ebpf:"bench_lru_percpu_new"`
-	BenchNoClock      *ebpf.Program `ebpf:"bench_no_clock"`
 	BenchParseOnly    *ebpf.Program `ebpf:"bench_parse_only"`
 	BenchPercpu       *ebpf.Program `ebpf:"bench_percpu"`
 	BenchPercpuNew    *ebpf.Program `ebpf:"bench_percpu_new"`
@@ -251,7 +248,6 @@ func (p *BenchPrograms) Close() error {
 		p.BenchLruNew,
 		p.BenchLruPercpu,
 		p.BenchLruPercpuNew,
-		p.BenchNoClock,
 		p.BenchParseOnly,
 		p.BenchPercpu,
 		p.BenchPercpuNew,

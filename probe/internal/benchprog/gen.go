@@ -5,4 +5,4 @@
 // product binary does not carry these programs.
 package benchprog
 
-//go:generate go tool bpf2go -cc clang-19 -target bpfel -cflags "-O2 -g -Wall -Werror -I../../../bpf/include -I../../../bpf" Bench ../../../bpf/bench.c
+//go:generate go tool bpf2go -cc clang-19 -target bpfel -cflags "-O2 -mcpu=v3 -g -Wall -Werror -I../../../bpf/include -I../../../bpf" Bench ../../../bpf/bench.c
