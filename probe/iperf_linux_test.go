@@ -17,9 +17,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+
 	"github.com/netctl/netctl/internal/lab"
 	"github.com/netctl/netctl/internal/lab/labtest"
 	"github.com/netctl/netctl/internal/nstest"
+	"github.com/netctl/netctl/internal/nsutil"
 )
 
 // BenchmarkAttachedThroughput measures what netctl's programs cost the traffic they
@@ -50,6 +55,12 @@ import (
 //	NETCTL_IPERF_CPUS     CLIENT,SERVER CPUs for iperf3 -A, or "none" (0,1)
 //	NETCTL_IPERF_MODE     attach mode: auto, tcx or tc (auto)
 //	NETCTL_IPERF_MAX_OTHER_CPU  other work tolerated during a round, in CPUs (0.1)
+//	NETCTL_IPERF_PROGRAM  what "attached" attaches: netctl, or empty (netctl)
+//
+// NETCTL_IPERF_PROGRAM=empty attaches the benchmarks' empty program (bpf/bench.c,
+// returns TCX_NEXT) with TCX where netctl's would go, unpinned and counting nothing: the
+// ratio it measures is the cost of having any program on the ports, the part of
+// netctl's cost that no change to its programs can remove.
 //
 // The machine may be shared: other work competing for the CPUs skews a round far more
 // than the programs do. Each round waits until other work used less than
@@ -78,10 +89,22 @@ func BenchmarkAttachedThroughput(b *testing.B) {
 		}
 	})
 	bench := &iperfBench{cfg: cfg, lab: l, opts: opts, quietLeft: 5 * time.Minute}
+	if cfg.empty {
+		bench.emptyProg = mustLoadBench(b).Empty
+		b.Cleanup(func() {
+			for _, k := range bench.emptyLinks {
+				k.Close()
+			}
+		})
+	}
 	bench.serverPID = startIperfServer(b, l.Container1, cfg.serverCPU)
 
-	b.Logf("iperf3 %s → %s through %s, %d s per run, %d rounds of each state, CPUs %s, UDP socket buffers %s, attach mode %s; load average %s",
-		l.Container2.Addr4, l.Container1.Addr4, l.Spec.Bridge.Name, cfg.seconds, cfg.rounds, cfg.cpus(), cfg.udpBuffers(), cfg.mode, loadAverage())
+	attached := "netctl's programs, attach mode " + string(cfg.mode)
+	if cfg.empty {
+		attached = "the empty program (bpf/bench.c), TCX"
+	}
+	b.Logf("iperf3 %s → %s through %s, %d s per run, %d rounds of each state, CPUs %s, UDP socket buffers %s; attached: %s; load average %s",
+		l.Container2.Addr4, l.Container1.Addr4, l.Spec.Bridge.Name, cfg.seconds, cfg.rounds, cfg.cpus(), cfg.udpBuffers(), attached, loadAverage())
 	var rounds []iperfRound
 	for b.Loop() {
 		rounds = bench.run(b)
@@ -129,6 +152,7 @@ type iperfConfig struct {
 	seconds, rounds      int
 	clientCPU, serverCPU string // "" for unpinned
 	mode                 Mode
+	empty                bool    // attach the empty program instead of netctl's
 	maxOther             float64 // CPUs of other work a round may see (cpuSample)
 	udpBuffer            int     // UDP socket buffers (iperf3 -w), bytes; 0: the kernel's default
 }
@@ -186,6 +210,13 @@ func iperfConfigFromEnv(b *testing.B) iperfConfig {
 		}
 		c.maxOther = f
 	}
+	switch s := os.Getenv("NETCTL_IPERF_PROGRAM"); s {
+	case "", "netctl":
+	case "empty":
+		c.empty = true
+	default:
+		b.Fatalf("NETCTL_IPERF_PROGRAM=%q: want netctl or empty", s)
+	}
 	c.udpBuffer = udpBufferSize()
 	return c
 }
@@ -221,6 +252,9 @@ type iperfBench struct {
 	// quietLeft is how much longer the benchmark may wait for other work to calm down
 	// (waitQuiet) and run rounds again: it bounds the whole run on a busy machine.
 	quietLeft time.Duration
+	// With cfg.empty: the empty program and its links while attached.
+	emptyProg  *ebpf.Program
+	emptyLinks []link.Link
 }
 
 // iperfRound is what one round measured.
@@ -341,7 +375,7 @@ func (ib *iperfBench) measureTCP(b *testing.B, attached bool) (gbps float64, ret
 		b.Fatalf("iperf3 TCP: nothing received: %+v", res.End)
 	}
 	gbps = recv.BitsPerSecond / 1e9
-	if attached {
+	if attached && !ib.cfg.empty {
 		// Every byte the server read crossed veth-c1, with its headers (a few %), and so
 		// did what was still in flight at the end and retransmissions.
 		got := float64(after.RxBytes - before.RxBytes)
@@ -369,7 +403,7 @@ func (ib *iperfBench) measureUDP(b *testing.B, attached bool) (rxPPS, txPPS, los
 	}
 	rxPPS, txPPS = float64(got)/recv.Seconds, float64(sent.Packets)/sent.Seconds
 	lost = 1 - float64(got)/float64(sent.Packets)
-	if attached {
+	if attached && !ib.cfg.empty {
 		// Datagrams dropped at container1's socket were counted on veth-c1 before; a
 		// few dozen packets of iperf3's control connection come on top.
 		n := float64(after.RxPackets - before.RxPackets)
@@ -383,10 +417,10 @@ func (ib *iperfBench) measureUDP(b *testing.B, attached bool) (rxPPS, txPPS, los
 }
 
 // counted reads container1's eth0 counters from the pins, as `netctl status` does;
-// zero when detached.
+// zero when detached (or the empty program is attached).
 func (ib *iperfBench) counted(b *testing.B, attached bool) InterfaceCounters {
 	b.Helper()
-	if !attached {
+	if !attached || ib.cfg.empty {
 		return InterfaceCounters{}
 	}
 	snap, err := ReadPinned(context.Background(), ib.lab.Host.NS, ib.opts)
@@ -407,6 +441,10 @@ func (ib *iperfBench) counted(b *testing.B, attached bool) InterfaceCounters {
 func (ib *iperfBench) attach(b *testing.B) {
 	b.Helper()
 	l := ib.lab
+	if ib.cfg.empty {
+		ib.attachEmpty(b)
+		return
+	}
 	if has, err := HasPins(l.Host.NS, ib.opts); err != nil || has {
 		b.Fatalf("before attach: HasPins %v, %v; want nothing pinned", has, err)
 	}
@@ -439,6 +477,16 @@ func (ib *iperfBench) attach(b *testing.B) {
 // nothing.
 func (ib *iperfBench) detach(b *testing.B) {
 	b.Helper()
+	if ib.cfg.empty {
+		for _, k := range ib.emptyLinks {
+			if err := k.Close(); err != nil { // unpinned: closing detaches
+				b.Fatalf("detach the empty program: %v", err)
+			}
+		}
+		ib.emptyLinks = nil
+		ib.checkDetached(b)
+		return
+	}
 	rep, err := Detach(ib.lab.Host.NS, ib.opts)
 	if err != nil {
 		b.Fatalf("detach: %v", err)
@@ -450,12 +498,16 @@ func (ib *iperfBench) detach(b *testing.B) {
 }
 
 // checkDetached fails unless the lab's host namespace has no netctl program (tc filter
-// or TCX link), no tc filter at all on the bridge's ports, and no pin of netctl's.
+// or TCX link), no program at all on the bridge's ports (TCX, or a tc filter), and no
+// pin of netctl's.
 func (ib *iperfBench) checkDetached(b *testing.B) {
 	b.Helper()
 	l := ib.lab
 	if n := progsOn(b, l.Host.Name); n != 0 {
 		b.Fatalf("%d of netctl's programs left on the lab's ports after detach", n)
+	}
+	if n := ib.tcxPrograms(b); n != 0 {
+		b.Fatalf("%d TCX programs left on the lab's ports after detach", n)
 	}
 	if has, err := HasPins(l.Host.NS, ib.opts); err != nil || has {
 		b.Fatalf("after detach: HasPins %v, %v; want nothing pinned", has, err)
@@ -468,6 +520,69 @@ func (ib *iperfBench) checkDetached(b *testing.B) {
 			}
 		}
 	}
+}
+
+// attachEmpty attaches the empty program where netctl's go: first on the ingress of
+// both ports, last on their egress, with TCX.
+func (ib *iperfBench) attachEmpty(b *testing.B) {
+	b.Helper()
+	l := ib.lab
+	for _, name := range []string{l.Container1.HostVeth, l.Container2.HostVeth} {
+		port, err := l.Host.Netlink.LinkByName(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, dir := range []Direction{Ingress, Egress} {
+			opts, err := tcxOptions(port.Attrs().Index, dir, ib.emptyProg, ib.emptyProg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			err = nsutil.Do(l.Host.NS, func() error {
+				k, err := link.AttachTCX(opts)
+				if err == nil {
+					ib.emptyLinks = append(ib.emptyLinks, k)
+				}
+				return err
+			})
+			if err != nil {
+				skipIfNoTCX(b, err)
+				b.Fatalf("attach the empty program to %s %v: %v", name, dir, err)
+			}
+		}
+	}
+	if n := ib.tcxPrograms(b); n != 4 {
+		b.Fatalf("%d TCX programs on the lab's ports after attaching the empty one, want 4 (2 ports × 2)", n)
+	}
+}
+
+// tcxPrograms counts the TCX programs, anyone's, on the lab's two ports.
+func (ib *iperfBench) tcxPrograms(b *testing.B) int {
+	b.Helper()
+	l := ib.lab
+	n := 0
+	err := nsutil.Do(l.Host.NS, func() error {
+		for _, name := range []string{l.Container1.HostVeth, l.Container2.HostVeth} {
+			port, err := l.Host.Netlink.LinkByName(name)
+			if err != nil {
+				return err
+			}
+			for _, at := range []ebpf.AttachType{ebpf.AttachTCXIngress, ebpf.AttachTCXEgress} {
+				res, err := link.QueryPrograms(link.QueryOptions{Target: port.Attrs().Index, Attach: at})
+				if errors.Is(err, unix.EINVAL) || errors.Is(err, ebpf.ErrNotSupported) {
+					return nil // no TCX on this kernel (before 6.6)
+				}
+				if err != nil {
+					return err
+				}
+				n += len(res.Programs)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatalf("query the TCX programs on the lab's ports: %v", err)
+	}
+	return n
 }
 
 // iperfResult is the part of iperf3's -J output the benchmark reads.
@@ -702,8 +817,10 @@ func iperfTable(rounds []iperfRound) string {
 	for _, r := range rounds {
 		tc, uc, at := "-", "-", "-"
 		if r.attached {
-			tc, uc = fmt.Sprintf("%.3f", r.tcpCount), fmt.Sprintf("%.3f", r.udpCount)
 			at = r.attachDur.Round(time.Millisecond).String()
+		}
+		if r.tcpCount > 0 { // checked: netctl's programs attached
+			tc, uc = fmt.Sprintf("%.3f", r.tcpCount), fmt.Sprintf("%.3f", r.udpCount)
 		}
 		round := strconv.Itoa(r.round)
 		if r.try > 1 {
