@@ -99,12 +99,12 @@ func BenchmarkAttachedThroughput(b *testing.B) {
 	}
 	bench.serverPID = startIperfServer(b, l.Container1, cfg.serverCPU)
 
-	attached := "netctl's programs, attach mode " + string(cfg.mode)
+	what := "netctl's programs, attach mode " + string(cfg.mode)
 	if cfg.empty {
-		attached = "the empty program (bpf/bench.c), TCX"
+		what = "the empty program (bpf/bench.c), TCX"
 	}
 	b.Logf("iperf3 %s → %s through %s, %d s per run, %d rounds of each state, CPUs %s, UDP socket buffers %s; attached: %s; load average %s",
-		l.Container2.Addr4, l.Container1.Addr4, l.Spec.Bridge.Name, cfg.seconds, cfg.rounds, cfg.cpus(), cfg.udpBuffers(), attached, loadAverage())
+		l.Container2.Addr4, l.Container1.Addr4, l.Spec.Bridge.Name, cfg.seconds, cfg.rounds, cfg.cpus(), cfg.udpBuffers(), what, loadAverage())
 	var rounds []iperfRound
 	for b.Loop() {
 		rounds = bench.run(b)
