@@ -267,7 +267,7 @@ func withMode(o Options, m Mode) Options {
 
 // progsOn counts netctl's programs attached in a namespace: tc filters as bpftool sees
 // them, TCX programs by querying each interface (bpftool 7.1 predates TCX).
-func progsOn(t *testing.T, ns string) int {
+func progsOn(t testing.TB, ns string) int {
 	t.Helper()
 	out, err := exec.Command("ip", "netns", "exec", ns, "bpftool", "net", "show").CombinedOutput()
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 
 // skipIfNoTCX skips the test when err says the kernel has no TCX (before Linux 6.6):
 // there netctl attaches with tc, which the tc variants of the tests cover.
-func skipIfNoTCX(t *testing.T, err error) {
+func skipIfNoTCX(t testing.TB, err error) {
 	t.Helper()
 	if errors.Is(err, ebpf.ErrNotSupported) {
 		t.Skipf("skipping: this kernel has no TCX (Linux 6.6+): %v", err)
