@@ -266,12 +266,6 @@ func BenchmarkFlowMapNewRatio(b *testing.B) {
 	}
 }
 
-// median returns the middle value of v (v is sorted in place).
-func median(v []float64) float64 {
-	slices.Sort(v)
-	return v[len(v)/2]
-}
-
 // midMean returns the mean of the middle half of v, the interquartile mean (v is sorted
 // in place).
 func midMean(v []float64) float64 {

@@ -789,6 +789,8 @@ func pidCPU(pid string, kthreadsOnly bool) time.Duration {
 	return time.Duration(ut+st) * clockTick
 }
 
+// median returns the middle value of v (the mean of the two middle ones for an even
+// length), leaving v as it is.
 func median(v []float64) float64 {
 	if len(v) == 0 {
 		return 0
