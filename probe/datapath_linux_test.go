@@ -330,11 +330,18 @@ func TestWatchNewAndGonePorts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dp.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	events := make(chan Event, 16)
-	go func() { _ = dp.Watch(ctx, "docker0", func(e Event) { events <- e }) }()
+	events, stopped := make(chan Event, 16), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		_ = dp.Watch(ctx, "docker0", func(e Event) {
+			select {
+			case events <- e:
+			case <-ctx.Done():
+			}
+		})
+	}()
+	defer func() { cancel(); <-stopped; dp.Close() }() // the watch uses dp until it returns
 	// The existing ports first.
 	for range 3 {
 		select {

@@ -33,8 +33,11 @@ import (
 // `netctl attach -n <lab host>` does ("attached"), in alternating rounds (detached,
 // attached, detached, …) so that drift weighs on both alike. Each round runs a TCP bulk
 // transfer, then UDP with 64-byte payloads sent as fast as the client can. It reports
-// the medians (TCP Gbit/s at the receiver, UDP packets/s the server received) and the
-// ratios median(attached)/median(detached), and logs a table of the rounds.
+// the medians (TCP Gbit/s at the receiver, UDP packets/s the server received), the
+// ratios median(attached)/median(detached), and the median of each attached round's
+// ratio to its detached neighbours (which cancels drift slower than a round), and logs
+// a table of the rounds. On this 2-CPU VM single rounds of one state spread by up to
+// ±25 % at times, so even 9 rounds of each leave a few per cent of doubt: compare runs.
 //
 // The client runs on CPU 0 and the server on CPU 1 (iperf3 -A): left to the scheduler
 // they sometimes share one CPU, and a round then measures that. The UDP runs use 4 MiB
@@ -50,8 +53,8 @@ import (
 //
 // Environment (defaults in parentheses):
 //
-//	NETCTL_IPERF_SECONDS  length of one iperf3 run in whole seconds (3)
-//	NETCTL_IPERF_ROUNDS   rounds of each state, detached and attached (5)
+//	NETCTL_IPERF_SECONDS  length of one iperf3 run in whole seconds (2)
+//	NETCTL_IPERF_ROUNDS   rounds of each state, detached and attached (9)
 //	NETCTL_IPERF_CPUS     CLIENT,SERVER CPUs for iperf3 -A, or "none" (0,1)
 //	NETCTL_IPERF_MODE     attach mode: auto, tcx or tc (auto)
 //	NETCTL_IPERF_MAX_OTHER_CPU  other work tolerated during a round, in CPUs (0.1)
@@ -143,6 +146,52 @@ func BenchmarkAttachedThroughput(b *testing.B) {
 	report("udp64", "rx-pkt/s", udp)
 	b.ReportMetric(median(udpSent[1])/median(udpSent[0]), "udp64-sent-attached/detached")
 	b.ReportMetric(float64(contended), "contended-tries")
+	// The same, from neighbours: each attached round against the mean of the detached
+	// rounds just before and after it, which cancels drift slower than a round.
+	tcpPairs, udpPairs := neighbourRatios(rounds, func(r iperfRound) float64 { return r.tcpGbps }),
+		neighbourRatios(rounds, func(r iperfRound) float64 { return r.udpRxPPS })
+	b.Logf("attached/detached by neighbours: TCP %s; UDP 64 B %s", fmtRatios(tcpPairs), fmtRatios(udpPairs))
+	b.ReportMetric(median(tcpPairs), "tcp-neighbour-ratio")
+	b.ReportMetric(median(udpPairs), "udp64-neighbour-ratio")
+}
+
+// neighbourRatios returns, for each clean attached round, its value over the mean of the
+// clean detached rounds next to it in the alternation (the one before and the one after;
+// one where there is only one).
+func neighbourRatios(rounds []iperfRound, value func(iperfRound) float64) []float64 {
+	var clean []iperfRound
+	for _, r := range rounds {
+		if r.clean {
+			clean = append(clean, r)
+		}
+	}
+	var out []float64
+	for i, r := range clean {
+		if !r.attached {
+			continue
+		}
+		var sum float64
+		n := 0
+		for _, j := range []int{i - 1, i + 1} {
+			if j >= 0 && j < len(clean) && !clean[j].attached {
+				sum += value(clean[j])
+				n++
+			}
+		}
+		if n > 0 && sum > 0 {
+			out = append(out, value(r)/(sum/float64(n)))
+		}
+	}
+	return out
+}
+
+// fmtRatios formats ratios for the log, two decimals each, and their median.
+func fmtRatios(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = strconv.FormatFloat(x, 'f', 2, 64)
+	}
+	return strings.Join(parts, " ") + " (median " + strconv.FormatFloat(median(v), 'f', 3, 64) + ")"
 }
 
 // iperfPort is iperf3's default port, in container1's own namespace.
@@ -173,7 +222,7 @@ func (c iperfConfig) udpBuffers() string {
 
 func iperfConfigFromEnv(b *testing.B) iperfConfig {
 	b.Helper()
-	c := iperfConfig{seconds: 3, rounds: 5, clientCPU: "0", serverCPU: "1", mode: ModeAuto, maxOther: 0.1}
+	c := iperfConfig{seconds: 2, rounds: 9, clientCPU: "0", serverCPU: "1", mode: ModeAuto, maxOther: 0.1}
 	positive := func(name string, into *int) {
 		if s := os.Getenv(name); s != "" {
 			n, err := strconv.Atoi(s)
