@@ -66,6 +66,7 @@ bench: setup ## Run the benchmarks (tc program cost vs an empty one; nic add+del
 	$(GO) test -run '^$$' -count 1 -bench Collect -benchtime 20x -benchmem ./exporter/
 	$(GO) test -run '^$$' -count 1 -bench Serve -benchtime 1x -timeout 30m ./cmd/netctl/
 	$(GO) test -run '^$$' -count 1 -bench AttachedThroughput -benchtime 1x -v -timeout 20m ./probe/
+	$(GO) test -run '^$$' -count 1 -bench AttachedRunTime -benchtime 1x -v -timeout 20m ./probe/
 
 .PHONY: test-kernels
 test-kernels: ## The privileged tests and a CLI smoke run on Debian 12's Linux 6.1 (no TCX: tc mode) under qemu

@@ -1,0 +1,162 @@
+//go:build linux && (386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64)
+
+package probe
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/internal/lab"
+	"github.com/netctl/netctl/internal/lab/labtest"
+	"github.com/netctl/netctl/internal/nstest"
+	"github.com/netctl/netctl/internal/nsutil"
+)
+
+// BenchmarkAttachedRunTime measures what one program run costs in real traffic, where
+// BPF_PROG_TEST_RUN's hot frame cannot tell: the kernel's own accounting of the
+// programs' run time (BPF_ENABLE_STATS, on only while the benchmark's file descriptor is
+// open: no sysctl changes) while iperf3 sends UDP with 64-byte payloads through the
+// lab's bridge, as in BenchmarkAttachedThroughput. Rounds alternate netctl's programs
+// (attached as `netctl attach` does) and the empty program (bpf/bench.c) on the same
+// hooks; each round reads the run time and run count of the four programs on the two
+// ports before and after a UDP run. It reports the medians of the rounds' mean ns per
+// run, for netctl's programs, for the empty one, and their difference: what netctl's
+// code costs a packet on each hook it passes, on top of the hook itself. The stats add
+// the kernel's clock reads to every run, to both alike. TCX only (Linux 6.6+).
+//
+// Environment: NETCTL_IPERF_SECONDS and NETCTL_IPERF_ROUNDS as for
+// BenchmarkAttachedThroughput (defaults 2 and 9 rounds of each).
+//
+//	go test -run '^$' -bench AttachedRunTime -benchtime 1x -count 1 -v ./probe/
+func BenchmarkAttachedRunTime(b *testing.B) {
+	nstest.RequireRoot(b)
+	if _, err := exec.LookPath("iperf3"); err != nil {
+		b.Skip("skipping: iperf3 is not installed (make setup installs it)")
+	}
+	cfg := iperfConfigFromEnv(b)
+	cfg.mode = ModeTCX
+	l := labtest.New(b, lab.Options{})
+	opts := Options{BPFDir: nstest.BPFDir(b), StateDir: b.TempDir(), Mode: cfg.mode}
+	b.Cleanup(func() {
+		if _, err := Detach(l.Host.NS, opts); err != nil {
+			b.Errorf("detach at cleanup: %v", err)
+		}
+	})
+	ib := &iperfBench{cfg: cfg, lab: l, opts: opts, quietLeft: 5 * time.Minute}
+	ib.emptyProg = mustLoadBench(b).Empty
+	b.Cleanup(func() {
+		for _, k := range ib.emptyLinks {
+			k.Close()
+		}
+	})
+	ib.serverPID = startIperfServer(b, l.Container1, cfg.serverCPU)
+	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		b.Skipf("skipping: BPF_ENABLE_STATS: %v", err)
+	}
+	defer stats.Close()
+
+	var perRun [2][]float64 // 0: netctl's programs, 1: the empty one
+	for b.Loop() {
+		for i := range 2 * cfg.rounds {
+			empty := i%2 == 1
+			ib.cfg.empty = empty
+			ib.attach(b)
+			ib.waitQuiet(b)
+			progs := ib.attachedPrograms(b)
+			t0, n0 := runStats(b, progs)
+			if _, err := ib.client(b, cfg.seconds, true); err != nil {
+				b.Fatal(err)
+			}
+			t1, n1 := runStats(b, progs)
+			ib.detach(b)
+			for _, p := range progs {
+				p.Close()
+			}
+			if n1 <= n0 {
+				b.Fatalf("round %d: the programs did not run (%d runs before, %d after)", i+1, n0, n1)
+			}
+			ns := float64(t1-t0) / float64(n1-n0)
+			perRun[b2i(empty)] = append(perRun[b2i(empty)], ns)
+			b.Logf("round %d, %s: %.1f ns per run over %d runs", i+1, map[bool]string{false: "netctl", true: "empty"}[empty], ns, n1-n0)
+		}
+	}
+	nc, em := median(perRun[0]), median(perRun[1])
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(nc, "netctl-ns/run")
+	b.ReportMetric(em, "empty-ns/run")
+	b.ReportMetric(nc-em, "netctl-over-empty-ns/run")
+}
+
+// attachedPrograms opens the TCX programs on the lab's two ports, both hooks.
+func (ib *iperfBench) attachedPrograms(b *testing.B) []*ebpf.Program {
+	b.Helper()
+	l := ib.lab
+	var out []*ebpf.Program
+	err := nsutil.Do(l.Host.NS, func() error {
+		for _, name := range []string{l.Container1.HostVeth, l.Container2.HostVeth} {
+			port, err := l.Host.Netlink.LinkByName(name)
+			if err != nil {
+				return err
+			}
+			for _, at := range []ebpf.AttachType{ebpf.AttachTCXIngress, ebpf.AttachTCXEgress} {
+				res, err := link.QueryPrograms(link.QueryOptions{Target: port.Attrs().Index, Attach: at})
+				if err != nil {
+					return err
+				}
+				for _, p := range res.Programs {
+					prog, err := ebpf.NewProgramFromID(p.ID)
+					if err != nil {
+						return err
+					}
+					out = append(out, prog)
+				}
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, ebpf.ErrNotSupported) {
+		b.Skipf("skipping: no TCX on this kernel: %v", err)
+	}
+	if err != nil {
+		b.Fatalf("the programs on the lab's ports: %v", err)
+	}
+	if len(out) != 4 {
+		b.Fatalf("%d programs on the lab's ports, want 4", len(out))
+	}
+	return out
+}
+
+// runStats sums the kernel's run time and run count of progs (the same program on two
+// hooks counts once: the kernel's stats are per program).
+func runStats(b *testing.B, progs []*ebpf.Program) (time.Duration, uint64) {
+	b.Helper()
+	seen := map[ebpf.ProgramID]bool{}
+	var total time.Duration
+	var count uint64
+	for _, p := range progs {
+		info, err := p.Info()
+		if err != nil {
+			b.Fatal(err)
+		}
+		id, _ := info.ID()
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		st, err := p.Stats()
+		if err != nil {
+			b.Fatal(fmt.Errorf("program %d: run time and count: %w", id, err))
+		}
+		total += st.Runtime
+		count += st.RunCount
+	}
+	return total, count
+}
