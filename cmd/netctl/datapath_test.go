@@ -25,7 +25,7 @@ func useTestRoots(t *testing.T) probe.Options {
 	return opts
 }
 
-// The acceptance through the CLI: attach in the lab with the seed's NIC, traffic,
+// The whole job through the CLI: attach in the lab with the seed's NIC, traffic,
 // status shows container1's eth0 receive and eth1 transmit growing; detach cleans up.
 func TestAttachStatusFlowsDetach(t *testing.T) {
 	l := cliLab(t)

@@ -143,7 +143,7 @@ func TestNicAddUnprivileged(t *testing.T) {
 	nstest.RequireSame(t, "unprivileged add", before, cliState(t, l))
 }
 
-// The acceptance command of the seed through the CLI, with JSON output, and back.
+// The seed's own command through the CLI, with JSON output, and back.
 func TestNicAddDelCLI(t *testing.T) {
 	l := cliLab(t)
 	before := cliState(t, l)

@@ -43,7 +43,7 @@ func (w *counterWatch) scrape() string {
 	return m
 }
 
-// The acceptance of issue 11 with real processes: serve in the lab; `netctl detach`
+// Never silently wrong, with real processes: serve in the lab; `netctl detach`
 // behind its back, and 6 s later 20 pings are counted on /metrics; `detach; attach`,
 // and counting goes on within 5 s; no counter ever goes down; a second serve of the
 // same namespace exits at once naming the first's PID.

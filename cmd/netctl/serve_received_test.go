@@ -14,9 +14,9 @@ import (
 	"github.com/netctl/netctl/internal/lab/labtest"
 )
 
-// The issue's acceptance, through serve's /metrics. The seed's NIC with docker0's
-// ageing_time 0: pinging container1's eth0 from container2, the asymmetry is still
-// flagged (the copies of the requests that eth1 gets are flooded, not received),
+// Flooding and wrong-source replies, end to end through serve's /metrics. The seed's NIC
+// with docker0's ageing_time 0: pinging container1's eth0 from container2, the asymmetry
+// is still flagged (the copies of the requests that eth1 gets are flooded, not received),
 // container3 counts flooded frames and has no flow series of container1's. A UDP echo in
 // container1: bound to 172.17.0.2 nothing is flagged; bound to 0.0.0.0 it answers
 // container2 from 172.17.0.99 and netctl_wrong_source_flows says so, as does `netctl
