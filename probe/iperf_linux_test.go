@@ -79,28 +79,9 @@ import (
 //
 //	go test -run '^$' -bench AttachedThroughput -benchtime 1x -count 1 -v ./probe/
 func BenchmarkAttachedThroughput(b *testing.B) {
-	nstest.RequireRoot(b)
-	if _, err := exec.LookPath("iperf3"); err != nil {
-		b.Skip("skipping: iperf3 is not installed (make setup installs it)")
-	}
 	cfg := iperfConfigFromEnv(b)
-	l := labtest.New(b, lab.Options{})
-	opts := Options{BPFDir: nstest.BPFDir(b), StateDir: b.TempDir(), Mode: cfg.mode}
-	b.Cleanup(func() {
-		if _, err := Detach(l.Host.NS, opts); err != nil {
-			b.Errorf("detach at cleanup: %v", err)
-		}
-	})
-	bench := &iperfBench{cfg: cfg, lab: l, opts: opts, quietLeft: 5 * time.Minute}
-	if cfg.empty {
-		bench.emptyProg = mustLoadBench(b).Empty
-		b.Cleanup(func() {
-			for _, k := range bench.emptyLinks {
-				k.Close()
-			}
-		})
-	}
-	bench.serverPID = startIperfServer(b, l.Container1, cfg.serverCPU)
+	bench := newIperfBench(b, cfg)
+	l := bench.lab
 
 	what := "netctl's programs, attach mode " + string(cfg.mode)
 	if cfg.empty {
@@ -192,6 +173,33 @@ func fmtRatios(v []float64) string {
 		parts[i] = strconv.FormatFloat(x, 'f', 2, 64)
 	}
 	return strings.Join(parts, " ") + " (median " + strconv.FormatFloat(median(v), 'f', 3, 64) + ")"
+}
+
+// newIperfBench brings up a lab with an iperf3 server in container1 for the benchmarks
+// that send through its bridge, with the empty program loaded (cfg.empty may change
+// between rounds), and undoes it all when the benchmark ends. It skips unless root and
+// iperf3 is installed.
+func newIperfBench(b *testing.B, cfg iperfConfig) *iperfBench {
+	b.Helper()
+	nstest.RequireRoot(b)
+	if _, err := exec.LookPath("iperf3"); err != nil {
+		b.Skip("skipping: iperf3 is not installed (make setup installs it)")
+	}
+	l := labtest.New(b, lab.Options{})
+	opts := Options{BPFDir: nstest.BPFDir(b), StateDir: b.TempDir(), Mode: cfg.mode}
+	b.Cleanup(func() {
+		if _, err := Detach(l.Host.NS, opts); err != nil {
+			b.Errorf("detach at cleanup: %v", err)
+		}
+	})
+	ib := &iperfBench{cfg: cfg, lab: l, opts: opts, quietLeft: 5 * time.Minute, emptyProg: mustLoadBench(b).Empty}
+	b.Cleanup(func() {
+		for _, k := range ib.emptyLinks {
+			k.Close()
+		}
+	})
+	ib.serverPID = startIperfServer(b, l.Container1, cfg.serverCPU)
+	return ib
 }
 
 // iperfPort is iperf3's default port, in container1's own namespace.
@@ -607,8 +615,20 @@ func (ib *iperfBench) attachEmpty(b *testing.B) {
 // tcxPrograms counts the TCX programs, anyone's, on the lab's two ports.
 func (ib *iperfBench) tcxPrograms(b *testing.B) int {
 	b.Helper()
+	ids, err := ib.tcxProgramIDs()
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, ebpf.ErrNotSupported) {
+		return 0 // no TCX on this kernel (before 6.6)
+	}
+	if err != nil {
+		b.Fatalf("query the TCX programs on the lab's ports: %v", err)
+	}
+	return len(ids)
+}
+
+// tcxProgramIDs lists the TCX programs on the lab's two ports, both hooks.
+func (ib *iperfBench) tcxProgramIDs() ([]ebpf.ProgramID, error) {
 	l := ib.lab
-	n := 0
+	var ids []ebpf.ProgramID
 	err := nsutil.Do(l.Host.NS, func() error {
 		for _, name := range []string{l.Container1.HostVeth, l.Container2.HostVeth} {
 			port, err := l.Host.Netlink.LinkByName(name)
@@ -617,21 +637,17 @@ func (ib *iperfBench) tcxPrograms(b *testing.B) int {
 			}
 			for _, at := range []ebpf.AttachType{ebpf.AttachTCXIngress, ebpf.AttachTCXEgress} {
 				res, err := link.QueryPrograms(link.QueryOptions{Target: port.Attrs().Index, Attach: at})
-				if errors.Is(err, unix.EINVAL) || errors.Is(err, ebpf.ErrNotSupported) {
-					return nil // no TCX on this kernel (before 6.6)
-				}
 				if err != nil {
 					return err
 				}
-				n += len(res.Programs)
+				for _, p := range res.Programs {
+					ids = append(ids, p.ID)
+				}
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		b.Fatalf("query the TCX programs on the lab's ports: %v", err)
-	}
-	return n
+	return ids, err
 }
 
 // iperfResult is the part of iperf3's -J output the benchmark reads.

@@ -5,18 +5,11 @@ package probe
 import (
 	"errors"
 	"fmt"
-	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
-
-	"github.com/netctl/netctl/internal/lab"
-	"github.com/netctl/netctl/internal/lab/labtest"
-	"github.com/netctl/netctl/internal/nstest"
-	"github.com/netctl/netctl/internal/nsutil"
 )
 
 // BenchmarkAttachedRunTime measures what one program run costs in real traffic, where
@@ -36,27 +29,9 @@ import (
 //
 //	go test -run '^$' -bench AttachedRunTime -benchtime 1x -count 1 -v ./probe/
 func BenchmarkAttachedRunTime(b *testing.B) {
-	nstest.RequireRoot(b)
-	if _, err := exec.LookPath("iperf3"); err != nil {
-		b.Skip("skipping: iperf3 is not installed (make setup installs it)")
-	}
 	cfg := iperfConfigFromEnv(b)
 	cfg.mode = ModeTCX
-	l := labtest.New(b, lab.Options{})
-	opts := Options{BPFDir: nstest.BPFDir(b), StateDir: b.TempDir(), Mode: cfg.mode}
-	b.Cleanup(func() {
-		if _, err := Detach(l.Host.NS, opts); err != nil {
-			b.Errorf("detach at cleanup: %v", err)
-		}
-	})
-	ib := &iperfBench{cfg: cfg, lab: l, opts: opts, quietLeft: 5 * time.Minute}
-	ib.emptyProg = mustLoadBench(b).Empty
-	b.Cleanup(func() {
-		for _, k := range ib.emptyLinks {
-			k.Close()
-		}
-	})
-	ib.serverPID = startIperfServer(b, l.Container1, cfg.serverCPU)
+	ib := newIperfBench(b, cfg)
 	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
 	if err != nil {
 		b.Skipf("skipping: BPF_ENABLE_STATS: %v", err)
@@ -98,38 +73,23 @@ func BenchmarkAttachedRunTime(b *testing.B) {
 // attachedPrograms opens the TCX programs on the lab's two ports, both hooks.
 func (ib *iperfBench) attachedPrograms(b *testing.B) []*ebpf.Program {
 	b.Helper()
-	l := ib.lab
-	var out []*ebpf.Program
-	err := nsutil.Do(l.Host.NS, func() error {
-		for _, name := range []string{l.Container1.HostVeth, l.Container2.HostVeth} {
-			port, err := l.Host.Netlink.LinkByName(name)
-			if err != nil {
-				return err
-			}
-			for _, at := range []ebpf.AttachType{ebpf.AttachTCXIngress, ebpf.AttachTCXEgress} {
-				res, err := link.QueryPrograms(link.QueryOptions{Target: port.Attrs().Index, Attach: at})
-				if err != nil {
-					return err
-				}
-				for _, p := range res.Programs {
-					prog, err := ebpf.NewProgramFromID(p.ID)
-					if err != nil {
-						return err
-					}
-					out = append(out, prog)
-				}
-			}
-		}
-		return nil
-	})
+	ids, err := ib.tcxProgramIDs()
 	if errors.Is(err, unix.EINVAL) || errors.Is(err, ebpf.ErrNotSupported) {
 		b.Skipf("skipping: no TCX on this kernel: %v", err)
 	}
 	if err != nil {
 		b.Fatalf("the programs on the lab's ports: %v", err)
 	}
-	if len(out) != 4 {
-		b.Fatalf("%d programs on the lab's ports, want 4", len(out))
+	if len(ids) != 4 {
+		b.Fatalf("%d programs on the lab's ports, want 4", len(ids))
+	}
+	out := make([]*ebpf.Program, 0, len(ids))
+	for _, id := range ids {
+		p, err := ebpf.NewProgramFromID(id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, p)
 	}
 	return out
 }
