@@ -89,12 +89,6 @@ func readState(t testing.TB, objs *netctlObjects) mapState {
 	return s
 }
 
-// flowKey is the generated key as FlowKey (abi_test.go checks they share a layout).
-func flowKey(k netctlNcFlowKey) FlowKey {
-	return FlowKey{Ifindex: k.Ifindex, Dir: k.Direction, Proto: k.Proto, Family: k.Family, Pad: k.Pad,
-		Sport: k.Sport, Dport: k.Dport, Saddr: k.Saddr, Daddr: k.Daddr}
-}
-
 // readTotals reads both totals maps, the array (slot = ifindex*2+direction, zero slots
 // left out) and the hash, into one map, per-CPU copies summed.
 func readTotals(byIndex, hash *ebpf.Map) (map[TotalsKey]Totals, error) {
@@ -216,7 +210,8 @@ func TestProgramsParseTable(t *testing.T) {
 				prev, existed := before.flows[want]
 				bareSyn := c.flags&0x12 == 0x02
 				wantMark := !existed && bareSyn || existed && prev.SynNoAck
-				if m := after.flows[want].SynNoAck; m != wantMark && !(existed && bareSyn && m) {
+				m := after.flows[want].SynNoAck
+				if ok := m == wantMark || existed && bareSyn && m; !ok {
 					t.Errorf("flow SYN-without-ACK mark %v, want %v (tcp flags %#x)", m, wantMark, c.flags)
 				}
 				if got.LastNs < t0 || got.LastNs > t1 || got.FirstNs == 0 || got.FirstNs > got.LastNs {
