@@ -194,7 +194,7 @@ static __always_inline void nc_count_flow_percpu(void *map, struct nc_flow_key *
  *   1.03-1.04x without (BenchmarkFlowMapNewRatio: the slot's check, nothing more)
  *
  * The price of per-CPU is memory: values are preallocated for every CPU, 65536 x 40
- * bytes = 2.5 MiB per CPU (5 MiB here, 160 MiB on a 64-CPU host), and 352 KiB per CPU
+ * bytes = 2.5 MiB per CPU (5 MiB here, 160 MiB on a 64-CPU host), and 416 KiB per CPU
  * for the cache.
  */
 struct {
@@ -243,11 +243,12 @@ volatile const __u64 nc_flow_cache_idle_ns = 100 * 1000 * 1000;
 
 union nc_slot {
 	struct nc_flow_slot s;
-	__u64 w[11];
+	__u64 w[13]; /* w[1..6]: the key's words (parse.h), w[6]'s upper half the tick */
 };
 
-_Static_assert(sizeof(struct nc_flow_slot) == 88, "nc_flow_slot layout");
-_Static_assert(__builtin_offsetof(struct nc_flow_slot, value) == 48, "nc_flow_slot layout");
+_Static_assert(sizeof(struct nc_flow_slot) == 104, "nc_flow_slot layout");
+_Static_assert(__builtin_offsetof(struct nc_flow_slot, key) == 8, "nc_flow_slot layout");
+_Static_assert(__builtin_offsetof(struct nc_flow_slot, value) == 56, "nc_flow_slot layout");
 
 /* Whether key k is IPv6. An IPv4 key's words 2, 4 and 5 are 0 (parse.h), in the packet's
  * key as in a slot's (a slot holds a key the parse built, or zeros). */
@@ -272,30 +273,30 @@ static __always_inline __u32 nc_flow_slot_of(const union nc_key *k)
  * slot's tick, not the key's). */
 static __always_inline int nc_slot_holds(const union nc_slot *c, const union nc_key *k)
 {
-	if (c->w[0] != k->w[0] || c->w[1] != k->w[1] || c->w[3] != k->w[3])
+	if (c->w[1] != k->w[0] || c->w[2] != k->w[1] || c->w[4] != k->w[3])
 		return 0;
 	return !nc_key_v6(k) ||
-	       ((c->w[2] ^ k->w[2]) | (c->w[4] ^ k->w[4]) | (__u32)(c->w[5] ^ k->w[5])) == 0;
+	       ((c->w[3] ^ k->w[2]) | (c->w[5] ^ k->w[4]) | (__u32)(c->w[6] ^ k->w[5])) == 0;
 }
 
-/* Writes a slot's flow back to the hash: this CPU's value becomes the slot's. */
-static __always_inline void nc_flow_write_back(void *map, struct nc_flow_slot *s)
+/* Writes a slot's flow back to the hash: this CPU's value becomes the slot's. Returns 0,
+ * or an error (the hash full of busy flows, out of memory, a bucket lock taken): then the
+ * flow stays in its slot. */
+static __always_inline long nc_flow_write_back(void *map, struct nc_flow_slot *s)
 {
 	struct nc_flow_value *v = bpf_map_lookup_elem(map, &s->key);
 
 	if (!v) {
 		long err = bpf_map_update_elem(map, &s->key, &s->value, BPF_NOEXIST);
 
-		if (err == 0)
-			return;
-		if (err == -EEXIST) /* another CPU inserted it first */
-			v = bpf_map_lookup_elem(map, &s->key);
-		if (!v) {
-			nc_stat_inc(NC_STAT_FLOW_INSERT_FAILED);
-			return;
-		}
+		if (err != -EEXIST)
+			return err;
+		v = bpf_map_lookup_elem(map, &s->key); /* another CPU inserted it first */
+		if (!v)
+			return -EEXIST;
 	}
 	*v = s->value;
+	return 0;
 }
 
 /* The cache's miss: the slot holds another flow, or none. The flow takes the slot when
@@ -311,12 +312,16 @@ static __noinline void nc_flow_miss(union nc_slot *c, union nc_key *k, __u32 len
 	struct nc_flow_value *v = bpf_map_lookup_elem(&flows, &k->key);
 
 	if (c->s.value.packets) {
-		if (!v || now - c->s.value.last_seen_ns < nc_flow_cache_idle_ns) {
+		if (!v || now - c->s.value.last_seen_ns < nc_flow_cache_idle_ns ||
+		    nc_flow_write_back(&flows, &c->s) != 0) {
 			nc_count_flow_percpu_at(&flows, &k->key, v, len, tcp_flags, now);
 			return;
 		}
-		nc_flow_write_back(&flows, &c->s);
+		/* The write-back may have evicted v's entry from the full LRU hash and
+		 * reused it for the slot's flow: look again. */
+		v = bpf_map_lookup_elem(&flows, &k->key);
 	}
+	__sync_fetch_and_add(&c->s.gen_begun, 1); /* a reader's copy from now on is torn */
 	if (v) {
 		c->s.value = *v; /* zero if this CPU has not met the flow yet */
 	} else {
@@ -327,17 +332,18 @@ static __noinline void nc_flow_miss(union nc_slot *c, union nc_key *k, __u32 len
 	}
 	if (!c->s.value.first_seen_ns)
 		c->s.value.first_seen_ns = now;
-	c->w[0] = k->w[0];
-	c->w[1] = k->w[1];
-	c->w[2] = k->w[2];
-	c->w[3] = k->w[3];
-	c->w[4] = k->w[4];
-	c->w[5] = k->w[5];
+	c->w[1] = k->w[0];
+	c->w[2] = k->w[1];
+	c->w[3] = k->w[2];
+	c->w[4] = k->w[3];
+	c->w[5] = k->w[4];
+	c->w[6] = k->w[5];
 	c->s.tick = bpf_jiffies64();
 	c->s.value.packets++;
 	c->s.value.bytes += len;
 	c->s.value.last_seen_ns = now;
 	c->s.value.tcp_flags |= tcp_flags;
+	__sync_fetch_and_add(&c->s.gen_done, 1); /* whole again */
 }
 
 /* Counts one packet of len bytes in flow k: in its slot of flow_cache, or (nc_flow_miss)
@@ -364,6 +370,9 @@ static __always_inline void nc_count_flow_cached(union nc_key *k, __u32 len, __u
 		if (__builtin_expect(c->s.tick != tick, 0)) {
 			c->s.tick = tick;
 			c->s.value.last_seen_ns = nc_now();
+			/* Once a tick, a lookup of the flow's hash entry, if any: the LRU then
+			 * sees it used, and does not evict a busy flow's other copies first. */
+			bpf_map_lookup_elem(&flows, &k->key);
 		}
 		return;
 	}

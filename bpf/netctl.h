@@ -76,20 +76,28 @@ struct nc_flow_value {
  * back (or none, for a flow only ever seen in the cache). A reader takes, per flow and
  * CPU, the value with more packets of the two; reading the cache before the hash, what
  * it reports never goes down. An all-zero slot is empty (no key has ifindex 0).
+ *
+ * When the slot changes flows, the program adds 1 to gen_begun before it writes the new
+ * flow and 1 to gen_done after (atomic adds: ordered on every architecture). A reader's
+ * copy (the kernel copies the slot word by word, first to last) whose gen_done and
+ * gen_begun differ was taken during a change: its key and counts may belong to two
+ * flows, and it must be read again.
  */
 struct nc_flow_slot {
+	__u64 gen_done;  /* changes of flow finished (read first) */
 	struct nc_flow_key key;
-	__u32 tick; /* low 32 bits of the jiffies when value.last_seen_ns was last read */
+	__u32 tick;      /* low 32 bits of the jiffies when value.last_seen_ns was last read */
 	struct nc_flow_value value;
+	__u64 gen_begun; /* changes of flow begun (read last) */
 };
 
-/* The cache's size: a power of two, 4096 slots x 88 bytes = 352 KiB per CPU. */
+/* The cache's size: a power of two, 4096 slots x 104 bytes = 416 KiB per CPU. */
 #define NC_FLOW_CACHE_BITS 12
 #define NC_FLOW_CACHE_SLOTS (1 << NC_FLOW_CACHE_BITS)
 
 /* The slot of a flow: the key's six 64-bit words (the last one's upper half zero)
  * folded by XOR, times the 64-bit golden ratio, top NC_FLOW_CACHE_BITS bits.
- * probe/cache.go mirrors it. */
+ * probe/flowcache.go mirrors it. */
 #define NC_FLOW_CACHE_MULT 0x9E3779B97F4A7C15ULL
 
 /*
@@ -129,10 +137,11 @@ struct nc_flood_value {
 	__u64 last_seen_ns; /* bpf_ktime_get_coarse_ns: whether the flooding goes on */
 };
 
-/* nc_flow_value.flags: the entry was created by a TCP SYN without ACK, i.e. this
+/* nc_flow_value.flags: a TCP SYN without ACK created the flow's copy on some CPU (its
+ * entry in the hash, or its slot in the cache while the hash had none), i.e. this
  * direction is a client's connection request. The OR of the TCP flags cannot tell a
- * SYN from a SYN-ACK once the ACKs follow; this bit, set only when the entry is
- * inserted (no cost on the per-packet hit path), tells who connected. */
+ * SYN from a SYN-ACK once the ACKs follow; this bit, set only when a copy is created
+ * (no cost on the per-packet hit path), tells who connected. */
 #define NC_FLOW_SYN_NOACK 0x01
 
 #endif /* NETCTL_H */

@@ -80,7 +80,7 @@ func TestStructsMatchC(t *testing.T) {
 			{"ifindex", "Ifindex"}, {"direction", "Dir"}, {"proto", "Proto"}, {"family", "Family"}, {"pad", "Pad"},
 			{"sport", "Sport"}, {"dport", "Dport"}, {"saddr", "Saddr"}, {"daddr", "Daddr"},
 		}},
-		{"nc_flow_slot", FlowSlot{}, netctlNcFlowSlot{}, []member{{"key", "Key"}, {"tick", "Tick"}, {"value", "Value"}}},
+		{"nc_flow_slot", FlowSlot{}, netctlNcFlowSlot{}, []member{{"gen_done", "GenDone"}, {"key", "Key"}, {"tick", "Tick"}, {"value", "Value"}, {"gen_begun", "GenBegun"}}},
 		{"nc_rx_port", RxPort{}, netctlNcRxPort{}, []member{{"mac", "MAC"}, {"check", "Check"}, {"pad", "Pad"}, {"bridge", "Bridge"}}},
 		{"nc_flood_key", FloodKey{}, netctlNcFloodKey{}, []member{{"bridge", "Bridge"}, {"mac", "MAC"}, {"pad", "Pad"}}},
 		{"nc_flood_value", FloodValue{}, netctlNcFloodValue{}, []member{{"packets", "Packets"}, {"bytes", "Bytes"}, {"last_seen_ns", "LastSeenNs"}}},

@@ -161,47 +161,72 @@ func TestFlowCacheCollisionBusy(t *testing.T) {
 
 // With every collision an eviction, two flows alternating in one slot go in and out of
 // it on every packet: written back to the hash, taken back with the hash's counts.
-// Nothing is lost, and a reader reading meanwhile never sees a count go down.
+// Nothing is lost, and a reader reading meanwhile from the other CPU never sees a count
+// go down, a flow twice, or one flow's key with the other's counts (the second flow
+// starts with 2^40 packets in the hash, so a copy torn between the two would show).
 func TestFlowCacheEvictionExact(t *testing.T) {
 	objs := mustLoadObjsIdle(t, 0)
 	fa, fb, ka, kb := collidingFlows(t)
-	const rounds = 20000
+	const rounds = 200000
+	const big = 1 << 40
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := make([]FlowValue, ncpu)
+	start[0] = FlowValue{Packets: big, Bytes: big, FirstSeenNs: 1, LastSeenNs: 1}
+	if err := objs.Flows.Put(kb, start); err != nil {
+		t.Fatal(err)
+	}
+	reader := 0
+	if ncpu > 1 {
+		reader = 1
+	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	reads := 0
 	go func() {
 		defer wg.Done()
-		var last [2]uint64
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			var now [2]uint64
-			_, err := eachEntry(context.Background(), []mapRefs{{flows: objs.Flows, cache: objs.FlowCache}}, func(e *Entry) {
-				switch e.Key {
-				case ka:
-					now[0] = e.Packets
-				case kb:
-					now[1] = e.Packets
+		onCPU(t, reader, func() {
+			var last [2]uint64
+			for {
+				select {
+				case <-stop:
+					return
+				default:
 				}
-			})
-			if err != nil {
-				t.Errorf("read: %v", err)
-				return
-			}
-			for i := range now {
-				if now[i] < last[i] {
-					t.Errorf("flow %d read %d packets after %d: a count went down", i, now[i], last[i])
+				var now [2]uint64
+				var seen [2]int
+				_, err := eachEntry(context.Background(), []mapRefs{{flows: objs.Flows, cache: objs.FlowCache}}, func(e *Entry) {
+					switch e.Key {
+					case ka:
+						now[0], seen[0] = e.Packets, seen[0]+1
+					case kb:
+						now[1], seen[1] = e.Packets, seen[1]+1
+					}
+				})
+				if err != nil {
+					t.Errorf("read: %v", err)
+					return
 				}
+				if seen[0] > 1 || seen[1] != 1 {
+					t.Errorf("flows reported %d and %d times, want at most once and once", seen[0], seen[1])
+				}
+				if now[0] > rounds || now[1] < big || now[1] > big+rounds {
+					t.Errorf("read %d and %d packets: one flow's key with the other's counts", now[0], now[1])
+				}
+				for i := range now {
+					if now[i] < last[i] {
+						t.Errorf("flow %d read %d packets after %d: a count went down", i, now[i], last[i])
+					}
+				}
+				last = now
+				reads++
 			}
-			last = now
-			reads++
-		}
+		})
 	}()
-	start := time.Now()
+	began := time.Now()
 	onCPU(t, 0, func() {
 		for range rounds {
 			run(t, objs.NetctlIngress, fa, 1)
@@ -210,17 +235,20 @@ func TestFlowCacheEvictionExact(t *testing.T) {
 	})
 	close(stop)
 	wg.Wait()
-	t.Logf("%d rounds in %v, %d reads meanwhile", rounds, time.Since(start), reads)
+	t.Logf("%d rounds in %v, %d reads meanwhile from CPU %d", rounds, time.Since(began), reads, reader)
 	s := readState(t, objs)
-	if s.flows[ka].Packets != rounds || s.flows[kb].Packets != rounds {
-		t.Errorf("read %d and %d packets, want %d each", s.flows[ka].Packets, s.flows[kb].Packets, rounds)
+	if s.flows[ka].Packets != rounds || s.flows[kb].Packets != big+rounds {
+		t.Errorf("read %d and %d packets, want %d and 2^40+%d", s.flows[ka].Packets, s.flows[kb].Packets, rounds, rounds)
 	}
 	if s.stats[StatFlowInsertFailed] != 0 {
 		t.Errorf("%d inserts failed", s.stats[StatFlowInsertFailed])
 	}
 	// The second flow is in the slot; the first was written back with all its packets.
-	if slot := cacheSlots(t, objs, flowCacheSlot(ka))[0]; slot.Key != kb || slot.Value.Packets != rounds {
-		t.Errorf("slot holds %+v, want the second flow with %d packets", slot, rounds)
+	if slot := cacheSlots(t, objs, flowCacheSlot(ka))[0]; slot.Key != kb || slot.Value.Packets != big+rounds {
+		t.Errorf("slot holds %+v, want the second flow with 2^40+%d packets", slot, rounds)
+	}
+	if slot := cacheSlots(t, objs, flowCacheSlot(ka))[0]; slot.GenDone != slot.GenBegun || slot.GenDone < 2*rounds-1 {
+		t.Errorf("slot generations %d done, %d begun: want equal, one per change of flow (%d)", slot.GenDone, slot.GenBegun, 2*rounds-1)
 	}
 	if n := hashPackets(t, objs, ka); n != rounds {
 		t.Errorf("hash holds %d packets of the written-back flow, want %d", n, rounds)

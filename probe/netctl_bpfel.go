@@ -48,10 +48,12 @@ type netctlNcFlowKey struct {
 }
 
 type netctlNcFlowSlot struct {
-	_     structs.HostLayout
-	Key   netctlNcFlowKey
-	Tick  uint32
-	Value netctlNcFlowValue
+	_        structs.HostLayout
+	GenDone  uint64
+	Key      netctlNcFlowKey
+	Tick     uint32
+	Value    netctlNcFlowValue
+	GenBegun uint64
 }
 
 type netctlNcFlowValue struct {

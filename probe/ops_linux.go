@@ -121,9 +121,10 @@ func (d *Datapath) AttachNamed(ctx context.Context, ns netns.NsHandle, nsPath, l
 }
 
 // ForgetHostLink cleans up after a host interface that went away: its pinned links, its
-// totals and flow entries, its registry entry. Its flows in the flow cache stay until
-// other flows take their slots (the programs own the slots; a write from here could race
-// with them): readers leave out flows of unknown interfaces, and the kernel hands out
+// totals and flow entries, its registry entry. Its flows in the flow cache stay in their
+// slots (the programs own the slots; a write from here could race with them), and one
+// that another flow later takes is written back into the flows hash, where the LRU ages
+// it out. Readers leave out flows of unknown interfaces, and the kernel hands out
 // ifindexes increasing, so a new interface rarely gets a gone one's.
 func (d *Datapath) ForgetHostLink(ifindex int) error {
 	s := d.sets[0]

@@ -81,8 +81,12 @@ func pinnedSets(root string) ([]mapRefs, error) {
 			*x.dst = mp
 		}
 		m.flood = pinnedFloodRefs(filepath.Join(d.dir, mapsSubdir))
-		if mp, err := ebpf.LoadPinnedMap(filepath.Join(d.dir, mapsSubdir, netctlMapFlowCache), &ebpf.LoadPinOptions{ReadOnly: true}); err == nil {
-			m.cache = mp // absent where an older netctl pinned the set: its programs have no cache
+		switch mp, err := ebpf.LoadPinnedMap(filepath.Join(d.dir, mapsSubdir, netctlMapFlowCache), &ebpf.LoadPinOptions{ReadOnly: true}); {
+		case err == nil:
+			m.cache = mp
+		case errors.Is(err, os.ErrNotExist): // pinned by an older netctl: its programs have no cache
+		case firstErr == nil:
+			firstErr = fmt.Errorf("open pinned map %s: %w", filepath.Join(d.dir, mapsSubdir, netctlMapFlowCache), err)
 		}
 		if err := firstErr; err != nil {
 			for _, s := range sets {
@@ -106,7 +110,7 @@ func readRaw(ctx context.Context, sets []mapRefs, ports []Port) (totals []RawTot
 		return nil, nil, 0, 0, stats, err
 	}
 	capacity = flowCapacity(sets)
-	flows = make([]RawFlow, 0, capacity) // one allocation for the result, however full
+	flows = make([]RawFlow, 0, capacity) // one allocation for the result unless flow caches add to a full table
 	entries, err = eachEntry(ctx, sets, func(e *Entry) { flows = append(flows, rawFlowOf(e)) })
 	if err != nil {
 		return nil, nil, 0, 0, stats, err
@@ -338,7 +342,11 @@ func (c *cachedFlows) read(cache *ebpf.Map, ncpu int) error {
 		if errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, unix.EINVAL) {
 			return c.readEach(cache)
 		}
-		c.add(c.slots[:n*ncpu])
+		for i := range n {
+			if err := c.add(cache, c.idx[i], c.slots[i*ncpu:(i+1)*ncpu]); err != nil {
+				return err
+			}
+		}
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			return nil
 		}
@@ -356,15 +364,37 @@ func (c *cachedFlows) readEach(cache *ebpf.Map) error {
 		if err := cache.Lookup(i, c.slots[:c.ncpu]); err != nil {
 			return fmt.Errorf("read flow cache: %w", err)
 		}
-		c.add(c.slots[:c.ncpu])
+		if err := c.add(cache, i, c.slots[:c.ncpu]); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// add takes in the per-CPU copies of slots (ncpu per slot, in slot order).
-func (c *cachedFlows) add(slots []netctlNcFlowSlot) {
-	for j := range slots {
-		sl := &slots[j]
+// tornRetries bounds how often one CPU's copy of a slot is read again when it was copied
+// while the slot changed flows. A change takes a fraction of a microsecond and a slot
+// changes flows at most once per nc_flow_cache_idle_ns (100 ms), so one more read does.
+const tornRetries = 8
+
+// add takes in the per-CPU copies of slot idx. A copy taken while the slot changed flows
+// (its generations differ) may hold one flow's key and another's counts: that CPU's copy
+// is read again, alone, until it is whole.
+func (c *cachedFlows) add(cache *ebpf.Map, idx uint32, per []netctlNcFlowSlot) error {
+	var again []netctlNcFlowSlot
+	for cpu := range per {
+		sl := &per[cpu]
+		for try := 0; sl.GenDone != sl.GenBegun; try++ {
+			if try == tornRetries {
+				return fmt.Errorf("read flow cache: slot %d on CPU %d changed flows during %d reads", idx, cpu, try)
+			}
+			if again == nil {
+				again = make([]netctlNcFlowSlot, len(per))
+			}
+			if err := cache.Lookup(idx, again); err != nil {
+				return fmt.Errorf("read flow cache: %w", err)
+			}
+			sl = &again[cpu]
+		}
 		if sl.Value.Packets == 0 {
 			continue
 		}
@@ -376,8 +406,9 @@ func (c *cachedFlows) add(slots []netctlNcFlowSlot) {
 			c.taken = append(c.taken, false)
 			c.vals = append(c.vals, make([]netctlNcFlowValue, c.ncpu)...)
 		}
-		c.vals[i*c.ncpu+j%c.ncpu] = sl.Value
+		c.vals[i*c.ncpu+cpu] = sl.Value
 	}
+	return nil
 }
 
 // take returns k's cached per-CPU copies and marks them reported, or false.

@@ -135,7 +135,7 @@ type FlowRead struct {
 	Bridges  []BridgeStatus
 	Mono     uint64    // CLOCK_MONOTONIC, the clock of the entries' stamps
 	Time     time.Time // the wall clock at the same moment
-	Entries  int       // entries read
+	Entries  int       // entries of the flows hashes (flows found only in a flow cache not counted)
 	Capacity int       // the tables' capacity
 }
 

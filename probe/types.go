@@ -131,11 +131,14 @@ type FlowValue struct {
 
 // FlowSlot is one CPU's copy of one slot of the flow cache, the per-CPU array in front of
 // the flows hash (bpf/count.h). Its layout matches struct nc_flow_slot. A slot whose
-// Value.Packets is 0 is empty.
+// Value.Packets is 0 is empty; a copy whose GenDone and GenBegun differ was taken while
+// the slot changed flows, and is not to be trusted.
 type FlowSlot struct {
-	Key   FlowKey
-	Tick  uint32 // low 32 bits of the jiffies when Value.LastSeenNs was last read
-	Value FlowValue
+	GenDone  uint64
+	Key      FlowKey
+	Tick     uint32 // low 32 bits of the jiffies when Value.LastSeenNs was last read
+	Value    FlowValue
+	GenBegun uint64
 }
 
 // FlowCacheSlots mirrors NC_FLOW_CACHE_SLOTS, the flow cache's size.

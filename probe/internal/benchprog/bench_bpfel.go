@@ -27,10 +27,12 @@ type BenchNcFlowKey struct {
 }
 
 type BenchNcFlowSlot struct {
-	_     structs.HostLayout
-	Key   BenchNcFlowKey
-	Tick  uint32
-	Value BenchNcFlowValue
+	_        structs.HostLayout
+	GenDone  uint64
+	Key      BenchNcFlowKey
+	Tick     uint32
+	Value    BenchNcFlowValue
+	GenBegun uint64
 }
 
 type BenchNcFlowValue struct {
