@@ -85,6 +85,9 @@ func (d *Datapath) Watch(ctx context.Context, bridge string, onEvent func(Event)
 			}
 		case err := <-followErr:
 			followErr <- err // for the deferred wait
+			if ctx.Err() != nil {
+				return nil // the follower ended with ctx, which select may see second
+			}
 			if err == nil {
 				err = errors.New("ended")
 			}
