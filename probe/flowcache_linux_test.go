@@ -119,15 +119,25 @@ func run(t testing.TB, prog *ebpf.Program, frame []byte, n int) {
 	}
 }
 
-// The programs put a flow in the slot flowCacheSlot says: the Go mirror and the C agree.
+// The programs put a flow in the slot flowCacheSlot says, IPv4 and IPv6: the Go mirror
+// and the C agree.
 func TestFlowCacheSlotMatchesPrograms(t *testing.T) {
 	objs := mustLoadObjs(t)
 	onCPU(t, 0, func() {
 		for p := uint16(2000); p < 2064; p++ {
-			frame, k := udpFlow(p)
-			run(t, objs.NetctlIngress, frame, 1)
-			if got := cacheSlots(t, objs, flowCacheSlot(k))[0]; got.Key != k || got.Value.Packets != 1 {
-				t.Errorf("slot %d on CPU 0 holds %+v, want %+v with 1 packet", flowCacheSlot(k), got, k)
+			v4, k4 := udpFlow(p)
+			l4 := udp(18)
+			binary.BigEndian.PutUint16(l4[0:], p)
+			k6 := v6Key(protoUDP, p, 53)
+			k6.Ifindex, k6.Dir = testRunIfindex, uint8(Ingress)
+			for _, f := range []struct {
+				frame []byte
+				key   FlowKey
+			}{{v4, k4}, {eth(ethTypeIPv6, ipv6(protoUDP, l4)), k6}} {
+				run(t, objs.NetctlIngress, f.frame, 1)
+				if got := cacheSlots(t, objs, flowCacheSlot(f.key))[0]; got.Key != f.key || got.Value.Packets != 1 {
+					t.Errorf("slot %d on CPU 0 holds %+v, want %+v with 1 packet", flowCacheSlot(f.key), got, f.key)
+				}
 			}
 		}
 	})

@@ -136,26 +136,26 @@ func BenchmarkAttachedThroughput(b *testing.B) {
 	b.ReportMetric(median(udpPairs), "udp64-neighbour-ratio")
 }
 
-// neighbourRatios returns, for each clean attached round, its value over the mean of the
-// clean detached rounds next to it in the alternation (the one before and the one after;
-// one where there is only one).
+// neighbourRatios returns, for each attached round whose final try was clean, its value
+// over the mean of the detached rounds right before and after it in the alternation
+// whose final tries were clean (one where the other is missing or contended).
 func neighbourRatios(rounds []iperfRound, value func(iperfRound) float64) []float64 {
-	var clean []iperfRound
+	final := map[int]iperfRound{} // by round number: the try that counts
 	for _, r := range rounds {
-		if r.clean {
-			clean = append(clean, r)
+		if r.final && r.clean {
+			final[r.round] = r
 		}
 	}
 	var out []float64
-	for i, r := range clean {
-		if !r.attached {
+	for _, r := range rounds {
+		if !r.final || !r.clean || !r.attached {
 			continue
 		}
 		var sum float64
 		n := 0
-		for _, j := range []int{i - 1, i + 1} {
-			if j >= 0 && j < len(clean) && !clean[j].attached {
-				sum += value(clean[j])
+		for _, j := range []int{r.round - 1, r.round + 1} {
+			if d, ok := final[j]; ok && !d.attached {
+				sum += value(d)
 				n++
 			}
 		}
