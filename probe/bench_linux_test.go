@@ -203,37 +203,22 @@ func BenchmarkProgramRatio(b *testing.B) {
 		progs = append(progs, namedProg{"part_totals", bo.BenchTotalsOnly}, namedProg{"part_totals_parse", bo.BenchParseOnly},
 			namedProg{"no_flood_check", bo.BenchCached})
 	}
-	type pair struct{ ratio, prog, empty []float64 }
 	const rounds, n = 41, 200000
 	shapes := benchShapes()
-	got := make([][]pair, len(progs))
+	got := make([][]pairedRuns, len(progs))
 	for i := range got {
-		got[i] = make([]pair, len(shapes))
+		got[i] = make([]pairedRuns, len(shapes))
 	}
 	for range rounds {
 		for i, p := range progs {
 			for j, shape := range shapes {
-				_, e, err := bo.Empty.Benchmark(shape.frame, n, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				_, d, err := p.prog.Benchmark(shape.frame, n, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				r := &got[i][j]
-				r.ratio, r.prog, r.empty = append(r.ratio, float64(d)/float64(e)), append(r.prog, float64(d)), append(r.empty, float64(e))
+				got[i][j].run(b, bo.Empty, p.prog, shape.frame, n)
 			}
 		}
 	}
 	for i, p := range progs {
 		for j, shape := range shapes {
-			r := got[i][j]
-			b.Run(p.name+"/"+shape.name, func(b *testing.B) {
-				b.ReportMetric(midMean(r.ratio), "x-empty")
-				b.ReportMetric(median(r.prog), "ns/op")
-				b.ReportMetric(median(r.empty), "empty-ns")
-			})
+			got[i][j].report(b, p.name+"/"+shape.name, "x-empty", "empty-ns")
 		}
 	}
 }
@@ -246,24 +231,40 @@ func BenchmarkFlowMapNewRatio(b *testing.B) {
 	bo := mustLoadBench(b)
 	const rounds, n = 41, 100000
 	for _, shape := range benchShapes()[:2] {
-		var ratio, with, without []float64
+		var p pairedRuns
 		for range rounds {
-			_, base, err := bo.BenchLruPercpuNew.Benchmark(shape.frame, n, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			_, d, err := bo.BenchCachedNew.Benchmark(shape.frame, n, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			ratio, with, without = append(ratio, float64(d)/float64(base)), append(with, float64(d)), append(without, float64(base))
+			p.run(b, bo.BenchLruPercpuNew, bo.BenchCachedNew, shape.frame, n)
 		}
-		b.Run("cached_new/"+shape.name, func(b *testing.B) {
-			b.ReportMetric(midMean(ratio), "x-no-cache")
-			b.ReportMetric(median(with), "ns/op")
-			b.ReportMetric(median(without), "no-cache-ns")
-		})
+		p.report(b, "cached_new/"+shape.name, "x-no-cache", "no-cache-ns")
 	}
+}
+
+// pairedRuns collects rounds of a program run on a frame right after a baseline program
+// ran on it: per round the ratio, and both times.
+type pairedRuns struct{ ratio, prog, base []float64 }
+
+// run adds a round: base, then prog, n packets each.
+func (p *pairedRuns) run(b *testing.B, base, prog *ebpf.Program, frame []byte, n int) {
+	b.Helper()
+	_, e, err := base.Benchmark(frame, n, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, d, err := prog.Benchmark(frame, n, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.ratio, p.prog, p.base = append(p.ratio, float64(d)/float64(e)), append(p.prog, float64(d)), append(p.base, float64(e))
+}
+
+// report reports, as sub-benchmark name, the mean of the middle half of the ratios (in
+// ratioUnit) and the medians of the program's (ns/op) and the baseline's (baseUnit) times.
+func (p *pairedRuns) report(b *testing.B, name, ratioUnit, baseUnit string) {
+	b.Run(name, func(b *testing.B) {
+		b.ReportMetric(midMean(p.ratio), ratioUnit)
+		b.ReportMetric(median(p.prog), "ns/op")
+		b.ReportMetric(median(p.base), baseUnit)
+	})
 }
 
 // midMean returns the mean of the middle half of v, the interquartile mean (v is sorted

@@ -60,11 +60,19 @@ func onCPU(t testing.TB, cpu int, fn func()) {
 // udpFlow is a UDP frame from sport to port 53 and its flow key as netctl_ingress on
 // testRunIfindex stores it.
 func udpFlow(sport uint16) ([]byte, FlowKey) {
+	return udpFlowOf(4, sport)
+}
+
+// udpFlowOf is udpFlow over IPv4 (family 4) or IPv6 (6).
+func udpFlowOf(family uint8, sport uint16) ([]byte, FlowKey) {
 	l4 := udp(18)
 	binary.BigEndian.PutUint16(l4[0:], sport)
-	k := v4Key(protoUDP, sport, 53)
+	k, frame := v4Key(protoUDP, sport, 53), eth(ethTypeIPv4, ipv4(protoUDP, l4))
+	if family == 6 {
+		k, frame = v6Key(protoUDP, sport, 53), eth(ethTypeIPv6, ipv6(protoUDP, l4))
+	}
 	k.Ifindex, k.Dir = testRunIfindex, uint8(Ingress)
-	return eth(ethTypeIPv4, ipv4(protoUDP, l4)), k
+	return frame, k
 }
 
 // collidingFlows returns two UDP flows that share a slot of the flow cache.
@@ -125,18 +133,11 @@ func TestFlowCacheSlotMatchesPrograms(t *testing.T) {
 	objs := mustLoadObjs(t)
 	onCPU(t, 0, func() {
 		for p := uint16(2000); p < 2064; p++ {
-			v4, k4 := udpFlow(p)
-			l4 := udp(18)
-			binary.BigEndian.PutUint16(l4[0:], p)
-			k6 := v6Key(protoUDP, p, 53)
-			k6.Ifindex, k6.Dir = testRunIfindex, uint8(Ingress)
-			for _, f := range []struct {
-				frame []byte
-				key   FlowKey
-			}{{v4, k4}, {eth(ethTypeIPv6, ipv6(protoUDP, l4)), k6}} {
-				run(t, objs.NetctlIngress, f.frame, 1)
-				if got := cacheSlots(t, objs, flowCacheSlot(f.key))[0]; got.Key != f.key || got.Value.Packets != 1 {
-					t.Errorf("slot %d on CPU 0 holds %+v, want %+v with 1 packet", flowCacheSlot(f.key), got, f.key)
+			for _, fam := range []uint8{4, 6} {
+				frame, k := udpFlowOf(fam, p)
+				run(t, objs.NetctlIngress, frame, 1)
+				if got := cacheSlots(t, objs, flowCacheSlot(k))[0]; got.Key != k || got.Value.Packets != 1 {
+					t.Errorf("slot %d on CPU 0 holds %+v, want %+v with 1 packet", flowCacheSlot(k), got, k)
 				}
 			}
 		}

@@ -358,8 +358,6 @@ func (c *cachedFlows) read(cache *ebpf.Map, ncpu int) error {
 
 // readEach reads the cache one slot at a time (kernels without batch lookups).
 func (c *cachedFlows) readEach(cache *ebpf.Map) error {
-	c.keys, c.vals, c.taken = c.keys[:0], c.vals[:0], c.taken[:0]
-	clear(c.index)
 	for i := range cache.MaxEntries() {
 		if err := cache.Lookup(i, c.slots[:c.ncpu]); err != nil {
 			return fmt.Errorf("read flow cache: %w", err)
