@@ -190,11 +190,12 @@ static __always_inline void nc_count_flow_percpu(void *map, struct nc_flow_key *
  *   without the cache (the hash on every packet)   2.94 / 2.96 / 2.99 / 2.96   (57-59 ns)
  *   with it, ingress                               1.63 / 1.61 / 1.64 / 1.64   (31-32 ns)
  *   with it, egress (+ the flood check's MAC)      1.78 / 1.75 / 1.77 / 1.77   (33-34 ns)
- *   same flow on 2 CPUs: 32 ns with, 57 without; new flow every packet, map full:
- *   1.03-1.04x without (BenchmarkFlowMapNewRatio: the slot's check, nothing more)
+ *   same flow on 2 CPUs: 32 ns with, 57 without (24 and 43 where `empty` = 15); new
+ *   flow every packet, map full: 0.99-1.02x without (BenchmarkFlowMapNewRatio; the
+ *   slot's check, and at 4096 slots the miss on its line: 1.04-1.11x)
  *
  * The price of per-CPU is memory: values are preallocated for every CPU, 65536 x 40
- * bytes = 2.5 MiB per CPU (5 MiB here, 160 MiB on a 64-CPU host), and 416 KiB per CPU
+ * bytes = 2.5 MiB per CPU (5 MiB here, 160 MiB on a 64-CPU host), and 52 KiB per CPU
  * for the cache.
  */
 struct {
@@ -223,7 +224,7 @@ struct {
  *
  *   - the slot is empty: the flow takes it, with the counts the hash holds for it on
  *     this CPU, if any;
- *   - the slot's flow sent within nc_flow_cache_idle_ns, or the packet's flow is not in
+ *   - the slot's flow sent within nc_flow_cache_idle_ticks, or the packet's flow is not in
  *     the hash (its first packet): the packet is counted in the hash as without a cache.
  *     Two busy flows that share a slot never take it from each other, and a flood of
  *     one-packet flows (a port scan) never evicts: it costs a lookup and an insert, as
@@ -237,9 +238,21 @@ struct {
  * reads only makes the hash's copy newer.
  */
 
-/* How long a flow must have been quiet on this CPU before another flow may take its
- * slot. A load-time constant (the tests set 0 to make every collision an eviction). */
-volatile const __u64 nc_flow_cache_idle_ns = 100 * 1000 * 1000;
+/* The cache's size, 512 slots (NC_FLOW_CACHE_BITS, netctl.h), is a compromise measured
+ * on the port-scan case (a new flow every packet, the hash full): the slot's compare
+ * then loads a line no packet used lately, and with 4096 slots (416 KiB per CPU) that
+ * line came from beyond L2 and cost 1.04-1.11x the program without the cache; with 512
+ * (52 KiB, mostly in L1/L2) 1.00-1.03x, with 256 0.99-1.02x. The cache is for the flows
+ * that send many packets at once, a few per CPU on most hosts: with 100 flows busy on a
+ * CPU, about 91 % of them have a slot of their own at 512 slots (44 % of 1000 flows); the
+ * others are counted in the hash, as without a cache.
+ *
+ * How long a flow must have been quiet on this CPU before another flow may take its
+ * slot, in ticks (jiffies): 25 is 25 ms at HZ=1000, 100 ms at HZ=250, 250 ms at HZ=100.
+ * Ticks, because the slot's tick (the jiffies of its flow's last packet on this CPU)
+ * sits next to its key, so a miss decides with the cache line the compare loaded. A
+ * load-time constant (the tests set 0 to make every collision an eviction). */
+volatile const __u32 nc_flow_cache_idle_ticks = 25;
 
 union nc_slot {
 	struct nc_flow_slot s;
@@ -300,19 +313,21 @@ static __always_inline long nc_flow_write_back(void *map, struct nc_flow_slot *s
 }
 
 /* The cache's miss: the slot holds another flow, or none. The flow takes the slot when
- * the slot is empty, or when its flow has been quiet for nc_flow_cache_idle_ns and this
- * one is in the hash already (it has been seen before): a flow of one packet, as in a
- * port scan, never evicts another, and such a flood costs what it cost without the
- * cache (a lookup and an insert). Otherwise the packet is counted in the hash. Not
- * inlined: it is off the common path, and apart it leaves the hit path fewer values to
- * keep in registers. */
+ * the slot is empty, or when its flow has been quiet for nc_flow_cache_idle_ticks and
+ * this one is in the hash already (it has been seen before): a flow of one packet, as in
+ * a port scan, never evicts another, and such a flood costs what it cost without the
+ * cache (a lookup and an insert) plus the slot's compare. Only the slot's key and tick
+ * decide (an empty slot's key is zero: a key's family never is), so a busy slot's counts,
+ * on the next cache line, are not loaded. Otherwise the packet is counted in the hash.
+ * Not inlined: it is off the common path, and apart it leaves the hit path fewer values
+ * to keep in registers. */
 static __noinline void nc_flow_miss(union nc_slot *c, union nc_key *k, __u32 len, __u32 tcp_flags)
 {
 	__u64 now = nc_now();
 	struct nc_flow_value *v = bpf_map_lookup_elem(&flows, &k->key);
 
-	if (c->s.value.packets) {
-		if (!v || now - c->s.value.last_seen_ns < nc_flow_cache_idle_ns ||
+	if (c->w[1]) { /* taken */
+		if (!v || (__u32)bpf_jiffies64() - c->s.tick < nc_flow_cache_idle_ticks ||
 		    nc_flow_write_back(&flows, &c->s) != 0) {
 			nc_count_flow_percpu_at(&flows, &k->key, v, len, tcp_flags, now);
 			return;

@@ -91,8 +91,9 @@ struct nc_flow_slot {
 	__u64 gen_begun; /* changes of flow begun (read last) */
 };
 
-/* The cache's size: a power of two, 4096 slots x 104 bytes = 416 KiB per CPU. */
-#define NC_FLOW_CACHE_BITS 12
+/* The cache's size: a power of two, 512 slots x 104 bytes = 52 KiB per CPU (why so few:
+ * at nc_flow_cache_idle_ticks in count.h). */
+#define NC_FLOW_CACHE_BITS 9
 #define NC_FLOW_CACHE_SLOTS (1 << NC_FLOW_CACHE_BITS)
 
 /* The slot of a flow: the key's six 64-bit words (the last one's upper half zero)

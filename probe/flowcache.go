@@ -8,7 +8,7 @@ import "encoding/binary"
 // flowCacheBits and flowCacheMult mirror NC_FLOW_CACHE_BITS and NC_FLOW_CACHE_MULT
 // (bpf/netctl.h).
 const (
-	flowCacheBits = 12
+	flowCacheBits = 9
 	flowCacheMult = 0x9E3779B97F4A7C15
 )
 

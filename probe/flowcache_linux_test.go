@@ -18,16 +18,16 @@ import (
 	"github.com/netctl/netctl/internal/nsutil"
 )
 
-// mustLoadObjsIdle loads the product's programs with nc_flow_cache_idle_ns set to idle:
+// mustLoadObjsIdle loads the product's programs with nc_flow_cache_idle_ticks set to idle:
 // 0 makes every collision in the flow cache an eviction.
-func mustLoadObjsIdle(t testing.TB, idle uint64) *netctlObjects {
+func mustLoadObjsIdle(t testing.TB, idle uint32) *netctlObjects {
 	t.Helper()
 	nstest.RequireRoot(t)
 	spec, err := loadNetctl()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := spec.Variables[netctlVarNcFlowCacheIdleNs].Set(idle); err != nil {
+	if err := spec.Variables[netctlVarNcFlowCacheIdleTicks].Set(idle); err != nil {
 		t.Fatal(err)
 	}
 	var objs netctlObjects
@@ -128,26 +128,38 @@ func run(t testing.TB, prog *ebpf.Program, frame []byte, n int) {
 }
 
 // The programs put a flow in the slot flowCacheSlot says, IPv4 and IPv6: the Go mirror
-// and the C agree.
+// and the C agree. A flow whose slot an earlier one took is counted in the hash.
 func TestFlowCacheSlotMatchesPrograms(t *testing.T) {
-	objs := mustLoadObjs(t)
+	objs := mustLoadObjsIdle(t, 1<<30) // a taken slot stays taken
+	taken := map[uint32]bool{}
 	onCPU(t, 0, func() {
 		for p := uint16(2000); p < 2064; p++ {
 			for _, fam := range []uint8{4, 6} {
 				frame, k := udpFlowOf(fam, p)
 				run(t, objs.NetctlIngress, frame, 1)
-				if got := cacheSlots(t, objs, flowCacheSlot(k))[0]; got.Key != k || got.Value.Packets != 1 {
-					t.Errorf("slot %d on CPU 0 holds %+v, want %+v with 1 packet", flowCacheSlot(k), got, k)
+				slot := flowCacheSlot(k)
+				if taken[slot] {
+					if n := hashPackets(t, objs, k); n != 1 {
+						t.Errorf("%+v, whose slot %d was taken: %d packets in the hash, want 1", k, slot, n)
+					}
+					continue
+				}
+				taken[slot] = true
+				if got := cacheSlots(t, objs, slot)[0]; got.Key != k || got.Value.Packets != 1 {
+					t.Errorf("slot %d on CPU 0 holds %+v, want %+v with 1 packet", slot, got, k)
 				}
 			}
 		}
 	})
+	if len(taken) < 64 {
+		t.Errorf("128 flows took %d slots, want ≥ 64", len(taken))
+	}
 }
 
 // Two busy flows that share a slot: the first keeps it, the second is counted in the
 // hash, and the reader reports both exactly.
 func TestFlowCacheCollisionBusy(t *testing.T) {
-	objs := mustLoadObjs(t) // idle 100 ms: the slot's flow is busy throughout
+	objs := mustLoadObjsIdle(t, 1<<30) // the slot's flow is busy throughout, however slow the machine
 	fa, fb, ka, kb := collidingFlows(t)
 	onCPU(t, 0, func() {
 		run(t, objs.NetctlIngress, fa, 3)
@@ -294,7 +306,7 @@ func TestFlowCacheRealTrafficExact(t *testing.T) {
 			dst := &net.UDPAddr{IP: net.IPv4(172, 17, 0, 2), Port: 9}
 			for pass := range passes {
 				if pass > 0 {
-					time.Sleep(150 * time.Millisecond) // > nc_flow_cache_idle_ns
+					time.Sleep(300 * time.Millisecond) // > nc_flow_cache_idle_ticks (25 ticks: 250 ms at HZ=100)
 				}
 				err := nsutil.Do(l.Container2.NS, func() error {
 					for i := range flows {

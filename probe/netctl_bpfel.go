@@ -99,19 +99,19 @@ type netctlNcTotalsValue struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	netctlMapFlooded           = "flooded"
-	netctlMapFloodedByIndex    = "flooded_by_index"
-	netctlMapFloodedMacs       = "flooded_macs"
-	netctlMapFlowCache         = "flow_cache"
-	netctlMapFlows             = "flows"
-	netctlMapRxPorts           = "rx_ports"
-	netctlMapRxPortsByIndex    = "rx_ports_by_index"
-	netctlMapStats             = "stats"
-	netctlMapTotals            = "totals"
-	netctlMapTotalsByIndex     = "totals_by_index"
-	netctlProgNetctlEgress     = "netctl_egress"
-	netctlProgNetctlIngress    = "netctl_ingress"
-	netctlVarNcFlowCacheIdleNs = "nc_flow_cache_idle_ns"
+	netctlMapFlooded              = "flooded"
+	netctlMapFloodedByIndex       = "flooded_by_index"
+	netctlMapFloodedMacs          = "flooded_macs"
+	netctlMapFlowCache            = "flow_cache"
+	netctlMapFlows                = "flows"
+	netctlMapRxPorts              = "rx_ports"
+	netctlMapRxPortsByIndex       = "rx_ports_by_index"
+	netctlMapStats                = "stats"
+	netctlMapTotals               = "totals"
+	netctlMapTotalsByIndex        = "totals_by_index"
+	netctlProgNetctlEgress        = "netctl_egress"
+	netctlProgNetctlIngress       = "netctl_ingress"
+	netctlVarNcFlowCacheIdleTicks = "nc_flow_cache_idle_ticks"
 )
 
 // loadNetctl returns the embedded CollectionSpec for netctl.
@@ -180,7 +180,7 @@ type netctlMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type netctlVariableSpecs struct {
-	NcFlowCacheIdleNs *ebpf.VariableSpec `ebpf:"nc_flow_cache_idle_ns"`
+	NcFlowCacheIdleTicks *ebpf.VariableSpec `ebpf:"nc_flow_cache_idle_ticks"`
 }
 
 // netctlObjects contains all objects after they have been loaded into the kernel.
@@ -234,7 +234,7 @@ func (m *netctlMaps) Close() error {
 //
 // It can be passed to loadNetctlObjects or ebpf.CollectionSpec.LoadAndAssign.
 type netctlVariables struct {
-	NcFlowCacheIdleNs *ebpf.Variable `ebpf:"nc_flow_cache_idle_ns"`
+	NcFlowCacheIdleTicks *ebpf.Variable `ebpf:"nc_flow_cache_idle_ticks"`
 }
 
 // netctlPrograms contains all programs after they have been loaded into the kernel.

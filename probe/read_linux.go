@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
@@ -371,8 +372,13 @@ func (c *cachedFlows) readEach(cache *ebpf.Map) error {
 
 // tornRetries bounds how often one CPU's copy of a slot is read again when it was copied
 // while the slot changed flows. A change takes a fraction of a microsecond and a slot
-// changes flows at most once per nc_flow_cache_idle_ns (100 ms), so one more read does.
+// changes flows at most once per nc_flow_cache_idle_ticks (25 ms or more), so one more
+// read usually does; the reads back off (tornBackoff, doubling: 2.5 ms in all) for a
+// program preempted in the middle of a change (BPF_PROG_TEST_RUN and PREEMPT_RT run
+// programs preemptibly).
 const tornRetries = 8
+
+const tornBackoff = 10 * time.Microsecond
 
 // add takes in the per-CPU copies of slot idx. A copy taken while the slot changed flows
 // (its generations differ) may hold one flow's key and another's counts: that CPU's copy
@@ -388,6 +394,7 @@ func (c *cachedFlows) add(cache *ebpf.Map, idx uint32, per []netctlNcFlowSlot) e
 			if again == nil {
 				again = make([]netctlNcFlowSlot, len(per))
 			}
+			time.Sleep(tornBackoff << try)
 			if err := cache.Lookup(idx, again); err != nil {
 				return fmt.Errorf("read flow cache: %w", err)
 			}

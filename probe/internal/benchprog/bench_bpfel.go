@@ -62,30 +62,30 @@ type BenchNcTotalsValue struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	BenchMapBenchFlowsHash      = "bench_flows_hash"
-	BenchMapBenchFlowsLru       = "bench_flows_lru"
-	BenchMapBenchFlowsLruPercpu = "bench_flows_lru_percpu"
-	BenchMapBenchFlowsPercpu    = "bench_flows_percpu"
-	BenchMapFlowCache           = "flow_cache"
-	BenchMapFlows               = "flows"
-	BenchMapStats               = "stats"
-	BenchMapTotals              = "totals"
-	BenchMapTotalsByIndex       = "totals_by_index"
-	BenchProgBenchCached        = "bench_cached"
-	BenchProgBenchCachedNew     = "bench_cached_new"
-	BenchProgBenchHash          = "bench_hash"
-	BenchProgBenchHashNew       = "bench_hash_new"
-	BenchProgBenchLru           = "bench_lru"
-	BenchProgBenchLruNew        = "bench_lru_new"
-	BenchProgBenchLruPercpu     = "bench_lru_percpu"
-	BenchProgBenchLruPercpuNew  = "bench_lru_percpu_new"
-	BenchProgBenchParseOnly     = "bench_parse_only"
-	BenchProgBenchPercpu        = "bench_percpu"
-	BenchProgBenchPercpuNew     = "bench_percpu_new"
-	BenchProgBenchPrandom       = "bench_prandom"
-	BenchProgBenchTotalsOnly    = "bench_totals_only"
-	BenchProgEmpty              = "empty"
-	BenchVarNcFlowCacheIdleNs   = "nc_flow_cache_idle_ns"
+	BenchMapBenchFlowsHash       = "bench_flows_hash"
+	BenchMapBenchFlowsLru        = "bench_flows_lru"
+	BenchMapBenchFlowsLruPercpu  = "bench_flows_lru_percpu"
+	BenchMapBenchFlowsPercpu     = "bench_flows_percpu"
+	BenchMapFlowCache            = "flow_cache"
+	BenchMapFlows                = "flows"
+	BenchMapStats                = "stats"
+	BenchMapTotals               = "totals"
+	BenchMapTotalsByIndex        = "totals_by_index"
+	BenchProgBenchCached         = "bench_cached"
+	BenchProgBenchCachedNew      = "bench_cached_new"
+	BenchProgBenchHash           = "bench_hash"
+	BenchProgBenchHashNew        = "bench_hash_new"
+	BenchProgBenchLru            = "bench_lru"
+	BenchProgBenchLruNew         = "bench_lru_new"
+	BenchProgBenchLruPercpu      = "bench_lru_percpu"
+	BenchProgBenchLruPercpuNew   = "bench_lru_percpu_new"
+	BenchProgBenchParseOnly      = "bench_parse_only"
+	BenchProgBenchPercpu         = "bench_percpu"
+	BenchProgBenchPercpuNew      = "bench_percpu_new"
+	BenchProgBenchPrandom        = "bench_prandom"
+	BenchProgBenchTotalsOnly     = "bench_totals_only"
+	BenchProgEmpty               = "empty"
+	BenchVarNcFlowCacheIdleTicks = "nc_flow_cache_idle_ticks"
 )
 
 // LoadBench returns the embedded CollectionSpec for Bench.
@@ -165,7 +165,7 @@ type BenchMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type BenchVariableSpecs struct {
-	NcFlowCacheIdleNs *ebpf.VariableSpec `ebpf:"nc_flow_cache_idle_ns"`
+	NcFlowCacheIdleTicks *ebpf.VariableSpec `ebpf:"nc_flow_cache_idle_ticks"`
 }
 
 // BenchObjects contains all objects after they have been loaded into the kernel.
@@ -217,7 +217,7 @@ func (m *BenchMaps) Close() error {
 //
 // It can be passed to LoadBenchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type BenchVariables struct {
-	NcFlowCacheIdleNs *ebpf.Variable `ebpf:"nc_flow_cache_idle_ns"`
+	NcFlowCacheIdleTicks *ebpf.Variable `ebpf:"nc_flow_cache_idle_ticks"`
 }
 
 // BenchPrograms contains all programs after they have been loaded into the kernel.
