@@ -28,16 +28,20 @@ import (
 )
 
 // BenchmarkAttachedThroughput measures what netctl's programs cost the traffic they
-// count: iperf3 from the lab's container2 to container1 through docker0, with nothing
-// attached ("detached") and with the programs attached to the bridge's ports as
-// `netctl attach -n <lab host>` does ("attached"), in alternating rounds (detached,
-// attached, detached, …) so that drift weighs on both alike. Each round runs a TCP bulk
-// transfer, then UDP with 64-byte payloads sent as fast as the client can. It reports
-// the medians (TCP Gbit/s at the receiver, UDP packets/s the server received), the
-// ratios median(attached)/median(detached), and the median of each attached round's
-// ratio to its detached neighbours (which cancels drift slower than a round), and logs
-// a table of the rounds. On this 2-CPU VM single rounds of one state spread by up to
-// ±25 % at times, so even 9 rounds of each leave a few per cent of doubt: compare runs.
+// count: iperf3 from the lab's container2 to container1 through docker0 in three states
+// taken in turn, so that drift weighs on all alike: nothing attached ("detached");
+// netctl's programs attached to the bridge's ports as `netctl attach -n <lab host>` does
+// ("netctl"); and the empty program (bpf/bench.c, returns TCX_NEXT) on the same hooks
+// with TCX ("empty"): the cost of having any program there, the floor no change to
+// netctl's programs can go below. The rounds go detached, empty, netctl, detached,
+// netctl, empty, … (the two attached states swap places every cycle). Each round runs a
+// TCP bulk transfer, then UDP with 64-byte payloads sent as fast as the client can. It
+// reports the medians (TCP Gbit/s at the receiver, UDP packets/s the server received),
+// the ratios of the medians (netctl/detached, empty/detached, netctl/empty), and the
+// median of each round's ratio to the nearest rounds of the other state before and after
+// it (which cancels drift slower than a cycle), and logs a table of the rounds. On this
+// 2-CPU VM single rounds of one state spread by up to ±25 % at times, so even 9 rounds
+// of each leave a few per cent of doubt: compare runs.
 //
 // The client runs on CPU 0 and the server on CPU 1 (iperf3 -A): left to the scheduler
 // they sometimes share one CPU, and a round then measures that. The UDP runs use 4 MiB
@@ -58,12 +62,10 @@ import (
 //	NETCTL_IPERF_CPUS     CLIENT,SERVER CPUs for iperf3 -A, or "none" (0,1)
 //	NETCTL_IPERF_MODE     attach mode: auto, tcx or tc (auto)
 //	NETCTL_IPERF_MAX_OTHER_CPU  other work tolerated during a round, in CPUs (0.1)
-//	NETCTL_IPERF_PROGRAM  what "attached" attaches: netctl, or empty (netctl)
+//	NETCTL_IPERF_PROGRAM  the attached states: netctl, empty, or both (both)
 //
-// NETCTL_IPERF_PROGRAM=empty attaches the benchmarks' empty program (bpf/bench.c,
-// returns TCX_NEXT) with TCX where netctl's would go, unpinned and counting nothing: the
-// ratio it measures is the cost of having any program on the ports, the part of
-// netctl's cost that no change to its programs can remove.
+// The empty program is attached unpinned and counts nothing; with NETCTL_IPERF_MODE=tc
+// the netctl rounds use tc and the empty ones still TCX.
 //
 // The machine may be shared: other work competing for the CPUs skews a round far more
 // than the programs do. Each round waits until other work used less than
@@ -83,12 +85,8 @@ func BenchmarkAttachedThroughput(b *testing.B) {
 	bench := newIperfBench(b, cfg)
 	l := bench.lab
 
-	what := "netctl's programs, attach mode " + string(cfg.mode)
-	if cfg.empty {
-		what = "the empty program (bpf/bench.c), TCX"
-	}
-	b.Logf("iperf3 %s → %s through %s, %d s per run, %d rounds of each state, CPUs %s, UDP socket buffers %s; attached: %s; load average %s",
-		l.Container2.Addr4, l.Container1.Addr4, l.Spec.Bridge.Name, cfg.seconds, cfg.rounds, cfg.cpus(), cfg.udpBuffers(), what, loadAverage())
+	b.Logf("iperf3 %s → %s through %s, %d s per run, %d rounds of each state, CPUs %s, UDP socket buffers %s; attached: %s (netctl's in attach mode %s); load average %s",
+		l.Container2.Addr4, l.Container1.Addr4, l.Spec.Bridge.Name, cfg.seconds, cfg.rounds, cfg.cpus(), cfg.udpBuffers(), cfg.states, cfg.mode, loadAverage())
 	var rounds []iperfRound
 	for b.Loop() {
 		rounds = bench.run(b)
@@ -96,67 +94,77 @@ func BenchmarkAttachedThroughput(b *testing.B) {
 	b.Logf("load average after the rounds: %s", loadAverage())
 	b.Log("\n" + iperfTable(rounds))
 
-	var tcp, udp, udpSent [2][]float64 // by state: 0 detached, 1 attached
+	var tcp, udp, udpSent [iperfStates][]float64
 	contended := 0
-	for i, attached := range []bool{false, true} {
-		use := func(r iperfRound) bool { return r.attached == attached && r.clean }
+	for _, st := range append([]iperfState{iperfDetached}, cfg.states...) {
+		use := func(r iperfRound) bool { return r.state == st && r.clean }
 		if !slices.ContainsFunc(rounds, use) {
-			b.Logf("no %s round ran without other work: its medians are of contended rounds", iperfRound{attached: attached}.state())
-			use = func(r iperfRound) bool { return r.attached == attached && r.final }
+			b.Logf("no %s round ran without other work: its medians are of contended rounds", st)
+			use = func(r iperfRound) bool { return r.state == st && r.final }
 		}
 		for _, r := range rounds {
 			if use(r) {
-				tcp[i] = append(tcp[i], r.tcpGbps)
-				udp[i] = append(udp[i], r.udpRxPPS)
-				udpSent[i] = append(udpSent[i], r.udpTxPPS)
+				tcp[st] = append(tcp[st], r.tcpGbps)
+				udp[st] = append(udp[st], r.udpRxPPS)
+				udpSent[st] = append(udpSent[st], r.udpTxPPS)
 			}
-			if r.attached == attached && !r.clean {
+			if r.state == st && !r.clean {
 				contended++
 			}
 		}
-	}
-	b.Logf("medians of %d detached and %d attached rounds", len(tcp[0]), len(tcp[1]))
-	report := func(what, unit string, v [2][]float64) {
-		d, a := median(v[0]), median(v[1])
-		b.ReportMetric(d, what+"-detached-"+unit)
-		b.ReportMetric(a, what+"-attached-"+unit)
-		b.ReportMetric(a/d, what+"-attached/detached")
+		b.Logf("%s: %d rounds", st, len(tcp[st]))
 	}
 	b.ReportMetric(0, "ns/op") // one op is the whole series of rounds: meaningless
-	report("tcp", "Gbit/s", tcp)
-	report("udp64", "rx-pkt/s", udp)
-	b.ReportMetric(median(udpSent[1])/median(udpSent[0]), "udp64-sent-attached/detached")
 	b.ReportMetric(float64(contended), "contended-tries")
-	// The same, from neighbours: each attached round against the mean of the detached
-	// rounds just before and after it, which cancels drift slower than a round.
-	tcpPairs, udpPairs := neighbourRatios(rounds, func(r iperfRound) float64 { return r.tcpGbps }),
-		neighbourRatios(rounds, func(r iperfRound) float64 { return r.udpRxPPS })
-	b.Logf("attached/detached by neighbours: TCP %s; UDP 64 B %s", fmtRatios(tcpPairs), fmtRatios(udpPairs))
-	b.ReportMetric(median(tcpPairs), "tcp-neighbour-ratio")
-	b.ReportMetric(median(udpPairs), "udp64-neighbour-ratio")
+	for _, st := range append([]iperfState{iperfDetached}, cfg.states...) {
+		b.ReportMetric(median(tcp[st]), "tcp-"+st.String()+"-Gbit/s")
+		b.ReportMetric(median(udp[st]), "udp64-"+st.String()+"-rx-pkt/s")
+	}
+	// The ratios of the medians, and from neighbours: each round of one state against
+	// the mean of the nearest rounds of the other before and after it.
+	for _, pair := range cfg.ratioPairs() {
+		x, y := pair[0], pair[1]
+		name := x.String() + "/" + y.String()
+		b.ReportMetric(median(tcp[x])/median(tcp[y]), "tcp-"+name)
+		b.ReportMetric(median(udp[x])/median(udp[y]), "udp64-"+name)
+		b.ReportMetric(median(udpSent[x])/median(udpSent[y]), "udp64-sent-"+name)
+		tcpN := neighbourRatios(rounds, x, y, func(r iperfRound) float64 { return r.tcpGbps })
+		udpN := neighbourRatios(rounds, x, y, func(r iperfRound) float64 { return r.udpRxPPS })
+		b.Logf("%s by neighbours: TCP %s; UDP 64 B %s", name, fmtRatios(tcpN), fmtRatios(udpN))
+		b.ReportMetric(median(tcpN), "tcp-"+name+"-neighbours")
+		b.ReportMetric(median(udpN), "udp64-"+name+"-neighbours")
+	}
 }
 
-// neighbourRatios returns, for each attached round whose final try was clean, its value
-// over the mean of the detached rounds right before and after it in the alternation
-// whose final tries were clean (one where the other is missing or contended).
-func neighbourRatios(rounds []iperfRound, value func(iperfRound) float64) []float64 {
-	final := map[int]iperfRound{} // by round number: the try that counts
+// neighbourRatios returns, for each round of state x whose final try was clean, its
+// value over the mean of the nearest such rounds of state y before and after it in the
+// alternation (one where the other is missing).
+func neighbourRatios(rounds []iperfRound, x, y iperfState, value func(iperfRound) float64) []float64 {
+	var final []iperfRound // the tries that count, in round order
 	for _, r := range rounds {
 		if r.final && r.clean {
-			final[r.round] = r
+			final = append(final, r)
 		}
 	}
 	var out []float64
-	for _, r := range rounds {
-		if !r.final || !r.clean || !r.attached {
+	for i, r := range final {
+		if r.state != x {
 			continue
 		}
 		var sum float64
 		n := 0
-		for _, j := range []int{r.round - 1, r.round + 1} {
-			if d, ok := final[j]; ok && !d.attached {
-				sum += value(d)
+		for j := i - 1; j >= 0; j-- {
+			if final[j].state == y {
+				sum += value(final[j])
 				n++
+				break
+			}
+		}
+		for j := i + 1; j < len(final); j++ {
+			if final[j].state == y {
+				sum += value(final[j])
+				n++
+				break
 			}
 		}
 		if n > 0 && sum > 0 {
@@ -176,8 +184,8 @@ func fmtRatios(v []float64) string {
 }
 
 // newIperfBench brings up a lab with an iperf3 server in container1 for the benchmarks
-// that send through its bridge, with the empty program loaded (cfg.empty may change
-// between rounds), and undoes it all when the benchmark ends. It skips unless root and
+// that send through its bridge, with the empty program loaded, and undoes it all when
+// the benchmark ends. It skips unless root and
 // iperf3 is installed.
 func newIperfBench(b *testing.B, cfg iperfConfig) *iperfBench {
 	b.Helper()
@@ -205,13 +213,40 @@ func newIperfBench(b *testing.B, cfg iperfConfig) *iperfBench {
 // iperfPort is iperf3's default port, in container1's own namespace.
 const iperfPort = 5201
 
+// iperfState is what a round has on the bridge's ports.
+type iperfState int
+
+const (
+	iperfDetached iperfState = iota // nothing
+	iperfEmpty                      // the empty program, TCX
+	iperfNetctl                     // netctl's programs, as netctl attach does
+	iperfStates                     // how many there are
+)
+
+func (s iperfState) String() string {
+	return [...]string{"detached", "empty", "netctl"}[s]
+}
+
 type iperfConfig struct {
 	seconds, rounds      int
 	clientCPU, serverCPU string // "" for unpinned
 	mode                 Mode
-	empty                bool    // attach the empty program instead of netctl's
-	maxOther             float64 // CPUs of other work a round may see (cpuSample)
-	udpBuffer            int     // UDP socket buffers (iperf3 -w), bytes; 0: the kernel's default
+	states               []iperfState // the attached states, in the order of a cycle's first
+	maxOther             float64      // CPUs of other work a round may see (cpuSample)
+	udpBuffer            int          // UDP socket buffers (iperf3 -w), bytes; 0: the kernel's default
+}
+
+// ratioPairs are the ratios reported: each attached state over detached, and netctl
+// over empty when both run.
+func (c iperfConfig) ratioPairs() [][2]iperfState {
+	var out [][2]iperfState
+	for _, st := range c.states {
+		out = append(out, [2]iperfState{st, iperfDetached})
+	}
+	if len(c.states) == 2 {
+		out = append(out, [2]iperfState{iperfNetctl, iperfEmpty})
+	}
+	return out
 }
 
 func (c iperfConfig) cpus() string {
@@ -268,11 +303,14 @@ func iperfConfigFromEnv(b *testing.B) iperfConfig {
 		c.maxOther = f
 	}
 	switch s := os.Getenv("NETCTL_IPERF_PROGRAM"); s {
-	case "", "netctl":
+	case "", "both":
+		c.states = []iperfState{iperfEmpty, iperfNetctl}
+	case "netctl":
+		c.states = []iperfState{iperfNetctl}
 	case "empty":
-		c.empty = true
+		c.states = []iperfState{iperfEmpty}
 	default:
-		b.Fatalf("NETCTL_IPERF_PROGRAM=%q: want netctl or empty", s)
+		b.Fatalf("NETCTL_IPERF_PROGRAM=%q: want netctl, empty or both", s)
 	}
 	c.udpBuffer = udpBufferSize()
 	return c
@@ -309,7 +347,7 @@ type iperfBench struct {
 	// quietLeft is how much longer the benchmark may wait for other work to calm down
 	// (waitQuiet) and run rounds again: it bounds the whole run on a busy machine.
 	quietLeft time.Duration
-	// With cfg.empty: the empty program and its links while attached.
+	// The empty program, and its links while attached.
 	emptyProg  *ebpf.Program
 	emptyLinks []link.Link
 }
@@ -321,24 +359,17 @@ type iperfRound struct {
 	clean     bool          // other work used at most cfg.maxOther meanwhile
 	final     bool          // the round's last try
 	waited    time.Duration // for other work to calm down before the try
-	attached  bool
+	state     iperfState
 	tcpGbps   float64 // at the receiver
 	tcpRetr   int
 	udpRxPPS  float64 // datagrams the server received, per second
 	udpTxPPS  float64 // datagrams the client sent, per second
 	udpLost   float64 // fraction of the sent datagrams the server did not receive
-	tcpCount  float64 // attached: container1's counted receive bytes / bytes iperf3 received
-	udpCount  float64 // attached: container1's counted receive packets / datagrams received
+	tcpCount  float64 // netctl: container1's counted receive bytes / bytes iperf3 received
+	udpCount  float64 // netctl: container1's counted receive packets / datagrams received
 	attachDur time.Duration
 	others    float64 // CPU others than the benchmark used meanwhile, in CPUs (cpuSample)
 	steal     float64 // CPU the hypervisor took meanwhile, in CPUs
-}
-
-func (r iperfRound) state() string {
-	if r.attached {
-		return "attached"
-	}
-	return "detached"
 }
 
 func (r iperfRound) verdict() string {
@@ -355,8 +386,8 @@ func (r iperfRound) verdict() string {
 // iperfTries is how many times a round that saw other work is run at most.
 const iperfTries = 4
 
-// run does one warm-up round (detached, 1 s each, not reported), then the alternating
-// rounds, and returns every try of them.
+// run does one warm-up round (detached, 1 s each, not reported), then the rounds in
+// turn, and returns every try of them.
 func (ib *iperfBench) run(b *testing.B) []iperfRound {
 	ib.checkDetached(b)
 	ib.waitQuiet(b)
@@ -366,22 +397,23 @@ func (ib *iperfBench) run(b *testing.B) []iperfRound {
 		}
 	}
 	var out []iperfRound
-	for i := range 2 * ib.cfg.rounds {
-		attached := i%2 == 1
+	order := ib.cfg.order()
+	prev := iperfDetached
+	for i, st := range order {
 		var attachDur time.Duration
-		if attached {
+		ib.detach(b, prev)
+		if st != iperfDetached {
 			start := time.Now()
-			ib.attach(b)
+			ib.attach(b, st)
 			attachDur = time.Since(start)
-		} else if i > 0 {
-			ib.detach(b)
 		}
+		prev = st
 		for try := 1; ; try++ {
-			r := iperfRound{round: i + 1, try: try, attached: attached, attachDur: attachDur}
+			r := iperfRound{round: i + 1, try: try, state: st, attachDur: attachDur}
 			r.waited = ib.waitQuiet(b)
 			m0 := ib.cpuSample()
-			r.tcpGbps, r.tcpRetr, r.tcpCount = ib.measureTCP(b, attached)
-			r.udpRxPPS, r.udpTxPPS, r.udpLost, r.udpCount = ib.measureUDP(b, attached)
+			r.tcpGbps, r.tcpRetr, r.tcpCount = ib.measureTCP(b, st)
+			r.udpRxPPS, r.udpTxPPS, r.udpLost, r.udpCount = ib.measureUDP(b, st)
 			m1 := ib.cpuSample()
 			r.others, r.steal = m1.othersSince(m0), m1.stealSince(m0)
 			r.clean = r.others <= ib.cfg.maxOther
@@ -389,13 +421,28 @@ func (ib *iperfBench) run(b *testing.B) []iperfRound {
 			out = append(out, r)
 			verdict := r.verdict()
 			b.Logf("round %d %s (try %d): TCP %.2f Gbit/s, UDP64 %.0f pkt/s received (%.0f sent); other CPU %.2f: %s",
-				r.round, r.state(), r.try, r.tcpGbps, r.udpRxPPS, r.udpTxPPS, r.others, verdict)
+				r.round, r.state, r.try, r.tcpGbps, r.udpRxPPS, r.udpTxPPS, r.others, verdict)
 			if r.final {
 				break
 			}
 		}
 	}
-	ib.detach(b)
+	ib.detach(b, prev)
+	return out
+}
+
+// order is the states of the rounds: cfg.rounds cycles of detached then the attached
+// states, whose order swaps every cycle.
+func (c iperfConfig) order() []iperfState {
+	var out []iperfState
+	for i := range c.rounds {
+		out = append(out, iperfDetached)
+		att := slices.Clone(c.states)
+		if i%2 == 1 {
+			slices.Reverse(att)
+		}
+		out = append(out, att...)
+	}
 	return out
 }
 
@@ -419,20 +466,20 @@ func (ib *iperfBench) waitQuiet(b *testing.B) time.Duration {
 	return time.Since(start)
 }
 
-func (ib *iperfBench) measureTCP(b *testing.B, attached bool) (gbps float64, retr int, counted float64) {
+func (ib *iperfBench) measureTCP(b *testing.B, st iperfState) (gbps float64, retr int, counted float64) {
 	b.Helper()
-	before := ib.counted(b, attached)
+	before := ib.counted(b, st)
 	res, err := ib.client(b, ib.cfg.seconds, false)
 	if err != nil {
 		b.Fatal(err)
 	}
-	after := ib.counted(b, attached)
+	after := ib.counted(b, st)
 	recv := res.End.SumReceived
 	if recv.Bytes == 0 || recv.Seconds <= 0 {
 		b.Fatalf("iperf3 TCP: nothing received: %+v", res.End)
 	}
 	gbps = recv.BitsPerSecond / 1e9
-	if attached && !ib.cfg.empty {
+	if st == iperfNetctl {
 		// Every byte the server read crossed veth-c1, with its headers (a few %), and so
 		// did what was still in flight at the end and retransmissions.
 		got := float64(after.RxBytes - before.RxBytes)
@@ -445,14 +492,14 @@ func (ib *iperfBench) measureTCP(b *testing.B, attached bool) (gbps float64, ret
 	return gbps, res.End.SumSent.Retransmits, counted
 }
 
-func (ib *iperfBench) measureUDP(b *testing.B, attached bool) (rxPPS, txPPS, lost, counted float64) {
+func (ib *iperfBench) measureUDP(b *testing.B, st iperfState) (rxPPS, txPPS, lost, counted float64) {
 	b.Helper()
-	before := ib.counted(b, attached)
+	before := ib.counted(b, st)
 	res, err := ib.client(b, ib.cfg.seconds, true)
 	if err != nil {
 		b.Fatal(err)
 	}
-	after := ib.counted(b, attached)
+	after := ib.counted(b, st)
 	sent, recv := res.End.SumSent, res.End.SumReceived
 	got := recv.Packets - recv.LostPackets // the server's highest sequence number, less the gaps
 	if got <= 0 || recv.Seconds <= 0 || sent.Packets <= 0 || sent.Seconds <= 0 {
@@ -460,7 +507,7 @@ func (ib *iperfBench) measureUDP(b *testing.B, attached bool) (rxPPS, txPPS, los
 	}
 	rxPPS, txPPS = float64(got)/recv.Seconds, float64(sent.Packets)/sent.Seconds
 	lost = 1 - float64(got)/float64(sent.Packets)
-	if attached && !ib.cfg.empty {
+	if st == iperfNetctl {
 		// Datagrams dropped at container1's socket were counted on veth-c1 before; a
 		// few dozen packets of iperf3's control connection come on top.
 		n := float64(after.RxPackets - before.RxPackets)
@@ -474,10 +521,10 @@ func (ib *iperfBench) measureUDP(b *testing.B, attached bool) (rxPPS, txPPS, los
 }
 
 // counted reads container1's eth0 counters from the pins, as `netctl status` does;
-// zero when detached (or the empty program is attached).
-func (ib *iperfBench) counted(b *testing.B, attached bool) InterfaceCounters {
+// zero unless netctl's programs are attached.
+func (ib *iperfBench) counted(b *testing.B, st iperfState) InterfaceCounters {
 	b.Helper()
-	if !attached || ib.cfg.empty {
+	if st != iperfNetctl {
 		return InterfaceCounters{}
 	}
 	snap, err := ReadPinned(context.Background(), ib.lab.Host.NS, ib.opts)
@@ -491,14 +538,14 @@ func (ib *iperfBench) counted(b *testing.B, attached bool) InterfaceCounters {
 	return c
 }
 
-// attach does what `netctl attach -n <lab host> --bridge docker0` does: open the
-// datapath (nothing pinned before), attach every port of the bridge, close (the CLI
-// exits; the pins keep the programs attached). It checks both ports carry netctl's two
-// programs.
-func (ib *iperfBench) attach(b *testing.B) {
+// attach puts state st on the bridge's ports. For netctl it does what `netctl attach -n
+// <lab host> --bridge docker0` does: open the datapath (nothing pinned before), attach
+// every port of the bridge, close (the CLI exits; the pins keep the programs attached).
+// It checks both ports carry netctl's two programs.
+func (ib *iperfBench) attach(b *testing.B, st iperfState) {
 	b.Helper()
 	l := ib.lab
-	if ib.cfg.empty {
+	if st == iperfEmpty {
 		ib.attachEmpty(b)
 		return
 	}
@@ -530,11 +577,14 @@ func (ib *iperfBench) attach(b *testing.B) {
 	}
 }
 
-// detach does what `netctl detach -n <lab host>` does, then checks that it left
-// nothing.
-func (ib *iperfBench) detach(b *testing.B) {
+// detach takes state st off the bridge's ports (for netctl as `netctl detach -n <lab
+// host>` does), then checks that it left nothing.
+func (ib *iperfBench) detach(b *testing.B, st iperfState) {
 	b.Helper()
-	if ib.cfg.empty {
+	switch st {
+	case iperfDetached:
+		return
+	case iperfEmpty:
 		for _, k := range ib.emptyLinks {
 			if err := k.Close(); err != nil { // unpinned: closing detaches
 				b.Fatalf("detach the empty program: %v", err)
@@ -883,7 +933,7 @@ func iperfTable(rounds []iperfRound) string {
 	fmt.Fprintln(tw, "round\tstate\tTCP Gbit/s\tretransmits\tcounted/iperf3 bytes\tUDP64 rx pkt/s\tUDP64 sent pkt/s\tlost\tcounted/iperf3 pkts\tattach\tother CPU\tsteal\twaited\tresult\t")
 	for _, r := range rounds {
 		tc, uc, at := "-", "-", "-"
-		if r.attached {
+		if r.state != iperfDetached {
 			at = r.attachDur.Round(time.Millisecond).String()
 		}
 		if r.tcpCount > 0 { // checked: netctl's programs attached
@@ -894,9 +944,38 @@ func iperfTable(rounds []iperfRound) string {
 			round += fmt.Sprintf(" (try %d)", r.try)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%d\t%s\t%.0f\t%.0f\t%.1f%%\t%s\t%s\t%.2f\t%.2f\t%s\t%s\t\n",
-			round, r.state(), r.tcpGbps, r.tcpRetr, tc, r.udpRxPPS, r.udpTxPPS, 100*r.udpLost, uc, at, r.others, r.steal,
+			round, r.state, r.tcpGbps, r.tcpRetr, tc, r.udpRxPPS, r.udpTxPPS, 100*r.udpLost, uc, at, r.others, r.steal,
 			r.waited.Round(100*time.Millisecond), r.verdict())
 	}
 	_ = tw.Flush()
 	return sb.String()
+}
+
+// The rounds' order swaps the attached states every cycle, and a round is compared with
+// the nearest clean rounds of the other state on both sides.
+func TestIperfOrderAndNeighbours(t *testing.T) {
+	c := iperfConfig{rounds: 3, states: []iperfState{iperfEmpty, iperfNetctl}}
+	got := fmt.Sprint(c.order())
+	if want := "[detached empty netctl detached netctl empty detached empty netctl]"; got != want {
+		t.Errorf("order %s, want %s", got, want)
+	}
+	if got := fmt.Sprint(c.ratioPairs()); got != "[[empty detached] [netctl detached] [netctl empty]]" {
+		t.Errorf("ratio pairs %s", got)
+	}
+	var rounds []iperfRound
+	for i, st := range c.order() {
+		rounds = append(rounds, iperfRound{round: i + 1, state: st, final: true, clean: true, udpRxPPS: float64(10 * (i + 1))})
+	}
+	rounds[3].clean = false // the second detached round: its neighbours use the others
+	v := func(r iperfRound) float64 { return r.udpRxPPS }
+	// netctl rounds 3, 5, 9 (values 30, 50, 90); clean detached 1 and 7 (10, 70).
+	want := []float64{30.0 / 40, 50.0 / 40, 90.0 / 70}
+	if got := neighbourRatios(rounds, iperfNetctl, iperfDetached, v); !slices.Equal(got, want) {
+		t.Errorf("netctl/detached by neighbours %v, want %v", got, want)
+	}
+	// netctl against empty: 3 → (20+60)/2, 5 → (20+60)/2, 9 → 80.
+	want = []float64{30.0 / 40, 50.0 / 40, 90.0 / 80}
+	if got := neighbourRatios(rounds, iperfNetctl, iperfEmpty, v); !slices.Equal(got, want) {
+		t.Errorf("netctl/empty by neighbours %v, want %v", got, want)
+	}
 }

@@ -42,8 +42,8 @@ func BenchmarkAttachedRunTime(b *testing.B) {
 	for b.Loop() {
 		for i := range 2 * cfg.rounds {
 			empty := i%2 == 1
-			ib.cfg.empty = empty
-			ib.attach(b)
+			st := map[bool]iperfState{false: iperfNetctl, true: iperfEmpty}[empty]
+			ib.attach(b, st)
 			ib.waitQuiet(b)
 			progs := ib.attachedPrograms(b)
 			t0, n0 := runStats(b, progs)
@@ -51,7 +51,7 @@ func BenchmarkAttachedRunTime(b *testing.B) {
 				b.Fatal(err)
 			}
 			t1, n1 := runStats(b, progs)
-			ib.detach(b)
+			ib.detach(b, st)
 			for _, p := range progs {
 				p.Close()
 			}
@@ -60,7 +60,7 @@ func BenchmarkAttachedRunTime(b *testing.B) {
 			}
 			ns := float64(t1-t0) / float64(n1-n0)
 			perRun[b2i(empty)] = append(perRun[b2i(empty)], ns)
-			b.Logf("round %d, %s: %.1f ns per run over %d runs", i+1, map[bool]string{false: "netctl", true: "empty"}[empty], ns, n1-n0)
+			b.Logf("round %d, %s: %.1f ns per run over %d runs", i+1, st, ns, n1-n0)
 		}
 	}
 	nc, em := median(perRun[0]), median(perRun[1])
