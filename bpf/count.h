@@ -191,7 +191,7 @@ static __always_inline void nc_count_flow_percpu(void *map, struct nc_flow_key *
  *   with it, ingress                               1.63 / 1.61 / 1.64 / 1.64   (31-32 ns)
  *   with it, egress (+ the flood check's MAC)      1.78 / 1.75 / 1.77 / 1.77   (33-34 ns)
  *   same flow on 2 CPUs: 32 ns with, 57 without (24 and 43 where `empty` = 15); new
- *   flow every packet, map full: 0.99-1.02x without (BenchmarkFlowMapNewRatio; the
+ *   flow every packet, map full: 0.99-1.03x without (BenchmarkFlowMapNewRatio; the
  *   slot's check, and at 4096 slots the miss on its line: 1.04-1.11x)
  *
  * The price of per-CPU is memory: values are preallocated for every CPU, 65536 x 40
@@ -242,7 +242,7 @@ struct {
  * on the port-scan case (a new flow every packet, the hash full): the slot's compare
  * then loads a line no packet used lately, and with 4096 slots (416 KiB per CPU) that
  * line came from beyond L2 and cost 1.04-1.11x the program without the cache; with 512
- * (52 KiB, mostly in L1/L2) 1.00-1.03x, with 256 0.99-1.02x. The cache is for the flows
+ * (52 KiB, more often in L2) 1.00-1.03x, with 256 0.94-1.02x. The cache is for the flows
  * that send many packets at once, a few per CPU on most hosts: with 100 flows busy on a
  * CPU, about 91 % of them have a slot of their own at 512 slots (44 % of 1000 flows); the
  * others are counted in the hash, as without a cache.
@@ -317,8 +317,9 @@ static __always_inline long nc_flow_write_back(void *map, struct nc_flow_slot *s
  * this one is in the hash already (it has been seen before): a flow of one packet, as in
  * a port scan, never evicts another, and such a flood costs what it cost without the
  * cache (a lookup and an insert) plus the slot's compare. Only the slot's key and tick
- * decide (an empty slot's key is zero: a key's family never is), so a busy slot's counts,
- * on the next cache line, are not loaded. Otherwise the packet is counted in the hash.
+ * decide (an empty slot's key is zero: a key's family never is), so a busy slot's counts
+ * are not loaded (a line fewer, unless the 8-byte-aligned slot puts them on the key's or
+ * tick's line). Otherwise the packet is counted in the hash.
  * Not inlined: it is off the common path, and apart it leaves the hit path fewer values
  * to keep in registers. */
 static __noinline void nc_flow_miss(union nc_slot *c, union nc_key *k, __u32 len, __u32 tcp_flags)
@@ -361,6 +362,27 @@ static __noinline void nc_flow_miss(union nc_slot *c, union nc_key *k, __u32 len
 	__sync_fetch_and_add(&c->s.gen_done, 1); /* whole again */
 }
 
+/* Counts one packet of len bytes in slot c, which holds its flow k. */
+static __always_inline void nc_flow_hit(union nc_slot *c, union nc_key *k, __u32 len, __u8 tcp_flags)
+{
+	/* The coarse clock moves once a tick, as the jiffies do, and the kernel inlines
+	 * bpf_jiffies64 into a load: read the clock once a tick per slot, not once a
+	 * packet. (Between a tick's jiffies update and its clock update, the time read
+	 * can be the last tick's: last_seen_ns stays within a tick, its resolution.) */
+	__u32 tick = bpf_jiffies64();
+
+	c->s.value.packets++;
+	c->s.value.bytes += len;
+	c->s.value.tcp_flags |= tcp_flags;
+	if (__builtin_expect(c->s.tick != tick, 0)) {
+		c->s.tick = tick;
+		c->s.value.last_seen_ns = nc_now();
+		/* Once a tick, a lookup of the flow's hash entry, if any: the LRU then
+		 * sees it used, and does not evict a busy flow's other copies first. */
+		bpf_map_lookup_elem(&flows, &k->key);
+	}
+}
+
 /* Counts one packet of len bytes in flow k: in its slot of flow_cache, or (nc_flow_miss)
  * in flows. */
 static __always_inline void nc_count_flow_cached(union nc_key *k, __u32 len, __u8 tcp_flags)
@@ -373,22 +395,7 @@ static __always_inline void nc_count_flow_cached(union nc_key *k, __u32 len, __u
 		return;
 	}
 	if (__builtin_expect(nc_slot_holds(c, k), 1)) {
-		/* The coarse clock moves once a tick, as the jiffies do, and the kernel inlines
-		 * bpf_jiffies64 into a load: read the clock once a tick per slot, not once a
-		 * packet. (Between a tick's jiffies update and its clock update, the time read
-		 * can be the last tick's: last_seen_ns stays within a tick, its resolution.) */
-		__u32 tick = bpf_jiffies64();
-
-		c->s.value.packets++;
-		c->s.value.bytes += len;
-		c->s.value.tcp_flags |= tcp_flags;
-		if (__builtin_expect(c->s.tick != tick, 0)) {
-			c->s.tick = tick;
-			c->s.value.last_seen_ns = nc_now();
-			/* Once a tick, a lookup of the flow's hash entry, if any: the LRU then
-			 * sees it used, and does not evict a busy flow's other copies first. */
-			bpf_map_lookup_elem(&flows, &k->key);
-		}
+		nc_flow_hit(c, k, len, tcp_flags);
 		return;
 	}
 	nc_flow_miss(c, k, len, tcp_flags);

@@ -75,7 +75,8 @@ struct nc_flow_value {
  * it; the hash holds the same flow's counts as of the last time the slot was written
  * back (or none, for a flow only ever seen in the cache). A reader takes, per flow and
  * CPU, the value with more packets of the two; reading the cache before the hash, what
- * it reports never goes down. An all-zero slot is empty (no key has ifindex 0).
+ * it reports never goes down. A slot whose key's first word is zero is empty (a key's
+ * family, in that word, never is: parse.h).
  *
  * When the slot changes flows, the program adds 1 to gen_begun before it writes the new
  * flow and 1 to gen_done after (atomic adds: ordered on every architecture). A reader's
