@@ -98,6 +98,85 @@ BENCH_PROG(bench_cached_new, flows, CACHED, NEWFLOW)
 BENCH_PROG(bench_totals_only, bench_flows_lru_percpu, PERCPU, NOPARSE)
 BENCH_PROG(bench_parse_only, bench_flows_lru_percpu, PERCPU, NOFLOW | NOCLOCK)
 
+/*
+ * A measurement of a layout, not the product: the totals and the flow cache in plain
+ * arrays indexed by CPU (bpf_get_smp_processor_id, which the kernel inlines) instead of
+ * per-CPU arrays, so a lookup is one load of the value, not a load of the per-CPU
+ * pointer table's entry and then the value; slots padded to 128 bytes in a page-aligned
+ * array (BPF_F_MMAPABLE), two whole lines each. For up to BENCH_FLAT_CPUS CPUs; the miss
+ * path only takes an empty slot, else counts in the hash. Compared with bench_cached,
+ * which is the product's code without the flood check, in real traffic
+ * (BenchmarkAttachedRunTime, NETCTL_RUNTIME_PROGRAMS).
+ */
+#define BENCH_FLAT_CPUS 8
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BENCH_FLAT_CPUS * 2 * NC_TOTALS_ARRAY_IFINDEXES);
+	__type(key, __u32);
+	__type(value, struct nc_totals_value);
+} bench_flat_totals SEC(".maps");
+
+struct bench_flat_slot {
+	union nc_slot c;
+	__u64 pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BENCH_FLAT_CPUS * NC_FLOW_CACHE_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct bench_flat_slot);
+} bench_flat_cache SEC(".maps");
+
+SEC("tc")
+int bench_flat(struct __sk_buff *skb)
+{
+	union nc_key key;
+	__u32 len = skb->len;
+	__u32 ifindex = skb->ifindex;
+	__u32 cpu = bpf_get_smp_processor_id() & (BENCH_FLAT_CPUS - 1);
+	__u8 tcp_flags;
+
+	if (ifindex < NC_TOTALS_ARRAY_IFINDEXES) {
+		__u32 idx = (cpu * NC_TOTALS_ARRAY_IFINDEXES + ifindex) * 2 + NC_DIR_INGRESS;
+		struct nc_totals_value *t = bpf_map_lookup_elem(&bench_flat_totals, &idx);
+
+		if (t) {
+			t->packets++;
+			t->bytes += len;
+		}
+	} else {
+		nc_count_totals(ifindex, NC_DIR_INGRESS, len);
+	}
+	if (nc_parse(skb, ifindex, NC_DIR_INGRESS, &key, &tcp_flags) != NC_PARSE_FLOW)
+		return TCX_NEXT;
+
+	__u32 idx = cpu * NC_FLOW_CACHE_SLOTS + nc_flow_slot_of(&key);
+	union nc_slot *c = bpf_map_lookup_elem(&bench_flat_cache, &idx);
+
+	if (!c)
+		return TCX_NEXT;
+	if (__builtin_expect(nc_slot_holds(c, &key), 1)) {
+		nc_flow_hit(c, &key, len, tcp_flags);
+	} else if (!c->w[1]) {
+		c->w[1] = key.w[0];
+		c->w[2] = key.w[1];
+		c->w[3] = key.w[2];
+		c->w[4] = key.w[3];
+		c->w[5] = key.w[4];
+		c->w[6] = key.w[5];
+		c->s.tick = bpf_jiffies64();
+		c->s.value.packets = 1;
+		c->s.value.bytes = len;
+		c->s.value.first_seen_ns = c->s.value.last_seen_ns = nc_now();
+	} else {
+		nc_count_flow_percpu(&flows, &key.key, len, tcp_flags, nc_now());
+	}
+	return TCX_NEXT;
+}
+
 /* The baseline: the cost of running any tc program at all. */
 SEC("tc")
 int empty(struct __sk_buff *skb)

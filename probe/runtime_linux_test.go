@@ -5,6 +5,10 @@ package probe
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,7 +29,11 @@ import (
 // the kernel's clock reads to every run, to both alike. TCX only (Linux 6.6+).
 //
 // Environment: NETCTL_IPERF_SECONDS and NETCTL_IPERF_ROUNDS as for
-// BenchmarkAttachedThroughput (defaults 2 and 9 rounds of each).
+// BenchmarkAttachedThroughput (defaults 2 and 9 rounds of each), and
+// NETCTL_RUNTIME_PROGRAMS: benchmark programs of bpf/bench.c to measure instead of
+// netctl's, comma-separated (bench_cached, bench_flat, bench_lru_percpu,
+// bench_totals_only, bench_parse_only), each attached with TCX on the four hooks; the
+// rounds then go empty, the first, the second, …, empty, ….
 //
 //	go test -run '^$' -bench AttachedRunTime -benchtime 1x -count 1 -v ./probe/
 func BenchmarkAttachedRunTime(b *testing.B) {
@@ -38,36 +46,75 @@ func BenchmarkAttachedRunTime(b *testing.B) {
 	}
 	defer stats.Close()
 
-	var perRun [2][]float64 // 0: netctl's programs, 1: the empty one
+	cands := runtimeCandidates(b, ib)
+	perRun := make([][]float64, len(cands))
 	for b.Loop() {
-		for i := range 2 * cfg.rounds {
-			empty := i%2 == 1
-			st := map[bool]iperfState{false: iperfNetctl, true: iperfEmpty}[empty]
-			ib.attach(b, st)
-			ib.waitQuiet(b)
-			progs := ib.attachedPrograms(b)
-			t0, n0 := runStats(b, progs)
-			if _, err := ib.client(b, cfg.seconds, true); err != nil {
-				b.Fatal(err)
+		round := 0
+		for range cfg.rounds {
+			for i, c := range cands {
+				round++
+				c.attach()
+				ib.waitQuiet(b)
+				progs := ib.attachedPrograms(b)
+				t0, n0 := runStats(b, progs)
+				if _, err := ib.client(b, cfg.seconds, true); err != nil {
+					b.Fatal(err)
+				}
+				t1, n1 := runStats(b, progs)
+				c.detach()
+				for _, p := range progs {
+					p.Close()
+				}
+				if n1 <= n0 {
+					b.Fatalf("round %d: the programs did not run (%d runs before, %d after)", round, n0, n1)
+				}
+				ns := float64(t1-t0) / float64(n1-n0)
+				perRun[i] = append(perRun[i], ns)
+				b.Logf("round %d, %s: %.1f ns per run over %d runs", round, c.name, ns, n1-n0)
 			}
-			t1, n1 := runStats(b, progs)
-			ib.detach(b, st)
-			for _, p := range progs {
-				p.Close()
-			}
-			if n1 <= n0 {
-				b.Fatalf("round %d: the programs did not run (%d runs before, %d after)", i+1, n0, n1)
-			}
-			ns := float64(t1-t0) / float64(n1-n0)
-			perRun[b2i(empty)] = append(perRun[b2i(empty)], ns)
-			b.Logf("round %d, %s: %.1f ns per run over %d runs", i+1, st, ns, n1-n0)
 		}
 	}
-	nc, em := median(perRun[0]), median(perRun[1])
 	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(nc, "netctl-ns/run")
+	em := median(perRun[0])
 	b.ReportMetric(em, "empty-ns/run")
-	b.ReportMetric(nc-em, "netctl-over-empty-ns/run")
+	for i, c := range cands[1:] {
+		m := median(perRun[i+1])
+		b.ReportMetric(m, c.name+"-ns/run")
+		b.ReportMetric(m-em, c.name+"-over-empty-ns/run")
+	}
+}
+
+// runtimeCandidate is what BenchmarkAttachedRunTime puts on the hooks in a round.
+type runtimeCandidate struct {
+	name           string
+	attach, detach func()
+}
+
+// runtimeCandidates returns the empty program first, then netctl's programs, or the
+// benchmark programs NETCTL_RUNTIME_PROGRAMS names.
+func runtimeCandidates(b *testing.B, ib *iperfBench) []runtimeCandidate {
+	b.Helper()
+	tcx := func(name string, p *ebpf.Program) runtimeCandidate {
+		return runtimeCandidate{name, func() { ib.attachTCX(b, p) }, func() { ib.detachTCX(b) }}
+	}
+	out := []runtimeCandidate{tcx("empty", ib.emptyProg)}
+	env := os.Getenv("NETCTL_RUNTIME_PROGRAMS")
+	if env == "" {
+		return append(out, runtimeCandidate{"netctl", func() { ib.attach(b, iperfNetctl) }, func() { ib.detach(b, iperfNetctl) }})
+	}
+	bo := mustLoadBench(b)
+	byName := map[string]*ebpf.Program{
+		"bench_cached": bo.BenchCached, "bench_flat": bo.BenchFlat, "bench_lru_percpu": bo.BenchLruPercpu,
+		"bench_totals_only": bo.BenchTotalsOnly, "bench_parse_only": bo.BenchParseOnly,
+	}
+	for _, name := range strings.Split(env, ",") {
+		p, ok := byName[name]
+		if !ok {
+			b.Fatalf("NETCTL_RUNTIME_PROGRAMS: no benchmark program %q (want some of %v)", name, slices.Sorted(maps.Keys(byName)))
+		}
+		out = append(out, tcx(name, p))
+	}
+	return out
 }
 
 // attachedPrograms opens the TCX programs on the lab's two ports, both hooks.

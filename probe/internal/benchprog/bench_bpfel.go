@@ -13,6 +13,15 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type BenchBenchFlatSlot struct {
+	_ structs.HostLayout
+	C struct {
+		_ structs.HostLayout
+		S BenchNcFlowSlot
+	}
+	Pad [3]uint64
+}
+
 type BenchNcFlowKey struct {
 	_         structs.HostLayout
 	Ifindex   uint32
@@ -62,6 +71,8 @@ type BenchNcTotalsValue struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	BenchMapBenchFlatCache       = "bench_flat_cache"
+	BenchMapBenchFlatTotals      = "bench_flat_totals"
 	BenchMapBenchFlowsHash       = "bench_flows_hash"
 	BenchMapBenchFlowsLru        = "bench_flows_lru"
 	BenchMapBenchFlowsLruPercpu  = "bench_flows_lru_percpu"
@@ -73,6 +84,7 @@ const (
 	BenchMapTotalsByIndex        = "totals_by_index"
 	BenchProgBenchCached         = "bench_cached"
 	BenchProgBenchCachedNew      = "bench_cached_new"
+	BenchProgBenchFlat           = "bench_flat"
 	BenchProgBenchHash           = "bench_hash"
 	BenchProgBenchHashNew        = "bench_hash_new"
 	BenchProgBenchLru            = "bench_lru"
@@ -132,6 +144,7 @@ type BenchSpecs struct {
 type BenchProgramSpecs struct {
 	BenchCached       *ebpf.ProgramSpec `ebpf:"bench_cached"`
 	BenchCachedNew    *ebpf.ProgramSpec `ebpf:"bench_cached_new"`
+	BenchFlat         *ebpf.ProgramSpec `ebpf:"bench_flat"`
 	BenchHash         *ebpf.ProgramSpec `ebpf:"bench_hash"`
 	BenchHashNew      *ebpf.ProgramSpec `ebpf:"bench_hash_new"`
 	BenchLru          *ebpf.ProgramSpec `ebpf:"bench_lru"`
@@ -150,6 +163,8 @@ type BenchProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type BenchMapSpecs struct {
+	BenchFlatCache      *ebpf.MapSpec `ebpf:"bench_flat_cache"`
+	BenchFlatTotals     *ebpf.MapSpec `ebpf:"bench_flat_totals"`
 	BenchFlowsHash      *ebpf.MapSpec `ebpf:"bench_flows_hash"`
 	BenchFlowsLru       *ebpf.MapSpec `ebpf:"bench_flows_lru"`
 	BenchFlowsLruPercpu *ebpf.MapSpec `ebpf:"bench_flows_lru_percpu"`
@@ -188,6 +203,8 @@ func (o *BenchObjects) Close() error {
 //
 // It can be passed to LoadBenchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type BenchMaps struct {
+	BenchFlatCache      *ebpf.Map `ebpf:"bench_flat_cache"`
+	BenchFlatTotals     *ebpf.Map `ebpf:"bench_flat_totals"`
 	BenchFlowsHash      *ebpf.Map `ebpf:"bench_flows_hash"`
 	BenchFlowsLru       *ebpf.Map `ebpf:"bench_flows_lru"`
 	BenchFlowsLruPercpu *ebpf.Map `ebpf:"bench_flows_lru_percpu"`
@@ -201,6 +218,8 @@ type BenchMaps struct {
 
 func (m *BenchMaps) Close() error {
 	return _BenchClose(
+		m.BenchFlatCache,
+		m.BenchFlatTotals,
 		m.BenchFlowsHash,
 		m.BenchFlowsLru,
 		m.BenchFlowsLruPercpu,
@@ -226,6 +245,7 @@ type BenchVariables struct {
 type BenchPrograms struct {
 	BenchCached       *ebpf.Program `ebpf:"bench_cached"`
 	BenchCachedNew    *ebpf.Program `ebpf:"bench_cached_new"`
+	BenchFlat         *ebpf.Program `ebpf:"bench_flat"`
 	BenchHash         *ebpf.Program `ebpf:"bench_hash"`
 	BenchHashNew      *ebpf.Program `ebpf:"bench_hash_new"`
 	BenchLru          *ebpf.Program `ebpf:"bench_lru"`
@@ -244,6 +264,7 @@ func (p *BenchPrograms) Close() error {
 	return _BenchClose(
 		p.BenchCached,
 		p.BenchCachedNew,
+		p.BenchFlat,
 		p.BenchHash,
 		p.BenchHashNew,
 		p.BenchLru,
