@@ -109,16 +109,7 @@ func TestCountersExact(t *testing.T) {
 		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()
 			l, opts := dpLab(t)
-			dp, err := Open(l.Host.NS, withMode(opts, mode))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer dp.Close()
-			at, err := dp.AttachBridge(context.Background(), "docker0")
-			if err != nil {
-				skipIfNoTCX(t, err)
-				t.Fatal(err)
-			}
+			dp, at := openAttached(t, l, withMode(opts, mode))
 			if len(at) != 3 {
 				t.Fatalf("attached %d ports, want 3: %+v", len(at), at)
 			}
@@ -263,6 +254,23 @@ func TestPinnedLifecycle(t *testing.T) {
 func withMode(o Options, m Mode) Options {
 	o.Mode = m
 	return o
+}
+
+// openAttached opens the datapath of lab l with opts, closed when the test ends, and
+// attaches docker0's ports; it skips where opts ask for TCX and the kernel has none.
+func openAttached(t *testing.T, l *lab.Lab, opts Options) (*Datapath, []Attachment) {
+	t.Helper()
+	dp, err := Open(l.Host.NS, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dp.Close() })
+	at, err := dp.AttachBridge(context.Background(), "docker0")
+	if err != nil {
+		skipIfNoTCX(t, err)
+		t.Fatal(err)
+	}
+	return dp, at
 }
 
 // progsOn counts netctl's programs attached in a namespace: tc filters as bpftool sees
@@ -511,15 +519,7 @@ func TestPortOfDockerContainerNamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _, _ = e.Del("eth7") }()
-	dp, err := Open(l.Host.NS, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dp.Close()
-	at, err := dp.AttachBridge(context.Background(), "docker0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, at := openAttached(t, l, opts)
 	found := false
 	for _, a := range at {
 		if a.HostInterface == p.HostName {
@@ -601,14 +601,7 @@ type probe1 struct {
 func TestUnobservedBridgePorts(t *testing.T) {
 	t.Parallel()
 	l, opts := dpLab(t)
-	dp, err := Open(l.Host.NS, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dp.Close()
-	if _, err := dp.AttachBridge(context.Background(), "docker0"); err != nil {
-		t.Fatal(err)
-	}
+	dp, _ := openAttached(t, l, opts)
 	unobserved := func() int {
 		s, err := dp.Snapshot(context.Background())
 		if err != nil || len(s.Bridges) != 1 || s.Bridges[0].Name != "docker0" {

@@ -22,14 +22,7 @@ func TestFloodedCopiesKeptApart(t *testing.T) {
 	if err := l.SetBridgeAgeing(0); err != nil {
 		t.Fatal(err)
 	}
-	dp, err := Open(l.Host.NS, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dp.Close()
-	if _, err := dp.AttachBridge(context.Background(), "docker0"); err != nil {
-		t.Fatal(err)
-	}
+	dp, _ := openAttached(t, l, opts)
 	const n = 200
 	if out, err := exec.Command("ip", "netns", "exec", l.Container2.Name, "ping", "-q", "-i", "0.002", "-c", "200", "-W", "1", "172.17.0.2").CombinedOutput(); err != nil {
 		t.Fatalf("ping: %v\n%s", err, out)

@@ -289,15 +289,7 @@ func TestFlowCacheRealTrafficExact(t *testing.T) {
 		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()
 			l, opts := dpLab(t)
-			dp, err := Open(l.Host.NS, withMode(opts, mode))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer dp.Close()
-			if _, err := dp.AttachBridge(context.Background(), "docker0"); err != nil {
-				skipIfNoTCX(t, err)
-				t.Fatal(err)
-			}
+			dp, _ := openAttached(t, l, withMode(opts, mode))
 			const (
 				flows  = 6000 // > FlowCacheSlots
 				passes = 3
