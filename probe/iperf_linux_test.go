@@ -64,6 +64,8 @@ import (
 //	NETCTL_IPERF_MODE     attach mode: auto, tcx or tc (auto)
 //	NETCTL_IPERF_MAX_OTHER_CPU  other work tolerated during a round, in CPUs (0.1)
 //	NETCTL_IPERF_PROGRAM  the attached states: netctl, empty, or both (both)
+//	NETCTL_IPERF_BASELINE the program of the "empty" state (empty): another of
+//	                      bpf/bench.c's, e.g. bench_totals_only, measures its code
 //
 // The empty program is attached unpinned and counts nothing; with NETCTL_IPERF_MODE=tc
 // the netctl rounds use tc and the empty ones still TCX.
@@ -85,30 +87,30 @@ func BenchmarkAttachedThroughput(b *testing.B) {
 	cfg := iperfConfigFromEnv(b)
 	bench := newIperfBench(b, cfg)
 	l := bench.lab
-	if slices.Contains(cfg.states, iperfEmpty) && !bench.haveTCX(b) {
-		cfg.states = slices.DeleteFunc(cfg.states, func(s iperfState) bool { return s == iperfEmpty })
+	if slices.Contains(cfg.states, iperfBaseline) && !bench.haveTCX(b) {
+		cfg.states = slices.DeleteFunc(cfg.states, func(s iperfState) bool { return s == iperfBaseline })
 		if len(cfg.states) == 0 {
-			b.Skip("skipping: the empty program is attached with TCX, and this kernel has none (Linux 6.6+)")
+			b.Skipf("skipping: %s is attached with TCX, and this kernel has none (Linux 6.6+)", cfg.baseline)
 		}
-		b.Log("this kernel has no TCX (Linux 6.6+): the empty program's rounds are left out")
+		b.Logf("this kernel has no TCX (Linux 6.6+): the rounds of %s are left out", cfg.baseline)
 		bench.cfg.states = cfg.states
 	}
 
 	b.Logf("iperf3 %s → %s through %s, %d s per run, %d rounds of each state, CPUs %s, UDP socket buffers %s; attached: %s (netctl's in attach mode %s); load average %s",
-		l.Container2.Addr4, l.Container1.Addr4, l.Spec.Bridge.Name, cfg.seconds, cfg.rounds, cfg.cpus(), cfg.udpBuffers(), cfg.states, cfg.mode, loadAverage())
+		l.Container2.Addr4, l.Container1.Addr4, l.Spec.Bridge.Name, cfg.seconds, cfg.rounds, cfg.cpus(), cfg.udpBuffers(), cfg.labels(), cfg.mode, loadAverage())
 	var rounds []iperfRound
 	for b.Loop() {
 		rounds = bench.run(b)
 	}
 	b.Logf("load average after the rounds: %s", loadAverage())
-	b.Log("\n" + iperfTable(rounds))
+	b.Log("\n" + iperfTable(rounds, cfg.label))
 
 	var tcp, udp, udpSent [iperfStates][]float64
 	contended := 0
 	for _, st := range append([]iperfState{iperfDetached}, cfg.states...) {
 		use := func(r iperfRound) bool { return r.state == st && r.clean }
 		if !slices.ContainsFunc(rounds, use) {
-			b.Logf("no %s round ran without other work: its medians are of contended rounds", st)
+			b.Logf("no %s round ran without other work: its medians are of contended rounds", cfg.label(st))
 			use = func(r iperfRound) bool { return r.state == st && r.final }
 		}
 		for _, r := range rounds {
@@ -121,19 +123,19 @@ func BenchmarkAttachedThroughput(b *testing.B) {
 				contended++
 			}
 		}
-		b.Logf("%s: %d rounds", st, len(tcp[st]))
+		b.Logf("%s: %d rounds", cfg.label(st), len(tcp[st]))
 	}
 	b.ReportMetric(0, "ns/op") // one op is the whole series of rounds: meaningless
 	b.ReportMetric(float64(contended), "contended-tries")
 	for _, st := range append([]iperfState{iperfDetached}, cfg.states...) {
-		b.ReportMetric(median(tcp[st]), "tcp-"+st.String()+"-Gbit/s")
-		b.ReportMetric(median(udp[st]), "udp64-"+st.String()+"-rx-pkt/s")
+		b.ReportMetric(median(tcp[st]), "tcp-"+cfg.label(st)+"-Gbit/s")
+		b.ReportMetric(median(udp[st]), "udp64-"+cfg.label(st)+"-rx-pkt/s")
 	}
 	// The ratios of the medians, and from neighbours: each round of one state against
 	// the mean of the nearest rounds of the other before and after it.
 	for _, pair := range cfg.ratioPairs() {
 		x, y := pair[0], pair[1]
-		name := x.String() + "/" + y.String()
+		name := cfg.label(x) + "/" + cfg.label(y)
 		b.ReportMetric(median(tcp[x])/median(tcp[y]), "tcp-"+name)
 		b.ReportMetric(median(udp[x])/median(udp[y]), "udp64-"+name)
 		b.ReportMetric(median(udpSent[x])/median(udpSent[y]), "udp64-sent-"+name)
@@ -216,7 +218,8 @@ func newIperfBench(b *testing.B, cfg iperfConfig) *iperfBench {
 			b.Errorf("detach at cleanup: %v", err)
 		}
 	})
-	ib := &iperfBench{cfg: cfg, lab: l, opts: opts, quietLeft: 5 * time.Minute, emptyProg: mustLoadBench(b).Empty}
+	bo := mustLoadBench(b)
+	ib := &iperfBench{cfg: cfg, lab: l, opts: opts, quietLeft: 5 * time.Minute, emptyProg: bo.Empty, baselineProg: benchProgram(b, bo, cfg.baseline)}
 	b.Cleanup(func() {
 		for _, k := range ib.tcxLinks {
 			k.Close()
@@ -234,13 +237,30 @@ type iperfState int
 
 const (
 	iperfDetached iperfState = iota // nothing
-	iperfEmpty                      // the empty program, TCX
+	iperfBaseline                   // the empty program (or cfg.baseline), TCX
 	iperfNetctl                     // netctl's programs, as netctl attach does
 	iperfStates                     // how many there are
 )
 
 func (s iperfState) String() string {
-	return [...]string{"detached", "empty", "netctl"}[s]
+	return [...]string{"detached", "baseline", "netctl"}[s]
+}
+
+// label names state st in the output: the baseline by its program's name.
+func (c iperfConfig) label(st iperfState) string {
+	if st == iperfBaseline && c.baseline != "" {
+		return c.baseline
+	}
+	return st.String()
+}
+
+// labels names the attached states.
+func (c iperfConfig) labels() []string {
+	var out []string
+	for _, st := range c.states {
+		out = append(out, c.label(st))
+	}
+	return out
 }
 
 type iperfConfig struct {
@@ -248,6 +268,7 @@ type iperfConfig struct {
 	clientCPU, serverCPU string // "" for unpinned
 	mode                 Mode
 	states               []iperfState // the attached states, in the order of a cycle's first
+	baseline             string       // the baseline's program in bpf/bench.c: empty, or another
 	maxOther             float64      // CPUs of other work a round may see (cpuSample)
 	udpBuffer            int          // UDP socket buffers (iperf3 -w), bytes; 0: the kernel's default
 }
@@ -260,7 +281,7 @@ func (c iperfConfig) ratioPairs() [][2]iperfState {
 		out = append(out, [2]iperfState{st, iperfDetached})
 	}
 	if len(c.states) == 2 {
-		out = append(out, [2]iperfState{iperfNetctl, iperfEmpty})
+		out = append(out, [2]iperfState{iperfNetctl, iperfBaseline})
 	}
 	return out
 }
@@ -318,15 +339,19 @@ func iperfConfigFromEnv(b *testing.B) iperfConfig {
 		}
 		c.maxOther = f
 	}
+	c.baseline = "empty"
+	if s := os.Getenv("NETCTL_IPERF_BASELINE"); s != "" {
+		c.baseline = s
+	}
 	switch s := os.Getenv("NETCTL_IPERF_PROGRAM"); s {
 	case "", "both":
-		c.states = []iperfState{iperfEmpty, iperfNetctl}
+		c.states = []iperfState{iperfBaseline, iperfNetctl}
 	case "netctl":
 		c.states = []iperfState{iperfNetctl}
-	case "empty":
-		c.states = []iperfState{iperfEmpty}
+	case "empty", "baseline":
+		c.states = []iperfState{iperfBaseline}
 	default:
-		b.Fatalf("NETCTL_IPERF_PROGRAM=%q: want netctl, empty or both", s)
+		b.Fatalf("NETCTL_IPERF_PROGRAM=%q: want netctl, empty (the baseline) or both", s)
 	}
 	c.udpBuffer = udpBufferSize()
 	return c
@@ -362,9 +387,10 @@ type iperfBench struct {
 	clientCPU time.Duration // CPU time of the iperf3 clients so far
 	// quietLeft is how much longer the benchmark may wait for other work to calm down
 	// (waitQuiet) and run rounds again: it bounds the whole run on a busy machine.
-	quietLeft time.Duration
-	emptyProg *ebpf.Program
-	tcxLinks  []link.Link // attachTCX's, while attached
+	quietLeft    time.Duration
+	emptyProg    *ebpf.Program
+	baselineProg *ebpf.Program // cfg.baseline's
+	tcxLinks     []link.Link   // attachTCX's, while attached
 }
 
 // iperfRound is what one round measured.
@@ -436,7 +462,7 @@ func (ib *iperfBench) run(b *testing.B) []iperfRound {
 			out = append(out, r)
 			verdict := r.verdict()
 			b.Logf("round %d %s (try %d): TCP %.2f Gbit/s, UDP64 %.0f pkt/s received (%.0f sent); other CPU %.2f: %s",
-				r.round, r.state, r.try, r.tcpGbps, r.udpRxPPS, r.udpTxPPS, r.others, verdict)
+				r.round, ib.cfg.label(r.state), r.try, r.tcpGbps, r.udpRxPPS, r.udpTxPPS, r.others, verdict)
 			if r.final {
 				break
 			}
@@ -560,8 +586,8 @@ func (ib *iperfBench) counted(b *testing.B, st iperfState) InterfaceCounters {
 func (ib *iperfBench) attach(b *testing.B, st iperfState) {
 	b.Helper()
 	l := ib.lab
-	if st == iperfEmpty {
-		ib.attachTCX(b, ib.emptyProg)
+	if st == iperfBaseline {
+		ib.attachTCX(b, ib.baselineProg)
 		return
 	}
 	if has, err := HasPins(l.Host.NS, ib.opts); err != nil || has {
@@ -599,7 +625,7 @@ func (ib *iperfBench) detach(b *testing.B, st iperfState) {
 	switch st {
 	case iperfDetached:
 		return
-	case iperfEmpty:
+	case iperfBaseline:
 		ib.detachTCX(b)
 		return
 	}
@@ -978,8 +1004,8 @@ func loadAverage() string {
 	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
-// iperfTable formats the rounds, one line per try.
-func iperfTable(rounds []iperfRound) string {
+// iperfTable formats the rounds, one line per try, naming states with label.
+func iperfTable(rounds []iperfRound, label func(iperfState) string) string {
 	var sb strings.Builder
 	tw := tabwriter.NewWriter(&sb, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "round\tstate\tTCP Gbit/s\tretransmits\tcounted/iperf3 bytes\tUDP64 rx pkt/s\tUDP64 sent pkt/s\tlost\tcounted/iperf3 pkts\tattach\tother CPU\tsteal\twaited\tresult\t")
@@ -996,7 +1022,7 @@ func iperfTable(rounds []iperfRound) string {
 			round += fmt.Sprintf(" (try %d)", r.try)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%d\t%s\t%.0f\t%.0f\t%.1f%%\t%s\t%s\t%.2f\t%.2f\t%s\t%s\t\n",
-			round, r.state, r.tcpGbps, r.tcpRetr, tc, r.udpRxPPS, r.udpTxPPS, 100*r.udpLost, uc, at, r.others, r.steal,
+			round, label(r.state), r.tcpGbps, r.tcpRetr, tc, r.udpRxPPS, r.udpTxPPS, 100*r.udpLost, uc, at, r.others, r.steal,
 			r.waited.Round(100*time.Millisecond), r.verdict())
 	}
 	_ = tw.Flush()
@@ -1007,12 +1033,12 @@ func iperfTable(rounds []iperfRound) string {
 // the nearest clean rounds of the other state on both sides, interpolated: a linear
 // drift cancels.
 func TestIperfOrderAndNeighbours(t *testing.T) {
-	c := iperfConfig{rounds: 3, states: []iperfState{iperfEmpty, iperfNetctl}}
+	c := iperfConfig{rounds: 3, states: []iperfState{iperfBaseline, iperfNetctl}}
 	got := fmt.Sprint(c.order())
-	if want := "[detached empty netctl detached netctl empty detached empty netctl]"; got != want {
+	if want := "[detached baseline netctl detached netctl baseline detached baseline netctl]"; got != want {
 		t.Errorf("order %s, want %s", got, want)
 	}
-	if got := fmt.Sprint(c.ratioPairs()); got != "[[empty detached] [netctl detached] [netctl empty]]" {
+	if got := fmt.Sprint(c.ratioPairs()); got != "[[baseline detached] [netctl detached] [netctl baseline]]" {
 		t.Errorf("ratio pairs %s", got)
 	}
 	var rounds []iperfRound
@@ -1029,7 +1055,7 @@ func TestIperfOrderAndNeighbours(t *testing.T) {
 	}
 	// netctl against empty (rounds 2, 6, 8): 3 and 5 on the line through 2 and 6; 9 → 80.
 	want = []float64{1, 1, 90.0 / 80}
-	if got := neighbourRatios(rounds, iperfNetctl, iperfEmpty, v); !slices.Equal(got, want) {
+	if got := neighbourRatios(rounds, iperfNetctl, iperfBaseline, v); !slices.Equal(got, want) {
 		t.Errorf("netctl/empty by neighbours %v, want %v", got, want)
 	}
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/probe/internal/benchprog"
 )
 
 // BenchmarkAttachedRunTime measures what one program run costs in real traffic, where
@@ -103,18 +105,25 @@ func runtimeCandidates(b *testing.B, ib *iperfBench) []runtimeCandidate {
 		return append(out, runtimeCandidate{"netctl", func() { ib.attach(b, iperfNetctl) }, func() { ib.detach(b, iperfNetctl) }})
 	}
 	bo := mustLoadBench(b)
-	byName := map[string]*ebpf.Program{
-		"bench_cached": bo.BenchCached, "bench_flat": bo.BenchFlat, "bench_lru_percpu": bo.BenchLruPercpu,
-		"bench_totals_only": bo.BenchTotalsOnly, "bench_parse_only": bo.BenchParseOnly,
-	}
 	for _, name := range strings.Split(env, ",") {
-		p, ok := byName[name]
-		if !ok {
-			b.Fatalf("NETCTL_RUNTIME_PROGRAMS: no benchmark program %q (want some of %v)", name, slices.Sorted(maps.Keys(byName)))
-		}
-		out = append(out, tcx(name, p))
+		out = append(out, tcx(name, benchProgram(b, bo, name)))
 	}
 	return out
+}
+
+// benchProgram returns the program of bpf/bench.c that the benchmarks may attach in
+// real traffic by name: empty, or the product's code taken apart or changed.
+func benchProgram(b *testing.B, bo *benchprog.BenchObjects, name string) *ebpf.Program {
+	b.Helper()
+	byName := map[string]*ebpf.Program{
+		"empty": bo.Empty, "bench_cached": bo.BenchCached, "bench_flat": bo.BenchFlat, "bench_lru_percpu": bo.BenchLruPercpu,
+		"bench_totals_only": bo.BenchTotalsOnly, "bench_parse_only": bo.BenchParseOnly,
+	}
+	p, ok := byName[name]
+	if !ok {
+		b.Fatalf("no benchmark program %q to attach: want one of %v", name, slices.Sorted(maps.Keys(byName)))
+	}
+	return p
 }
 
 // attachedPrograms opens the TCX programs on the lab's two ports, both hooks.
