@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -66,7 +67,9 @@ func labNamespaces(t *testing.T, prefix string) []string {
 	return out
 }
 
-// rootLinks is the link list of the test's own (root) namespace: names and indexes.
+// rootLinks is the link list of the test's own (root) namespace: names and indexes,
+// less the Docker engine's own (dockerLink): other test packages start and remove
+// containers meanwhile, and their ports come and go there.
 func rootLinks(t *testing.T) []string {
 	t.Helper()
 	links, err := nlutil.Dump(netlink.LinkList)
@@ -75,11 +78,17 @@ func rootLinks(t *testing.T) []string {
 	}
 	var out []string
 	for _, l := range links {
-		out = append(out, fmt.Sprintf("%d:%s", l.Attrs().Index, l.Attrs().Name))
+		if !dockerLink.MatchString(l.Attrs().Name) {
+			out = append(out, fmt.Sprintf("%d:%s", l.Attrs().Index, l.Attrs().Name))
+		}
 	}
 	slices.Sort(out)
 	return out
 }
+
+// dockerLink matches the names the Docker engine gives a container's host-side veth
+// (veth and 7 hex digits) and a user-defined network's bridge (br- and 12).
+var dockerLink = regexp.MustCompile(`^(veth[0-9a-f]{7}|br-[0-9a-f]{12})$`)
 
 func recordExists(dir, prefix string) bool {
 	_, err := os.Stat(recordPath(dir, prefix))
