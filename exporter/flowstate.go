@@ -91,15 +91,10 @@ type entryID struct {
 // hash returns the entry's 64-bit identity (seeded: collisions cannot be aimed at), with
 // no allocation.
 func (id entryID) hash(seed maphash.Seed) uint64 {
-	var b [52]byte
-	k := &id.key
+	var b [8 + probe.FlowKeySize]byte
 	binary.LittleEndian.PutUint64(b[0:], id.ns)
-	binary.LittleEndian.PutUint32(b[8:], k.Ifindex)
-	b[12], b[13], b[14], b[15] = k.Dir, k.Proto, k.Family, k.Pad
-	binary.LittleEndian.PutUint16(b[16:], k.Sport)
-	binary.LittleEndian.PutUint16(b[18:], k.Dport)
-	copy(b[20:36], k.Saddr[:])
-	copy(b[36:52], k.Daddr[:])
+	kb := id.key.Bytes()
+	copy(b[8:], kb[:])
 	return max(1, maphash.Bytes(seed, b[:])) // 0 marks a free slot of entryTable
 }
 

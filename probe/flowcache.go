@@ -17,12 +17,8 @@ const (
 // 4 bytes, zero-extended) folded by XOR, times flowCacheMult, the top flowCacheBits bits.
 func flowCacheSlot(k FlowKey) uint32 {
 	var b [48]byte
-	binary.LittleEndian.PutUint32(b[0:], k.Ifindex)
-	b[4], b[5], b[6], b[7] = k.Dir, k.Proto, k.Family, k.Pad
-	binary.LittleEndian.PutUint16(b[8:], k.Sport)
-	binary.LittleEndian.PutUint16(b[10:], k.Dport)
-	copy(b[12:28], k.Saddr[:])
-	copy(b[28:44], k.Daddr[:])
+	kb := k.Bytes()
+	copy(b[:], kb[:])
 	var h uint64
 	for i := 0; i < len(b); i += 8 {
 		h ^= binary.LittleEndian.Uint64(b[i:])

@@ -507,14 +507,21 @@ func (ib *iperfBench) waitQuiet(b *testing.B) time.Duration {
 	return time.Since(start)
 }
 
-func (ib *iperfBench) measureTCP(b *testing.B, st iperfState) (gbps float64, retr int, counted float64) {
+// countedRun runs one iperf3 client, UDP or TCP, for cfg.seconds, and reads container1's
+// counters before and after it (zero unless netctl's programs are attached).
+func (ib *iperfBench) countedRun(b *testing.B, st iperfState, udp bool) (res iperfResult, before, after InterfaceCounters) {
 	b.Helper()
-	before := ib.counted(b, st)
-	res, err := ib.client(b, ib.cfg.seconds, false)
+	before = ib.counted(b, st)
+	res, err := ib.client(b, ib.cfg.seconds, udp)
 	if err != nil {
 		b.Fatal(err)
 	}
-	after := ib.counted(b, st)
+	return res, before, ib.counted(b, st)
+}
+
+func (ib *iperfBench) measureTCP(b *testing.B, st iperfState) (gbps float64, retr int, counted float64) {
+	b.Helper()
+	res, before, after := ib.countedRun(b, st, false)
 	recv := res.End.SumReceived
 	if recv.Bytes == 0 || recv.Seconds <= 0 {
 		b.Fatalf("iperf3 TCP: nothing received: %+v", res.End)
@@ -535,12 +542,7 @@ func (ib *iperfBench) measureTCP(b *testing.B, st iperfState) (gbps float64, ret
 
 func (ib *iperfBench) measureUDP(b *testing.B, st iperfState) (rxPPS, txPPS, lost, counted float64) {
 	b.Helper()
-	before := ib.counted(b, st)
-	res, err := ib.client(b, ib.cfg.seconds, true)
-	if err != nil {
-		b.Fatal(err)
-	}
-	after := ib.counted(b, st)
+	res, before, after := ib.countedRun(b, st, true)
 	sent, recv := res.End.SumSent, res.End.SumReceived
 	got := recv.Packets - recv.LostPackets // the server's highest sequence number, less the gaps
 	if got <= 0 || recv.Seconds <= 0 || sent.Packets <= 0 || sent.Seconds <= 0 {

@@ -1,6 +1,9 @@
 package probe
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+)
 
 // The Go mirrors of bpf/netctl.h, the ABI between the tc programs and user space.
 // abi_test.go fails when a struct's fields, offsets or sizes or an enum's values
@@ -111,6 +114,21 @@ type FlowKey struct {
 	Dport   uint16
 	Saddr   [16]byte
 	Daddr   [16]byte
+}
+
+// FlowKeySize is the size of struct nc_flow_key, the bytes FlowKey.Bytes returns.
+const FlowKeySize = 44
+
+// Bytes returns k as the programs lay it out in memory (little-endian, no padding).
+func (k *FlowKey) Bytes() [FlowKeySize]byte {
+	var b [FlowKeySize]byte
+	binary.LittleEndian.PutUint32(b[0:], k.Ifindex)
+	b[4], b[5], b[6], b[7] = k.Dir, k.Proto, k.Family, k.Pad
+	binary.LittleEndian.PutUint16(b[8:], k.Sport)
+	binary.LittleEndian.PutUint16(b[10:], k.Dport)
+	copy(b[12:28], k.Saddr[:])
+	copy(b[28:44], k.Daddr[:])
+	return b
 }
 
 // FlowSynNoAck mirrors NC_FLOW_SYN_NOACK: the flow entry was created by a TCP SYN without

@@ -1,6 +1,26 @@
 package probe
 
-import "testing"
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+)
+
+// FlowKey.Bytes is the key's fields in order, little-endian, with no padding: what
+// encoding/binary writes for the struct (whose layout the ABI test ties to C's).
+func TestFlowKeyBytes(t *testing.T) {
+	k := FlowKey{Ifindex: 0x01020304, Dir: 1, Proto: 6, Family: 6, Pad: 9, Sport: 0x0506, Dport: 0x0708}
+	for i := range k.Saddr {
+		k.Saddr[i], k.Daddr[i] = byte(0x10+i), byte(0x40+i)
+	}
+	var want bytes.Buffer
+	if err := binary.Write(&want, binary.LittleEndian, k); err != nil {
+		t.Fatal(err)
+	}
+	if got := k.Bytes(); want.Len() != FlowKeySize || !bytes.Equal(got[:], want.Bytes()) {
+		t.Errorf("Bytes() = % x, want % x (%d bytes)", got, want.Bytes(), FlowKeySize)
+	}
+}
 
 func TestSumPerCPU(t *testing.T) {
 	tests := []struct {
