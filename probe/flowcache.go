@@ -2,8 +2,8 @@ package probe
 
 import "encoding/binary"
 
-// The flow cache's pure parts: where a flow's slot is, and how a reader merges a flow's
-// per-CPU copies in the cache and in the hash (bpf/count.h, nc_count_flow_cached).
+// The flow cache's pure part: where a flow's slot is (bpf/count.h, nc_count_flow_cached).
+// How a reader merges a flow's copies is mergeCached (read_linux.go).
 
 // flowCacheBits and flowCacheMult mirror NC_FLOW_CACHE_BITS and NC_FLOW_CACHE_MULT
 // (bpf/netctl.h).
@@ -24,16 +24,4 @@ func flowCacheSlot(k FlowKey) uint32 {
 		h ^= binary.LittleEndian.Uint64(b[i:])
 	}
 	return uint32((h * flowCacheMult) >> (64 - flowCacheBits))
-}
-
-// mergeCached folds a flow's cached per-CPU copies into its hash copies, in place: per
-// CPU the copy with more packets wins. A slot's counts are cumulative (it took the
-// hash's copy when it took the flow), so the one with more packets is the newer; a copy
-// written back from the slot between the reads of the two can only have more.
-func mergeCached(hash, cached []netctlNcFlowValue) {
-	for i := range min(len(hash), len(cached)) {
-		if cached[i].Packets > hash[i].Packets {
-			hash[i] = cached[i]
-		}
-	}
 }

@@ -2,33 +2,6 @@ package probe
 
 import "testing"
 
-func TestMergeCachedTakesTheCopyWithMorePackets(t *testing.T) {
-	hash := []netctlNcFlowValue{
-		{Packets: 5, Bytes: 500, LastSeenNs: 50}, // cached copy older: kept
-		{Packets: 2, Bytes: 200, LastSeenNs: 20}, // cached copy newer: taken
-		{},                                       // only in the cache on this CPU
-		{Packets: 7, Bytes: 700, LastSeenNs: 70}, // not cached on this CPU
-	}
-	cached := []netctlNcFlowValue{
-		{Packets: 4, Bytes: 400, LastSeenNs: 40},
-		{Packets: 3, Bytes: 300, LastSeenNs: 30, TcpFlags: 0x10},
-		{Packets: 1, Bytes: 100, FirstSeenNs: 9, LastSeenNs: 9},
-		{},
-	}
-	mergeCached(hash, cached)
-	want := []netctlNcFlowValue{
-		{Packets: 5, Bytes: 500, LastSeenNs: 50},
-		{Packets: 3, Bytes: 300, LastSeenNs: 30, TcpFlags: 0x10},
-		{Packets: 1, Bytes: 100, FirstSeenNs: 9, LastSeenNs: 9},
-		{Packets: 7, Bytes: 700, LastSeenNs: 70},
-	}
-	for i := range want {
-		if hash[i] != want[i] {
-			t.Errorf("CPU %d: merged %+v, want %+v", i, hash[i], want[i])
-		}
-	}
-}
-
 // Flows that differ only in a port (a client's connections) must spread over the cache,
 // or they would share slots and go to the hash: FlowCacheSlots of them take at least as
 // many slots as that many random keys would (1 - 1/e of them, less a margin).

@@ -370,6 +370,18 @@ func (c *cachedFlows) readEach(cache *ebpf.Map) error {
 	return nil
 }
 
+// mergeCached folds a flow's cached per-CPU copies into its hash copies, in place: per
+// CPU the copy with more packets wins. A slot's counts are cumulative (it took the
+// hash's copy when it took the flow), so the one with more packets is the newer; a copy
+// written back from the slot between the reads of the two can only have more.
+func mergeCached(hash, cached []netctlNcFlowValue) {
+	for i := range min(len(hash), len(cached)) {
+		if cached[i].Packets > hash[i].Packets {
+			hash[i] = cached[i]
+		}
+	}
+}
+
 // tornRetries bounds how often one CPU's copy of a slot is read again when it was copied
 // while the slot changed flows. A change takes a fraction of a microsecond and a slot
 // changes flows at most once per nc_flow_cache_idle_ticks (25 ms or more), so one more
