@@ -30,8 +30,9 @@ build: ## Build bin/netctl (static, version stamped)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/netctl
 
 test: setup check-generate build ## Install what is needed, then run every test (privileged ones as root)
+	@$(GOFMT_CHECK)
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt: run gofmt -w on:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	@scripts/check-cross.sh
 	$(GO) test $(RACE) $(TESTFLAGS) ./...
 	@$(MAKE) --no-print-directory check-deploy
 
